@@ -1,0 +1,353 @@
+"""The evaluation pipeline: patient snapshot -> derived facts -> rules (durable) -> status, findings, dose plan."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+from . import __version__
+from .derive import Derived, derive
+from .errors import EngineError, IvigCdsError
+from .evaluation import (
+    SEVERITY_ORDER,
+    DosePlan,
+    EngineInfo,
+    Evaluation,
+    Finding,
+    PluginFailure,
+    RulesetInfo,
+    Status,
+    StatusSource,
+)
+from .facts import CATALOG
+from .patient import Patient
+from .patient_io import load_patient
+from .plan import conclusion_fact, make_plan
+from .reference import ReferenceBackend, rule_truth
+from .rules import TEMPLATE_REF, Rule, RuleBook, load_rulebook
+from .scoring import TisTable
+
+__all__ = ["Engine", "evaluate"]
+
+BackendName = Literal["durable", "reference"]
+_GAP_SEVERITY = {"stop": "warning", "warning": "advisory", "advisory": "info", "info": "info"}
+_TYPE_CHECK = {"number": (int, float), "bool": (bool,), "string": (str,)}
+
+
+def _fmt(value: Any, spec: str = "") -> str:
+    if value is None:
+        return "not recorded"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float)):
+        if spec:
+            return format(value, spec)
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        return f"{value:g}" if isinstance(value, float) else str(value)
+    return str(value)
+
+
+def render_template(text: str, aliases: Mapping[str, Mapping[str, Any]], thresholds: Mapping[str, Any]) -> str:
+    """Fill ``{alias.field}`` and ``{threshold}`` references; no attribute access, no code."""
+
+    def sub(m: re.Match[str]) -> str:
+        ref, spec = m.group(1), m.group(2) or ""
+        if "." in ref:
+            alias, field = ref.split(".", 1)
+            return _fmt(aliases.get(alias, {}).get(field), spec)
+        return _fmt(thresholds.get(ref), spec)
+
+    return TEMPLATE_REF.sub(sub, text)
+
+
+class Engine:
+    """Loads the rules once and evaluates many patients; safe to share between threads.
+
+    Args:
+        rules_dir: A rules directory to use instead of the built-in one.
+        thresholds: Site overrides for named thresholds.
+        backend: ``durable`` (default: durable-rules decides) or ``reference`` (pure Python).
+        extra_rule_files: ``(path, origin)`` rule files to add (e.g. a site's own rules).
+    """
+
+    def __init__(
+        self,
+        *,
+        rules_dir: Path | None = None,
+        thresholds: Mapping[str, Any] | None = None,
+        backend: BackendName = "durable",
+        extra_rule_files: Iterable[tuple[Path, str]] = (),
+        plugins: list[str] | None = None,
+        plugin_failures: list[PluginFailure] | None = None,
+    ) -> None:
+        self.book: RuleBook = load_rulebook(
+            rules_dir, threshold_overrides=thresholds, extra_rule_files=extra_rule_files
+        )
+        self._tis = TisTable.from_mapping(self.book.tis_table, source="tis.yaml")
+        self._thresholds = self.book.threshold_values()
+        self.plan = make_plan(list(self.book.rules.values()))
+        self.fingerprint = self.book.fingerprint()
+        self._needed: dict[str, set[str]] = {}
+        for rule in self.book.rules.values():
+            for p in rule.patterns:
+                if p.fact_type != "conclusion":
+                    self._needed.setdefault(p.fact_type, set()).update(
+                        t.field for t in _tests(p.cond)
+                    )
+        self.backend_name: BackendName = backend
+        if backend == "durable":
+            from ._durable import DurableBackend
+
+            chained = [set(c) for c in self.plan.chained]
+            self._backend: Any = DurableBackend(self.plan.strata, self.fingerprint, chained)
+        elif backend == "reference":
+            self._backend = ReferenceBackend(self.plan)
+        else:
+            raise EngineError(f"unknown backend {backend!r} (use durable or reference)")
+        overridden = {k: t.value for k, t in sorted(self.book.thresholds.items()) if t.source != "default"}
+        self.info = EngineInfo(
+            version=__version__,
+            backend=backend,
+            ruleset_hash=self.fingerprint,
+            rulesets=[RulesetInfo(name=f.name, version=f.version, sha256=f.sha256, origin=f.origin)
+                      for f in self.book.files],
+            plugins=sorted(plugins or []),
+            plugin_failures=plugin_failures or [],
+            thresholds_overridden=overridden,
+        )  # fmt: skip
+
+    @property
+    def rules(self) -> dict[str, Rule]:
+        return self.book.rules
+
+    def derive(self, patient: Patient, as_of: date) -> Derived:
+        """The derived facts of a patient (exposed for ``explain`` and tests)."""
+        return derive(patient, as_of, self._thresholds, self.book.terminology, self._tis)
+
+    def evaluate(self, patient: Patient | Mapping[str, Any] | str | Path, *, as_of: date | None = None) -> Evaluation:
+        """Evaluate one patient.
+
+        Args:
+            patient: A :class:`Patient`, a dict in the patient-file shape, or a path to a JSON/YAML file.
+            as_of: Evaluate as of this date; else the file's ``as_of``; else today (the only clock read).
+
+        Raises:
+            InputError: the patient file is invalid (``errors`` lists each field path).
+            EngineError: the rules engine failed.
+        """
+        model = load_patient(patient)
+        day = as_of or model.as_of or date.today()
+        derived = self.derive(model, day)
+        return self._evaluate(model, day, derived)
+
+    def run_rules(self, derived: Derived) -> tuple[list[dict[str, Any]], list[tuple[str, dict[str, str]]]]:
+        """Run the backend; return all facts (input + conclusions) and the matches."""
+        facts: list[dict[str, Any]] = []
+        for fact in derived.facts:
+            t = str(fact["t"])
+            needed = self._needed.get(t, set())
+            slim = {"t": t}
+            spec = CATALOG.get(t, {})
+            for key in needed:
+                value = fact.get(key)
+                if value is None:
+                    continue
+                kind = spec[key].type if key in spec else None
+                if kind and (not isinstance(value, _TYPE_CHECK[kind]) or (kind == "number" and isinstance(value, bool))):
+                    raise EngineError(f"fact {t}.{key} should be a {kind}, got {type(value).__name__}")
+                slim[key] = value
+            facts.append(slim)
+        all_facts = list(facts)
+
+        def conclude(level: int, matches: list[tuple[str, dict[str, str]]]) -> list[dict[str, Any]]:
+            new = [conclusion_fact(self.book.rules[rid]) for rid in sorted({m[0] for m in matches})]
+            all_facts.extend(new)
+            return new
+
+        try:
+            matches = self._backend.run(facts, conclude)
+        except IvigCdsError:
+            raise
+        except Exception as exc:  # never let a backend's own exception type leak
+            raise EngineError(f"{self.backend_name} backend failed: {exc}") from None
+        return all_facts, matches
+
+    def _evaluate(self, model: Patient, day: date, derived: Derived) -> Evaluation:
+        all_facts, matches = self.run_rules(derived)
+        fired: dict[str, list[dict[str, str]]] = {}
+        for rid, combo in matches:
+            fired.setdefault(rid, []).append(combo)
+        status, sources, basis = self._status(fired, derived)
+        dates = {k: v.isoformat() for k, v in (("as_of", day), ("first_course", derived.context.get("first_course")),
+                 ("discontinued_on", derived.context.get("discontinued_on"))) if v is not None}  # fmt: skip
+        findings = self._findings(fired, derived, all_facts, dates)
+        findings += self._gaps(fired, all_facts)
+        findings.sort(key=lambda f: (SEVERITY_ORDER[f.severity], f.rule_id, f.summary, repr(sorted(f.facts.items()))))
+        return Evaluation(
+            patient_id=model.patient_id,
+            as_of=day.isoformat(),
+            engine=self.info,
+            status=status,
+            dose_plan=self._dose_plan(derived, basis),
+            findings=findings,
+            status_sources=sources,
+            ignored_after_as_of=derived.ignored_after_as_of,
+        )
+
+    def _status(
+        self, fired: Mapping[str, Any], derived: Derived
+    ) -> tuple[Status, list[StatusSource], tuple[str, str | None]]:
+        concluded: dict[str, list[tuple[Any, str]]] = {}
+        for rid in sorted(fired):
+            for name, value in self.book.rules[rid].spec.sets.items():
+                concluded.setdefault(name, []).append((value, rid))
+        values: dict[str, Any] = {}
+        sources: list[StatusSource] = []
+        for name, spec in self.book.status.items():
+            got = concluded.get(name, [])
+            if not got:
+                values[name] = spec.default
+                continue
+            distinct = {v for v, _ in got}
+            if spec.mode == "exclusive" and len(distinct) > 1:
+                detail = ", ".join(f"{rid}={v!r}" for v, rid in got)
+                raise EngineError(f"rules concluded conflicting values for status.{name}: {detail}")
+            values[name] = next(v for v in spec.values if v in distinct)
+            for v, rid in got:
+                sources.append(StatusSource(field=name, value=v, rule_id=rid,
+                                            rule_version=self.book.rules[rid].spec.version))  # fmt: skip
+        p = derived.patient
+        reasons = sorted({rid for v, rid in concluded.get("eligibility", []) if v != "eligible"})
+        status = Status(
+            refractory=values["refractory"],
+            eligibility=values["eligibility"],
+            eligibility_reasons=reasons,
+            response=values["response"],
+            response_level=values["response_level"],
+            total_improvement_score=p.get("best_tis"),
+            steroid_reduction_pct=p.get("gc_reduction_pct"),
+            steroid_taper_beyond_50=values["steroid_taper_beyond_50"],
+            outcome=values["outcome"],
+            relapse_alert=values["relapse_alert"],
+            months_to_relapse=p.get("months_to_relapse") if values["outcome"] == "relapse" else None,
+        )
+        basis_rule = next((rid for v, rid in concluded.get("weight_basis", []) if v == values["weight_basis"]), None)
+        return status, sources, (values["weight_basis"], basis_rule)
+
+    def _findings(
+        self, fired: Mapping[str, list[dict[str, str]]], derived: Derived, all_facts: list[dict[str, Any]],
+        dates: dict[str, str],
+    ) -> list[Finding]:  # fmt: skip
+        n_input = len(derived.facts)
+        out: list[Finding] = []
+        for rid in sorted(fired):
+            rule = self.book.rules[rid]
+            if not rule.spec.emit:
+                continue
+            reads = rule.fields_read()
+            types = {p.alias: p.fact_type for p in rule.patterns if p.kind == "match"}
+            seen: set[str] = set()
+            combos = sorted(fired[rid], key=lambda c: sorted(c.items()))
+            for combo in combos[:1] if rule.spec.once else combos:
+                aliases: dict[str, Mapping[str, Any]] = {}
+                facts: dict[str, Any] = {}
+                refs: list[str] = []
+                for alias, key in sorted(combo.items()):
+                    if types.get(alias) == "conclusion" or not key.startswith("f"):
+                        continue
+                    index = int(key[1:])
+                    fact = derived.facts[index] if index < n_input else all_facts[index]
+                    aliases[alias] = fact
+                    for field in reads.get(alias, []):
+                        facts[f"{types[alias]}.{field}"] = fact.get(field)
+                    if index < n_input and derived.refs[index]:
+                        refs.append(derived.refs[index])
+                used = {name: self._thresholds[name] for name in rule.thresholds}
+                for ref, _ in TEMPLATE_REF.findall(rule.spec.summary + rule.spec.detail):
+                    if "." not in ref:
+                        used[ref] = self._thresholds[ref]
+                summary = render_template(rule.spec.summary, aliases, self._thresholds)
+                if summary in seen:
+                    continue
+                seen.add(summary)
+                out.append(Finding(
+                    rule_id=rid, rule_version=rule.spec.version, title=rule.spec.title, category=rule.spec.category,
+                    severity=rule.spec.severity, summary=summary,
+                    detail=render_template(rule.spec.detail, aliases, self._thresholds),
+                    evidence=[self._cite(k) for k in rule.spec.evidence], facts=facts, thresholds=used,
+                    sources=sorted(set(refs)), dates=dates, origin=rule.origin, codes=list(rule.spec.codes),
+                ))  # fmt: skip
+        return out
+
+    def _cite(self, key: str) -> str:
+        src = self.book.bibliography[key]
+        text = str(src.get("citation", key))
+        return f"[{key}] {text}" + ("" if src.get("verified", True) else " (UNVERIFIED)")
+
+    def _gaps(self, fired: Mapping[str, Any], all_facts: list[dict[str, Any]]) -> list[Finding]:
+        typed: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
+        for i, fact in enumerate(all_facts):
+            typed.setdefault(str(fact["t"]), []).append((f"f{i}", fact))
+        out: list[Finding] = []
+        for rid, rule in sorted(self.book.rules.items()):
+            if rid in fired or not rule.spec.gaps:
+                continue
+            verdict, missing = rule_truth(rule, typed)
+            if verdict is not None or not missing:
+                continue
+            inputs = sorted({CATALOG[t][f].source if f in CATALOG.get(t, {}) else f"{t}.{f}" for t, f in missing})
+            out.append(Finding(
+                rule_id="DATA-001", rule_version="1.0.0", title="Missing data kept a rule from deciding",
+                category="data", severity=_GAP_SEVERITY[rule.spec.severity],  # type: ignore[arg-type]
+                summary=f"{rule.spec.title} ({rid}) could not be checked: not recorded - {', '.join(inputs)}",
+                detail="Missing is not false: record these values and re-evaluate.",
+                evidence=[self._cite(k) for k in rule.spec.evidence],
+                facts={"rule": rid, "missing": [f"{t}.{f}" for t, f in missing]}, sources=inputs, origin=rule.origin,
+            ))  # fmt: skip
+        return out
+
+    def _dose_plan(self, derived: Derived, basis: tuple[str, str | None]) -> DosePlan | None:
+        p, t = derived.patient, self._thresholds
+        actual = p.get("weight_kg")
+        if actual is None:
+            return None
+        weight_basis, rule = basis
+        weight = p["adjusted_weight_kg"] if weight_basis == "adjusted" else float(actual)
+        per_day = round(weight * float(t["dose_g_per_kg_per_day"]), 1)
+        days = int(t["days_per_course"])
+        return DosePlan(
+            weight_basis=weight_basis,  # type: ignore[arg-type]
+            dosing_weight_kg=round(float(weight), 1),
+            actual_weight_kg=float(actual),
+            g_per_kg_per_day=float(t["dose_g_per_kg_per_day"]),
+            grams_per_day=per_day,
+            days_per_course=days,
+            interval_weeks=int(t["interval_weeks"]),
+            courses_in_first_phase=str(t["courses_in_first_phase"]),
+            grams_per_course=round(per_day * days, 1),
+            basis_rule=rule,
+        )
+
+
+def _tests(cond: Any) -> Iterable[Any]:
+    from .conditions import iter_tests
+
+    return iter_tests(cond)
+
+
+_default: Engine | None = None
+_default_lock = threading.Lock()
+
+
+def evaluate(patient: Patient | Mapping[str, Any] | str | Path, *, as_of: date | None = None) -> Evaluation:
+    """Evaluate one patient with the built-in rules (a shared :class:`Engine` is created on first use)."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Engine()
+    return _default.evaluate(patient, as_of=as_of)

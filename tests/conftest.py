@@ -1,0 +1,141 @@
+"""Shared fixtures: example patient files as fresh dicts."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+# The "A minimal file" example of the patient-file contract, version 1, verbatim.
+MINIMAL_PATIENT: dict[str, Any] = {
+    "schema_version": 1,
+    "patient_id": "demo-001",
+    "as_of": "2024-06-01",
+    "demographics": {"birth_date": "1978-04-12", "sex": "female", "weight_kg": 64, "height_cm": 165},
+    "diagnosis": {"condition": "polymyositis", "diagnosed_on": "2019-02-01", "classification": "definite"},
+    "therapies": [
+        {"agent": "prednisone", "start": "2019-02-01", "stop": None, "outcome": "inadequate_response"},
+        {
+            "agent": "methotrexate",
+            "start": "2019-04-01",
+            "stop": "2020-01-15",
+            "outcome": "inadequate_response",
+        },
+    ],
+    "glucocorticoid_doses": [
+        {"date": "2019-02-01", "prednisone_mg_per_day": 60},
+        {"date": "2020-06-01", "prednisone_mg_per_day": 30},
+    ],
+    "assessments": [
+        {"date": "2023-12-01", "mmt8": 48, "ck_u_per_l": 3400, "ck_uln_u_per_l": 190, "dysphagia": "mild"}
+    ],
+    "ivig_courses": [],
+    "risk_factors": {"prior_ig_anaphylaxis": False, "iga_deficiency": False},
+}
+
+# Every field of the contract set, so a round trip exercises them all.
+FULL_PATIENT: dict[str, Any] = {
+    "schema_version": 1,
+    "patient_id": "demo-002",
+    "as_of": "2024-06-01",
+    "demographics": {
+        "birth_date": "1978-04-12",
+        "sex": "female",
+        "weight_kg": 64.5,
+        "height_cm": 165,
+        "abo_group": "A",
+    },
+    "diagnosis": {
+        "condition": "polymyositis",
+        "diagnosed_on": "2019-02-01",
+        "classification": "definite",
+        "criteria": "eular_acr_2017",
+        "ibm_features": False,
+        "statin_exposure": False,
+        "anti_hmgcr": False,
+        "anti_srp": None,
+    },
+    "therapies": [
+        {
+            "agent": "prednisone",
+            "start": "2019-02-01",
+            "stop": None,
+            "outcome": "inadequate_response",
+            "dose_changed_on": ["2020-06-01"],
+        },
+        {
+            "agent": "methotrexate",
+            "start": "2019-04-01",
+            "stop": "2020-01-15",
+            "outcome": "inadequate_response",
+            "dose_changed_on": ["2019-06-01", "2019-09-01"],
+        },
+    ],
+    "glucocorticoid_doses": [
+        {"date": "2019-02-01", "prednisone_mg_per_day": 60},
+        {"date": "2020-06-01", "prednisone_mg_per_day": 30},
+    ],
+    "assessments": [
+        {
+            "date": "2023-12-01",
+            "mmt8": 48,
+            "mmt8_max": 80,
+            "ck_u_per_l": 3400,
+            "ck_uln_u_per_l": 190,
+            "physician_global_cm": 6.5,
+            "patient_global_cm": 7,
+            "haq": 1.25,
+            "extramuscular_global_cm": 2,
+            "dysphagia": "mild",
+        }
+    ],
+    "labs": [
+        {"date": "2024-05-20", "test": "creatinine_mg_dl", "value": 0.8},
+        {"date": "2024-05-20", "test": "egfr_ml_min_1_73m2", "value": 95},
+        {"date": "2024-05-20", "test": "iga_mg_dl", "value": 210},
+        {"date": "2024-05-20", "test": "hemoglobin_g_dl", "value": 12.9},
+    ],
+    "ivig_courses": [
+        {
+            "start": "2024-01-10",
+            "days": 5,
+            "dose_g_per_kg_per_day": 0.4,
+            "product": "Privigen",
+            "adverse_events": [{"type": "headache", "severity": "mild"}],
+        }
+    ],
+    "ivig_discontinued_on": "2024-05-01",
+    "risk_factors": {
+        "prior_ig_anaphylaxis": False,
+        "iga_deficiency": False,
+        "anti_iga_antibodies": None,
+        "hyperprolinemia": False,
+        "corn_allergy": False,
+        "thrombosis_history": True,
+        "hypercoagulable_state": False,
+        "immobilized": False,
+        "estrogen_therapy": False,
+        "central_venous_catheter": False,
+        "cardiovascular_disease": None,
+        "hyperviscosity": False,
+        "diabetes": True,
+        "heart_failure": False,
+        "volume_depletion": False,
+        "sepsis": False,
+        "nephrotoxic_drugs": None,
+        "pregnant": False,
+    },
+}
+
+
+@pytest.fixture
+def minimal_patient_dict() -> dict[str, Any]:
+    """A fresh deep copy of the contract's minimal example, safe to mutate."""
+    return copy.deepcopy(MINIMAL_PATIENT)
+
+
+@pytest.fixture
+def full_patient_dict() -> dict[str, Any]:
+    """A fresh deep copy of a valid file that sets every field of the contract, safe to mutate."""
+    return copy.deepcopy(FULL_PATIENT)
