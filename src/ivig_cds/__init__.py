@@ -4,10 +4,10 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .engine import Engine, evaluate  # noqa: E402
-from .errors import EngineError, FieldError, InputError, IvigCdsError, PluginError, RuleFileError  # noqa: E402
-from .evaluation import Evaluation, Finding, Status  # noqa: E402
-from .patient import Patient  # noqa: E402
+from .engine import Engine, evaluate
+from .errors import EngineError, FieldError, InputError, IvigCdsError, PluginError, RuleFileError
+from .evaluation import Evaluation, Finding, Status
+from .patient import Patient
 
 __all__ = [
     "Engine",

@@ -11,6 +11,7 @@ outside the engine from the rule's metadata.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import uuid
@@ -20,7 +21,7 @@ from typing import Any
 import durable_rules_engine as _dre
 from durable import engine as _engine
 
-from .conditions import And, Cond, Or, Pattern, Test
+from .conditions import And, Cond, Pattern, Test
 from .errors import EngineError
 from .rules import Rule
 
@@ -116,9 +117,7 @@ class DurableBackend:
 
     name = "durable"
 
-    def __init__(
-        self, strata: Sequence[Sequence[Rule]], fingerprint: str, chained: Sequence[set[str]]
-    ) -> None:
+    def __init__(self, strata: Sequence[Sequence[Rule]], fingerprint: str, chained: Sequence[set[str]]) -> None:
         self._host = _QuietHost()
         self._rulesets: list[Any] = []
         self._names: list[str] = []
@@ -231,10 +230,9 @@ class DurableBackend:
             self._results.pop(sid, None)
             self._asserted.pop(sid, None)
             if created:
-                try:
+                # the state may not exist when every fact was unmatched
+                with contextlib.suppress(Exception):
                     ruleset.delete_state(sid)
-                except Exception:  # the state may not exist when every fact was unmatched
-                    pass
 
     def close(self) -> None:
         """Release the C rulesets (call when no evaluation is in flight)."""

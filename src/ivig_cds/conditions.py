@@ -24,12 +24,12 @@ from typing import Any, Literal, TypeAlias
 
 __all__ = [
     "OPERATORS",
+    "UNKNOWN",
     "And",
     "Cond",
     "Or",
     "Pattern",
     "Test",
-    "UNKNOWN",
     "eval_cond",
     "fields_of",
     "parse_where",
@@ -139,9 +139,7 @@ def _make_test(field: str, op: str, value: Any, thresholds: Mapping[str, Any], p
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConditionSyntaxError(f"{path}: {op!r} compares numbers only, got {value!r}")
     elif value is None or isinstance(value, (list, dict)):
-        raise ConditionSyntaxError(
-            f"{path}: compare with a number, string or boolean (use 'present' for missing)"
-        )
+        raise ConditionSyntaxError(f"{path}: compare with a number, string or boolean (use 'present' for missing)")
     return Test(field, op, value, name)
 
 
@@ -214,7 +212,7 @@ def eval_cond(cond: Cond, fact: Mapping[str, Any], unknown: list[str] | None = N
     for item in cond.items:
         missing: list[str] = []
         results.append((eval_cond(item, fact, missing), missing))
-    decisive = False if isinstance(cond, And) else True
+    decisive = not isinstance(cond, And)
     if any(r is decisive for r, _ in results):
         return decisive
     undecided = [m for r, m in results if r is UNKNOWN]

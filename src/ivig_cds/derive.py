@@ -141,10 +141,16 @@ def truncate(patient: Patient, as_of: date) -> tuple[dict[str, Any], int]:
         ignored += 1
         stopped = None
     return (
-        {"therapies": therapies, "gc": gc, "assessments": assessments, "labs": labs, "courses": courses,
-         "discontinued_on": stopped},
+        {
+            "therapies": therapies,
+            "gc": gc,
+            "assessments": assessments,
+            "labs": labs,
+            "courses": courses,
+            "discontinued_on": stopped,
+        },
         ignored,
-    )  # fmt: skip
+    )
 
 
 def _pct(a: Assessment) -> float | None:
@@ -214,23 +220,48 @@ def derive(
         gc_used = gc_used or cls == "glucocorticoid"
         end = stop or as_of
         therapy_facts.append(
-            ({"t": "therapy", "agent": agent, "agent_class": cls, "outcome": str(th.outcome),
-              "duration_days": (end - th.start).days, "ongoing": stop is None, "start": th.start.isoformat()},
-             f"therapies[{i}]")
-        )  # fmt: skip
+            (
+                {
+                    "t": "therapy",
+                    "agent": agent,
+                    "agent_class": cls,
+                    "outcome": str(th.outcome),
+                    "duration_days": (end - th.start).days,
+                    "ongoing": stop is None,
+                    "start": th.start.isoformat(),
+                },
+                f"therapies[{i}]",
+            )
+        )
         events = [("start", th.start, "unknown")] + [("dose_change", d, "unknown") for d in dose_changes]
         if stop is not None:
             events.append(("stop", stop, "decrease"))
         for kind, day, direction in events:
-            changes.append((_change(agent, cls, kind, day, "increase" if kind == "start" else direction,
-                                    ref_date, first), f"therapies[{i}]"))  # fmt: skip
+            changes.append(
+                (
+                    _change(agent, cls, kind, day, "increase" if kind == "start" else direction, ref_date, first),
+                    f"therapies[{i}]",
+                )
+            )
     previous: float | None = None
     for d in gc:
         dose = float(d.prednisone_mg_per_day)
         if previous is not None and dose != previous:
             direction = "increase" if dose > previous else "decrease"
-            changes.append((_change("prednisone_equivalent", "glucocorticoid", "dose_change", d.date, direction,
-                                    ref_date, first), "glucocorticoid_doses"))  # fmt: skip
+            changes.append(
+                (
+                    _change(
+                        "prednisone_equivalent",
+                        "glucocorticoid",
+                        "dose_change",
+                        d.date,
+                        direction,
+                        ref_date,
+                        first,
+                    ),
+                    "glucocorticoid_doses",
+                )
+            )
         previous = dose
     p["therapies_count"] = len(therapy_facts)
     p["gc_ever_used"] = gc_used if (therapy_facts or gc) else None
@@ -249,17 +280,26 @@ def derive(
     course_facts = []
     for n, (i, c) in enumerate(courses, start=1):
         course_facts.append(
-            ({"t": "course", "number": n, "start": c.start.isoformat(), "days": c.days,
-              "dose_g_per_kg_per_day": c.dose_g_per_kg_per_day,
-              "course_g_per_kg": round(c.days * c.dose_g_per_kg_per_day, 3), "product": c.product,
-              "product_stabilizer": _stabilizer(c.product, terminology)}, f"ivig_courses[{i}]")
-        )  # fmt: skip
+            (
+                {
+                    "t": "course",
+                    "number": n,
+                    "start": c.start.isoformat(),
+                    "days": c.days,
+                    "dose_g_per_kg_per_day": c.dose_g_per_kg_per_day,
+                    "course_g_per_kg": round(c.days * c.dose_g_per_kg_per_day, 3),
+                    "product": c.product,
+                    "product_stabilizer": _stabilizer(c.product, terminology),
+                },
+                f"ivig_courses[{i}]",
+            )
+        )
     p["courses_count"] = len(courses)
     p["months_since_first_course"] = months_between(first, as_of) if first else None
     plan_g_per_kg = t["dose_g_per_kg_per_day"] * t["days_per_course"]
     p["course_plan_g_per_kg"] = course_facts[-1][0]["course_g_per_kg"] if course_facts else plan_g_per_kg
     p["product"] = course_facts[-1][0]["product"] if course_facts else None
-    p["product_stabilizer"] = course_facts[-1][0]["product_stabilizer"] if course_facts else None
+    p["product_stabilizer"] = course_facts[-1][0]["product_stabilizer"] if course_facts else "unknown"
     p["discontinued"] = stopped is not None
     p["months_since_discontinuation"] = months_between(stopped, as_of) if stopped else None
 
@@ -286,8 +326,9 @@ def derive(
     dosing_weight = demo.weight_kg
     p["daily_volume_ml"] = (
         round(dosing_weight * t["dose_g_per_kg_per_day"] / (t["product_concentration_pct"] / 100), 0)
-        if dosing_weight is not None else None
-    )  # fmt: skip
+        if dosing_weight is not None
+        else None
+    )
 
     out.add(p, "")
     for fact, ref in therapy_facts + changes + course_facts:
@@ -299,10 +340,15 @@ def _change(
     agent: str, cls: str, kind: str, day: date, direction: str, ref_date: date, first: date | None
 ) -> dict[str, Any]:
     return {
-        "t": "therapy_change", "agent": agent, "agent_class": cls, "kind": kind, "direction": direction,
-        "date": day.isoformat(), "days_before_ref": (ref_date - day).days,
+        "t": "therapy_change",
+        "agent": agent,
+        "agent_class": cls,
+        "kind": kind,
+        "direction": direction,
+        "date": day.isoformat(),
+        "days_before_ref": (ref_date - day).days,
         "after_first_course": first is not None and day > first,
-    }  # fmt: skip
+    }
 
 
 def _response(
@@ -349,14 +395,22 @@ def _response(
     # CK before course 4 (or latest after course 3 when course 4 has not started)
     fourth = courses[n_min][1].start if len(courses) > n_min else as_of
     ck_after = [a for _, a in assessments if third < a.date <= fourth and a.ck_u_per_l is not None]
-    base_ck = [a for _, a in assessments if first is not None and a.date <= first and a.ck_u_per_l is not None
-               and a.date >= first - timedelta(days=int(t["baseline_window_days"]))]  # fmt: skip
+    base_ck = [
+        a
+        for _, a in assessments
+        if first is not None
+        and a.date <= first
+        and a.ck_u_per_l is not None
+        and a.date >= first - timedelta(days=int(t["baseline_window_days"]))
+    ]
     if ck_after and base_ck:
-        before, after = _ck_x_uln(base_ck[-1]), _ck_x_uln(ck_after[-1])
-        if before is not None and after is not None:
-            p["baseline_ck_x_uln"] = _round(before)
-            p["ck_by_course4_x_uln"] = _round(after)
-            p["ck_fall_by_course4_pct"] = round((before - after) / before * 100, 1) if before > 0 else None
+        ck_before, ck_after4 = _ck_x_uln(base_ck[-1]), _ck_x_uln(ck_after[-1])
+        if ck_before is not None and ck_after4 is not None:
+            p["baseline_ck_x_uln"] = _round(ck_before)
+            p["ck_by_course4_x_uln"] = _round(ck_after4)
+            p["ck_fall_by_course4_pct"] = (
+                round((ck_before - ck_after4) / ck_before * 100, 1) if ck_before > 0 else None
+            )
 
 
 def _round(x: float | None) -> float | None:
@@ -436,10 +490,7 @@ def _relapse(
         if a.date > stopped and best is not None:
             strength = score is not None and score <= best * float(t["relapse_mmt8_pct_of_best"]) / 100
             ck_rise = (
-                ck is not None
-                and ck > 1
-                and nadir is not None
-                and ck >= nadir * float(t["relapse_ck_x_nadir"])
+                ck is not None and ck > 1 and nadir is not None and ck >= nadir * float(t["relapse_ck_x_nadir"])
             )
             softer = score is not None and score <= best * float(t["relapse_ck_mmt8_pct_of_best"]) / 100
             if strength or (softer and ck_rise):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Iterable, Mapping
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from . import __version__
+from .conditions import iter_tests
 from .derive import Derived, derive
 from .errors import EngineError, IvigCdsError
 from .evaluation import (
@@ -18,6 +20,7 @@ from .evaluation import (
     EngineInfo,
     Evaluation,
     Finding,
+    PatientSummary,
     PluginFailure,
     RulesetInfo,
     Status,
@@ -34,6 +37,7 @@ from .scoring import TisTable
 __all__ = ["Engine", "evaluate"]
 
 BackendName = Literal["durable", "reference"]
+PatientSource = Patient | dict[str, Any] | str | os.PathLike[str] | bytes
 _GAP_SEVERITY = {"stop": "warning", "warning": "advisory", "advisory": "info", "info": "info"}
 _TYPE_CHECK = {"number": (int, float), "bool": (bool,), "string": (str,)}
 
@@ -96,9 +100,7 @@ class Engine:
         for rule in self.book.rules.values():
             for p in rule.patterns:
                 if p.fact_type != "conclusion":
-                    self._needed.setdefault(p.fact_type, set()).update(
-                        t.field for t in _tests(p.cond)
-                    )
+                    self._needed.setdefault(p.fact_type, set()).update(t.field for t in iter_tests(p.cond))
         self.backend_name: BackendName = backend
         if backend == "durable":
             from ._durable import DurableBackend
@@ -114,12 +116,14 @@ class Engine:
             version=__version__,
             backend=backend,
             ruleset_hash=self.fingerprint,
-            rulesets=[RulesetInfo(name=f.name, version=f.version, sha256=f.sha256, origin=f.origin)
-                      for f in self.book.files],
+            rulesets=[
+                RulesetInfo(name=f.name, version=f.version, sha256=f.sha256, origin=f.origin)
+                for f in self.book.files
+            ],
             plugins=sorted(plugins or []),
             plugin_failures=plugin_failures or [],
             thresholds_overridden=overridden,
-        )  # fmt: skip
+        )
 
     @property
     def rules(self) -> dict[str, Rule]:
@@ -129,7 +133,7 @@ class Engine:
         """The derived facts of a patient (exposed for ``explain`` and tests)."""
         return derive(patient, as_of, self._thresholds, self.book.terminology, self._tis)
 
-    def evaluate(self, patient: Patient | Mapping[str, Any] | str | Path, *, as_of: date | None = None) -> Evaluation:
+    def evaluate(self, patient: PatientSource, *, as_of: date | None = None) -> Evaluation:
         """Evaluate one patient.
 
         Args:
@@ -158,7 +162,9 @@ class Engine:
                 if value is None:
                     continue
                 kind = spec[key].type if key in spec else None
-                if kind and (not isinstance(value, _TYPE_CHECK[kind]) or (kind == "number" and isinstance(value, bool))):
+                if kind and (
+                    not isinstance(value, _TYPE_CHECK[kind]) or (kind == "number" and isinstance(value, bool))
+                ):
                     raise EngineError(f"fact {t}.{key} should be a {kind}, got {type(value).__name__}")
                 slim[key] = value
             facts.append(slim)
@@ -183,15 +189,34 @@ class Engine:
         for rid, combo in matches:
             fired.setdefault(rid, []).append(combo)
         status, sources, basis = self._status(fired, derived)
-        dates = {k: v.isoformat() for k, v in (("as_of", day), ("first_course", derived.context.get("first_course")),
-                 ("discontinued_on", derived.context.get("discontinued_on"))) if v is not None}  # fmt: skip
+        dates = {
+            k: v.isoformat()
+            for k, v in (
+                ("as_of", day),
+                ("first_course", derived.context.get("first_course")),
+                ("discontinued_on", derived.context.get("discontinued_on")),
+            )
+            if v is not None
+        }
         findings = self._findings(fired, derived, all_facts, dates)
         findings += self._gaps(fired, all_facts)
-        findings.sort(key=lambda f: (SEVERITY_ORDER[f.severity], f.rule_id, f.summary, repr(sorted(f.facts.items()))))
+        findings.sort(
+            key=lambda f: (SEVERITY_ORDER[f.severity], f.rule_id, f.summary, repr(sorted(f.facts.items())))
+        )
         return Evaluation(
             patient_id=model.patient_id,
             as_of=day.isoformat(),
             engine=self.info,
+            patient=PatientSummary(
+                age_years=derived.patient["age_years"],
+                sex=derived.patient["sex"],
+                condition=derived.patient["condition"],
+                classification=derived.patient["classification"],
+                weight_kg=derived.patient["weight_kg"],
+                courses_given=derived.patient["courses_count"],
+                first_course=dates.get("first_course"),
+                discontinued_on=dates.get("discontinued_on"),
+            ),
             status=status,
             dose_plan=self._dose_plan(derived, basis),
             findings=findings,
@@ -219,8 +244,9 @@ class Engine:
                 raise EngineError(f"rules concluded conflicting values for status.{name}: {detail}")
             values[name] = next(v for v in spec.values if v in distinct)
             for v, rid in got:
-                sources.append(StatusSource(field=name, value=v, rule_id=rid,
-                                            rule_version=self.book.rules[rid].spec.version))  # fmt: skip
+                sources.append(
+                    StatusSource(field=name, value=v, rule_id=rid, rule_version=self.book.rules[rid].spec.version)
+                )
         p = derived.patient
         reasons = sorted({rid for v, rid in concluded.get("eligibility", []) if v != "eligible"})
         status = Status(
@@ -236,13 +262,18 @@ class Engine:
             relapse_alert=values["relapse_alert"],
             months_to_relapse=p.get("months_to_relapse") if values["outcome"] == "relapse" else None,
         )
-        basis_rule = next((rid for v, rid in concluded.get("weight_basis", []) if v == values["weight_basis"]), None)
+        basis_rule = next(
+            (rid for v, rid in concluded.get("weight_basis", []) if v == values["weight_basis"]), None
+        )
         return status, sources, (values["weight_basis"], basis_rule)
 
     def _findings(
-        self, fired: Mapping[str, list[dict[str, str]]], derived: Derived, all_facts: list[dict[str, Any]],
+        self,
+        fired: Mapping[str, list[dict[str, str]]],
+        derived: Derived,
+        all_facts: list[dict[str, Any]],
         dates: dict[str, str],
-    ) -> list[Finding]:  # fmt: skip
+    ) -> list[Finding]:
         n_input = len(derived.facts)
         out: list[Finding] = []
         for rid in sorted(fired):
@@ -275,13 +306,24 @@ class Engine:
                 if summary in seen:
                     continue
                 seen.add(summary)
-                out.append(Finding(
-                    rule_id=rid, rule_version=rule.spec.version, title=rule.spec.title, category=rule.spec.category,
-                    severity=rule.spec.severity, summary=summary,
-                    detail=render_template(rule.spec.detail, aliases, self._thresholds),
-                    evidence=[self._cite(k) for k in rule.spec.evidence], facts=facts, thresholds=used,
-                    sources=sorted(set(refs)), dates=dates, origin=rule.origin, codes=list(rule.spec.codes),
-                ))  # fmt: skip
+                out.append(
+                    Finding(
+                        rule_id=rid,
+                        rule_version=rule.spec.version,
+                        title=rule.spec.title,
+                        category=rule.spec.category,
+                        severity=rule.spec.severity,
+                        summary=summary,
+                        detail=render_template(rule.spec.detail, aliases, self._thresholds),
+                        evidence=[self._cite(k) for k in rule.spec.evidence],
+                        facts=facts,
+                        thresholds=used,
+                        sources=sorted(set(refs)),
+                        dates=dates,
+                        origin=rule.origin,
+                        codes=list(rule.spec.codes),
+                    )
+                )
         return out
 
     def _cite(self, key: str) -> str:
@@ -295,20 +337,27 @@ class Engine:
             typed.setdefault(str(fact["t"]), []).append((f"f{i}", fact))
         out: list[Finding] = []
         for rid, rule in sorted(self.book.rules.items()):
-            if rid in fired or not rule.spec.gaps:
+            if rid in fired or not rule.spec.gaps or not rule.spec.emit:
                 continue
             verdict, missing = rule_truth(rule, typed)
             if verdict is not None or not missing:
                 continue
             inputs = sorted({CATALOG[t][f].source if f in CATALOG.get(t, {}) else f"{t}.{f}" for t, f in missing})
-            out.append(Finding(
-                rule_id="DATA-001", rule_version="1.0.0", title="Missing data kept a rule from deciding",
-                category="data", severity=_GAP_SEVERITY[rule.spec.severity],  # type: ignore[arg-type]
-                summary=f"{rule.spec.title} ({rid}) could not be checked: not recorded - {', '.join(inputs)}",
-                detail="Missing is not false: record these values and re-evaluate.",
-                evidence=[self._cite(k) for k in rule.spec.evidence],
-                facts={"rule": rid, "missing": [f"{t}.{f}" for t, f in missing]}, sources=inputs, origin=rule.origin,
-            ))  # fmt: skip
+            out.append(
+                Finding(
+                    rule_id="DATA-001",
+                    rule_version="1.0.0",
+                    title="Missing data kept a rule from deciding",
+                    category="data",
+                    severity=_GAP_SEVERITY[rule.spec.severity],  # type: ignore[arg-type]
+                    summary=f"{rule.spec.title} ({rid}) could not be checked: not recorded - {', '.join(inputs)}",
+                    detail="Missing is not false: record these values and re-evaluate.",
+                    evidence=[self._cite(k) for k in rule.spec.evidence],
+                    facts={"rule": rid, "missing": [f"{t}.{f}" for t, f in missing]},
+                    sources=inputs,
+                    origin=rule.origin,
+                )
+            )
         return out
 
     def _dose_plan(self, derived: Derived, basis: tuple[str, str | None]) -> DosePlan | None:
@@ -334,17 +383,11 @@ class Engine:
         )
 
 
-def _tests(cond: Any) -> Iterable[Any]:
-    from .conditions import iter_tests
-
-    return iter_tests(cond)
-
-
 _default: Engine | None = None
 _default_lock = threading.Lock()
 
 
-def evaluate(patient: Patient | Mapping[str, Any] | str | Path, *, as_of: date | None = None) -> Evaluation:
+def evaluate(patient: PatientSource, *, as_of: date | None = None) -> Evaluation:
     """Evaluate one patient with the built-in rules (a shared :class:`Engine` is created on first use)."""
     global _default
     with _default_lock:

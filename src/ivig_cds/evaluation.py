@@ -12,6 +12,7 @@ __all__ = [
     "EngineInfo",
     "Evaluation",
     "Finding",
+    "PatientSummary",
     "PluginFailure",
     "RulesetInfo",
     "Status",
@@ -59,9 +60,16 @@ class Status(_Out):
     steroid_reduction_pct: float | None = Field(description="(baseline - current) / baseline x 100.")
     steroid_taper_beyond_50: bool | None
     outcome: Literal[
-        "not_started", "on_treatment", "non_responder", "ivig_dependent", "follow_up", "remission_off_therapy",
-        "remission_low_dose_steroid", "sustained_response_on_therapy", "relapse",
-    ]  # fmt: skip
+        "not_started",
+        "on_treatment",
+        "non_responder",
+        "ivig_dependent",
+        "follow_up",
+        "remission_off_therapy",
+        "remission_low_dose_steroid",
+        "sustained_response_on_therapy",
+        "relapse",
+    ]
     relapse_alert: bool
     months_to_relapse: float | None = Field(description="Months from discontinuation to the relapse visit.")
 
@@ -103,14 +111,28 @@ class Finding(_Out):
     codes: list[str] = Field(default_factory=list, description="Interoperability codes (system|code).")
 
 
+class PatientSummary(_Out):
+    age_years: int = Field(description="Age in whole years at as_of.")
+    sex: str | None
+    condition: str
+    classification: str
+    weight_kg: float | None
+    courses_given: int = Field(description="IVIG courses started up to as_of.")
+    first_course: str | None
+    discontinued_on: str | None
+
+
 class Evaluation(_Out):
     patient_id: str
     as_of: str
     engine: EngineInfo
+    patient: PatientSummary = Field(description="Who was evaluated (header of the console view).")
     status: Status
     dose_plan: DosePlan | None
     findings: list[Finding]
-    status_sources: list[StatusSource] = Field(default_factory=list, description="Which rule set each status value.")
+    status_sources: list[StatusSource] = Field(
+        default_factory=list, description="Which rule set each status value."
+    )
     ignored_after_as_of: int
 
     def to_json(self, *, indent: int | None = 2) -> str:

@@ -44,16 +44,35 @@ def _s(source: str, description: str, *choices: str) -> FactField:
 
 
 RISK_FACTORS = (
-    "prior_ig_anaphylaxis", "iga_deficiency", "anti_iga_antibodies", "hyperprolinemia", "corn_allergy",
-    "thrombosis_history", "hypercoagulable_state", "immobilized", "estrogen_therapy",
-    "central_venous_catheter", "cardiovascular_disease", "hyperviscosity", "diabetes", "heart_failure",
-    "volume_depletion", "sepsis", "nephrotoxic_drugs", "pregnant",
-)  # fmt: skip
+    "prior_ig_anaphylaxis",
+    "iga_deficiency",
+    "anti_iga_antibodies",
+    "hyperprolinemia",
+    "corn_allergy",
+    "thrombosis_history",
+    "hypercoagulable_state",
+    "immobilized",
+    "estrogen_therapy",
+    "central_venous_catheter",
+    "cardiovascular_disease",
+    "hyperviscosity",
+    "diabetes",
+    "heart_failure",
+    "volume_depletion",
+    "sepsis",
+    "nephrotoxic_drugs",
+    "pregnant",
+)
 
 CONDITIONS = (
-    "polymyositis", "dermatomyositis", "inclusion_body_myositis", "immune_mediated_necrotizing_myopathy",
-    "antisynthetase_syndrome", "overlap_myositis", "other",
-)  # fmt: skip
+    "polymyositis",
+    "dermatomyositis",
+    "inclusion_body_myositis",
+    "immune_mediated_necrotizing_myopathy",
+    "antisynthetase_syndrome",
+    "overlap_myositis",
+    "other",
+)
 AGENT_CLASSES = ("glucocorticoid", "steroid_sparing", "procedure", "other")
 STABILIZERS = ("proline", "maltose", "sucrose", "glycine", "sorbitol", "glucose", "other", "unknown")
 OUTCOMES = ("inadequate_response", "intolerance", "adequate_response", "ongoing", "unknown")
@@ -85,9 +104,7 @@ _PATIENT: dict[str, FactField] = {
     "courses_count": _n("ivig_courses", "IVIG courses started up to as_of"),
     "months_since_first_course": _n("ivig_courses[0].start", "months (30.4375 d) from course 1 to as_of"),
     "course_plan_g_per_kg": _n("ivig_courses", "grams per kg per course: last course given, else the plan"),
-    "product_stabilizer": _s(
-        "ivig_courses[].product", "stabiliser of the last course's product", *STABILIZERS
-    ),
+    "product_stabilizer": _s("ivig_courses[].product", "stabiliser of the last course's product", *STABILIZERS),
     "product": _s("ivig_courses[].product", "product of the last course"),
     "daily_volume_ml": _n("demographics.weight_kg", "infusion volume per day of the dose plan at 10%, mL"),
     "discontinued": _b("ivig_discontinued_on", "IVIG discontinued on or before as_of"),

@@ -342,9 +342,7 @@ class Assessment(ContractModel):
     physician_global_cm: Vas10 | None = Field(default=None, description="Physician global VAS, 0-10 cm.")
     patient_global_cm: Vas10 | None = Field(default=None, description="Patient global activity VAS, 0-10 cm.")
     haq: Number | None = Field(default=None, ge=0, le=3, description="HAQ disability index, 0-3.")
-    extramuscular_global_cm: Vas10 | None = Field(
-        default=None, description="Extramuscular activity VAS, 0-10 cm."
-    )
+    extramuscular_global_cm: Vas10 | None = Field(default=None, description="Extramuscular activity VAS, 0-10 cm.")
     dysphagia: Vocab[Dysphagia] | None = Field(default=None, description="Oesophageal involvement.")
 
     @model_validator(mode="after")
@@ -395,9 +393,7 @@ class RiskFactors(ContractModel):
     hypercoagulable_state: Flag | None = Field(default=None, description="Known hypercoagulable state.")
     immobilized: Flag | None = Field(default=None, description="Prolonged immobilisation.")
     estrogen_therapy: Flag | None = Field(default=None, description="Estrogen therapy.")
-    central_venous_catheter: Flag | None = Field(
-        default=None, description="Indwelling central venous catheter."
-    )
+    central_venous_catheter: Flag | None = Field(default=None, description="Indwelling central venous catheter.")
     cardiovascular_disease: Flag | None = Field(default=None, description="Cardiovascular disease.")
     hyperviscosity: Flag | None = Field(default=None, description="Hyperviscosity.")
     diabetes: Flag | None = Field(default=None, description="Diabetes mellitus.")
@@ -439,9 +435,7 @@ class Patient(ContractModel):
         ]
         for i, therapy in enumerate(self.therapies):
             found += [(("therapies", i, "start"), therapy.start), (("therapies", i, "stop"), therapy.stop)]
-            found += [
-                (("therapies", i, "dose_changed_on", j), d) for j, d in enumerate(therapy.dose_changed_on)
-            ]
+            found += [(("therapies", i, "dose_changed_on", j), d) for j, d in enumerate(therapy.dose_changed_on)]
         for key in ("glucocorticoid_doses", "assessments", "labs"):
             found += [((key, i, "date"), record.date) for i, record in enumerate(getattr(self, key))]
         found += [(("ivig_courses", i, "start"), c.start) for i, c in enumerate(self.ivig_courses)]

@@ -55,6 +55,8 @@ def rule_truth(
         for _, fact in typed.get(p.fact_type, []):
             local: list[str] = []
             value = eval_cond(p.cond, fact, local)
+            if p.fact_type == "conclusion" and value is None:
+                value = False  # conclusions are known exactly: a rule fired or it did not
             seen.append(value)
             if value is None:
                 fields.extend(local)

@@ -36,9 +36,17 @@ __all__ = [
 
 SEVERITIES = ("stop", "warning", "advisory", "info")
 CORE_CATEGORIES = (
-    "diagnosis", "refractory", "eligibility", "safety", "dosing", "response", "steroid", "outcome",
-    "relapse", "data",
-)  # fmt: skip
+    "diagnosis",
+    "refractory",
+    "eligibility",
+    "safety",
+    "dosing",
+    "response",
+    "steroid",
+    "outcome",
+    "relapse",
+    "data",
+)
 RULE_ID = re.compile(r"^(?:[a-z][a-z0-9_]*:)?[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+$")
 SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
 TEMPLATE_REF = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?)(?::([^{}]*))?\}")
@@ -80,9 +88,7 @@ class RuleSpec(_Strict):
     severity: Literal["stop", "warning", "advisory", "info"] = Field(description="Finding severity.")
     evidence: list[str] = Field(min_length=1, description="Bibliography keys, strongest first.")
     when: list[dict[str, Any]] = Field(min_length=1, description="Patterns that must all hold.")
-    sets: dict[str, str | bool] = Field(
-        default_factory=dict, description="Status values this rule concludes."
-    )
+    sets: dict[str, str | bool] = Field(default_factory=dict, description="Status values this rule concludes.")
     emit: bool = Field(default=True, description="False: a status-only rule that adds no finding.")
     once: bool = Field(default=False, description="One finding however many fact combinations match.")
     gaps: bool = Field(default=True, description="Report missing data that keeps this rule from deciding.")
@@ -196,9 +202,7 @@ def _load_thresholds(path: Path) -> dict[str, Threshold]:
         value = entry["value"]
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
             raise RuleFileError(str(path), f"threshold {name!r}: value must be a number or string")
-        out[str(name)] = Threshold(
-            str(name), value, str(entry.get("unit", "")), str(entry.get("description", ""))
-        )
+        out[str(name)] = Threshold(str(name), value, str(entry.get("unit", "")), str(entry.get("description", "")))
     return out
 
 
@@ -236,9 +240,7 @@ def _load_status(path: Path) -> dict[str, StatusField]:
             raise RuleFileError(str(path), f"status field {name!r}: mode must be exclusive or precedence")
         default = spec.get("default")
         if default is not None and default not in spec["values"]:
-            raise RuleFileError(
-                str(path), f"status field {name!r}: default {default!r} is not one of its values"
-            )
+            raise RuleFileError(str(path), f"status field {name!r}: default {default!r} is not one of its values")
         out[str(name)] = StatusField(str(name), tuple(spec["values"]), default, mode)
     return out
 
@@ -274,7 +276,7 @@ def parse_rule_file(
                 bibliography=bibliography,
                 origin=origin,
                 catalog=catalog,
-            )  # fmt: skip
+            )
         )
     return info, rules
 
@@ -332,9 +334,7 @@ def _compile_rule(
             raise fail(f"{where}: {exc}") from None
         fields = conclusion_fields if pattern.fact_type == "conclusion" else catalog.get(pattern.fact_type)
         if fields is None:
-            raise fail(
-                f"{where}: unknown fact type {pattern.fact_type!r} (known: {', '.join(sorted(catalog))})"
-            )
+            raise fail(f"{where}: unknown fact type {pattern.fact_type!r} (known: {', '.join(sorted(catalog))})")
         for test in iter_tests(pattern.cond):
             _check_test(test, fields, pattern.fact_type, fail, where)
         if pattern.kind == "match":
@@ -359,9 +359,7 @@ def _compile_rule(
     return Rule(spec=spec, patterns=tuple(patterns), file=path, origin=origin, thresholds=used)
 
 
-def _parse_pattern(
-    item: Any, index: int, thresholds: Mapping[str, Any], status: Mapping[str, Any]
-) -> Pattern:
+def _parse_pattern(item: Any, index: int, thresholds: Mapping[str, Any], status: Mapping[str, Any]) -> Pattern:
     if not isinstance(item, dict) or not item:
         raise ConditionSyntaxError("each pattern is a mapping")
     keys = set(item)
@@ -387,9 +385,7 @@ def _parse_pattern(
         if key in ("rule", "not_rule"):
             if not isinstance(value, str) or not RULE_ID.match(value):
                 raise ConditionSyntaxError(f"'{key}' takes a rule id")
-            return Pattern(
-                "match" if key == "rule" else "none", "conclusion", alias, Test("rule", "eq", value)
-            )
+            return Pattern("match" if key == "rule" else "none", "conclusion", alias, Test("rule", "eq", value))
         if key in ("status", "not_status"):
             if not isinstance(value, dict) or len(value) != 1:
                 raise ConditionSyntaxError(f"'{key}' takes one {{field: value}}")
@@ -423,9 +419,7 @@ def _check_test(test: Test, fields: Mapping[str, FactField], fact_type: str, fai
         if not ok:
             raise fail(f"{where}: {fact_type}.{test.field} is a {spec.type}; cannot compare with {v!r}")
         if spec.choices and v not in spec.choices:
-            raise fail(
-                f"{where}: {v!r} is not a value of {fact_type}.{test.field} ({', '.join(spec.choices)})"
-            )
+            raise fail(f"{where}: {v!r} is not a value of {fact_type}.{test.field} ({', '.join(spec.choices)})")
     if spec.type != "number" and test.op in ("lt", "le", "gt", "ge"):
         raise fail(f"{where}: {test.op} needs a number field, {test.field!r} is a {spec.type}")
 
@@ -468,13 +462,11 @@ def load_rulebook(
         book.files.append(info)
         for rule in rules:
             if rule.id in book.rules:
-                raise RuleFileError(
-                    str(path), f"duplicate rule id (also in {book.rules[rule.id].file})", rule.id
-                )
+                raise RuleFileError(str(path), f"duplicate rule id (also in {book.rules[rule.id].file})", rule.id)
             book.rules[rule.id] = rule
     for rule in book.rules.values():
         for p in rule.patterns:
-            if p.fact_type == "conclusion" and isinstance(p.cond, Test) and p.cond.field == "rule":
-                if p.cond.value not in book.rules:
-                    raise RuleFileError(rule.file, f"refers to unknown rule {p.cond.value!r}", rule.id)
+            ref = p.cond.value if isinstance(p.cond, Test) and p.cond.field == "rule" else None
+            if p.fact_type == "conclusion" and ref is not None and ref not in book.rules:
+                raise RuleFileError(rule.file, f"refers to unknown rule {ref!r}", rule.id)
     return book

@@ -229,9 +229,7 @@ def load_tis_table(path: str | os.PathLike[str]) -> TisTable:
     return TisTable.from_mapping(data, source=name)
 
 
-def total_improvement_score(
-    baseline: CoreSetMeasures, current: CoreSetMeasures, table: TisTable
-) -> TisResult:
+def total_improvement_score(baseline: CoreSetMeasures, current: CoreSetMeasures, table: TisTable) -> TisResult:
     """Score the improvement from a baseline visit to a current one.
 
     A measure missing on either side, on different MMT scales, or with an invalid value scores
