@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import copy
 from typing import Any
 
@@ -139,3 +141,9 @@ def minimal_patient_dict() -> dict[str, Any]:
 def full_patient_dict() -> dict[str, Any]:
     """A fresh deep copy of a valid file that sets every field of the contract, safe to mutate."""
     return copy.deepcopy(FULL_PATIENT)
+
+
+# -- plugin isolation ---------------------------------------------------------------------------
+# Installed plugins (e.g. the examples under plugins/, installed in CI) must not change the core
+# tests' results: no entry-point plugins unless a test asks for them explicitly.
+os.environ["IVIG_CDS_LOAD_PLUGINS"] = ""

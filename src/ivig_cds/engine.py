@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import threading
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from . import __version__
+from ._builtin import CorePlugin
 from .conditions import iter_tests
 from .derive import Derived, derive
 from .errors import EngineError, IvigCdsError
@@ -26,10 +28,10 @@ from .evaluation import (
     Status,
     StatusSource,
 )
-from .facts import CATALOG
 from .patient import Patient
 from .patient_io import load_patient
 from .plan import conclusion_fact, make_plan
+from .plugins import EvaluationContext, PluginHost, PluginInfo
 from .reference import ReferenceBackend, rule_truth
 from .rules import TEMPLATE_REF, Rule, RuleBook, load_rulebook
 from .scoring import TisTable
@@ -70,13 +72,19 @@ def render_template(text: str, aliases: Mapping[str, Mapping[str, Any]], thresho
 
 
 class Engine:
-    """Loads the rules once and evaluates many patients; safe to share between threads.
+    """Loads the rules and plugins once and evaluates many patients; safe to share between threads.
 
     Args:
         rules_dir: A rules directory to use instead of the built-in one.
-        thresholds: Site overrides for named thresholds.
+        thresholds: Site values for named thresholds; they win over plugins' values.
         backend: ``durable`` (default: durable-rules decides) or ``reference`` (pure Python).
-        extra_rule_files: ``(path, origin)`` rule files to add (e.g. a site's own rules).
+        extra_rule_files: ``(path or mapping, origin)`` rule files to add.
+        plugins: Plugin objects to register (modules, classes, instances, or ``(name, object)``).
+        plugin_paths: Local plugin files (``.py``) or directories of them.
+        entry_points: Load installed plugins (the ``ivig_cds`` entry-point group), filtered by
+            the ``IVIG_CDS_LOAD_PLUGINS`` environment variable (empty: none).
+        strict_plugins: Raise :class:`~ivig_cds.PluginError` when a plugin fails instead of
+            isolating it and reporting it in each result.
     """
 
     def __init__(
@@ -85,13 +93,35 @@ class Engine:
         rules_dir: Path | None = None,
         thresholds: Mapping[str, Any] | None = None,
         backend: BackendName = "durable",
-        extra_rule_files: Iterable[tuple[Path, str]] = (),
-        plugins: list[str] | None = None,
-        plugin_failures: list[PluginFailure] | None = None,
+        extra_rule_files: Iterable[tuple[Path | Mapping[str, Any], str]] = (),
+        plugins: Iterable[object] = (),
+        plugin_paths: Iterable[str | os.PathLike[str]] = (),
+        entry_points: bool = True,
+        strict_plugins: bool = False,
     ) -> None:
-        self.book: RuleBook = load_rulebook(
-            rules_dir, threshold_overrides=thresholds, extra_rule_files=extra_rule_files
+        self.host = PluginHost(
+            CorePlugin(rules_dir),
+            entry_points=entry_points,
+            paths=plugin_paths,
+            objects=plugins,
+            strict=strict_plugins,
         )
+        reg = self.host.collect()
+        self.catalog = self.host.catalog(reg)
+        self._derivers = sorted(reg.derivers, key=lambda d: (d[0], d[1].name))
+        self.output_formats: dict[str, Any] = {name: fmt for name, (_, fmt) in sorted(reg.formats.items())}
+        self.book: RuleBook = load_rulebook(
+            rules_dir,
+            threshold_overrides=thresholds,
+            sources=reg.rule_sources,
+            extra_rule_files=extra_rule_files,
+            plugin_overrides=reg.thresholds,
+            catalog=self.catalog,
+            on_error=lambda origin, exc: self.host.fail(origin, "register_rules", exc),
+        )
+        for rule in self.book.rules.values():
+            if rule.origin in self.host.infos:
+                self.host.infos[rule.origin].rules.append(rule.id)
         self._tis = TisTable.from_mapping(self.book.tis_table, source="tis.yaml")
         self._thresholds = self.book.threshold_values()
         self.plan = make_plan(list(self.book.rules.values()))
@@ -111,27 +141,80 @@ class Engine:
             self._backend = ReferenceBackend(self.plan)
         else:
             raise EngineError(f"unknown backend {backend!r} (use durable or reference)")
-        overridden = {k: t.value for k, t in sorted(self.book.thresholds.items()) if t.source != "default"}
+        overridden = {
+            k: t.value
+            for k, t in sorted(self.book.thresholds.items())
+            if t.source == "overrides" or t.source.startswith("plugin ")
+        }
         self.info = EngineInfo(
             version=__version__,
             backend=backend,
             ruleset_hash=self.fingerprint,
             rulesets=[
                 RulesetInfo(name=f.name, version=f.version, sha256=f.sha256, origin=f.origin)
-                for f in self.book.files
+                for f in sorted(self.book.files, key=lambda f: (f.origin != "core", f.origin, f.name))
             ],
-            plugins=sorted(plugins or []),
-            plugin_failures=plugin_failures or [],
+            plugins=self.host.versions(),
+            plugin_failures=[PluginFailure(plugin=p, hook=h, error=e) for p, h, e in self.host.failures],
             thresholds_overridden=overridden,
         )
+
+    @property
+    def plugins(self) -> list[PluginInfo]:
+        """Every plugin loaded or attempted, with version, hooks, rules and formats."""
+        infos = [self.host.infos[name] for name in sorted(self.host.infos)]
+        for info in infos:
+            info.rules.sort()
+        return infos
+
+    def format(self, name: str, evaluations: list[Evaluation]) -> str:
+        """Render evaluations in a registered output format (built-in or a plugin's)."""
+        if name not in self.output_formats:
+            raise EngineError(f"unknown output format {name!r} (known: {', '.join(self.output_formats)})")
+        return str(self.output_formats[name].render(evaluations))
 
     @property
     def rules(self) -> dict[str, Rule]:
         return self.book.rules
 
-    def derive(self, patient: Patient, as_of: date) -> Derived:
-        """The derived facts of a patient (exposed for ``explain`` and tests)."""
-        return derive(patient, as_of, self._thresholds, self.book.terminology, self._tis)
+    def derive(self, patient: Patient, as_of: date, sink: list[tuple[str, str, str]] | None = None) -> Derived:
+        """The derived facts of a patient, core and plugin (exposed for ``explain`` and tests).
+
+        Args:
+            patient: A validated patient.
+            as_of: The evaluation date.
+            sink: Where plugin deriver failures go (default: raise nothing, drop them).
+        """
+        derived = derive(patient, as_of, self._thresholds, self.book.terminology, self._tis)
+        failures = sink if sink is not None else []
+        for plugin, deriver in self._derivers:
+            try:
+                produced = deriver.derive(patient, as_of, self._thresholds)
+                rows = [produced] if isinstance(produced, Mapping) else list(produced)
+                checked = [self._check_plugin_fact(deriver.fact_type, deriver.fields, dict(r)) for r in rows]
+            except Exception as exc:
+                self.host.fail(plugin, f"register_fact_derivers[{deriver.name}]", exc, failures)
+                continue
+            if deriver.fact_type == "patient":
+                for row in checked:
+                    derived.patient.update(row)
+            else:
+                for row in checked:
+                    derived.add({"t": deriver.fact_type, **row}, f"plugin {plugin}")
+        return derived
+
+    @staticmethod
+    def _check_plugin_fact(fact_type: str, fields: Mapping[str, Any], row: dict[str, Any]) -> dict[str, Any]:
+        extra = sorted(set(row) - set(fields))
+        if extra:
+            raise TypeError(f"deriver returned undeclared fields {extra} for {fact_type}")
+        for key, value in row.items():
+            kind = fields[key].type
+            if value is not None and (
+                not isinstance(value, _TYPE_CHECK[kind]) or (kind != "bool" and isinstance(value, bool))
+            ):
+                raise TypeError(f"{fact_type}.{key} must be a {kind}, got {type(value).__name__}")
+        return row
 
     def evaluate(self, patient: PatientSource, *, as_of: date | None = None) -> Evaluation:
         """Evaluate one patient.
@@ -146,8 +229,88 @@ class Engine:
         """
         model = load_patient(patient)
         day = as_of or model.as_of or date.today()
-        derived = self.derive(model, day)
-        return self._evaluate(model, day, derived)
+        failures: list[tuple[str, str, str]] = []
+        derived = self.derive(model, day, failures)
+        result = self._evaluate(model, day, derived, failures)
+        if self.host.has_impls("adjust_findings"):
+            result = self._adjust(result, failures)
+        result = self._with_failures(result, failures)
+        if self.host.has_impls("observe_evaluation"):
+            context = EvaluationContext(
+                input_sha256=hashlib.sha256(model.model_dump_json().encode()).hexdigest(),
+                ruleset_hash=self.fingerprint,
+                plugins=tuple(self.info.plugins),
+            )
+            observed: list[tuple[str, str, str]] = []
+            self.host.call("observe_evaluation", observed, evaluation=result, context=context)
+            if observed:
+                result = self._with_failures(result, failures + observed)
+        return result
+
+    def _adjust(self, result: Evaluation, failures: list[tuple[str, str, str]]) -> Evaluation:
+        """Let plugins adjust findings; core stop/warning findings cannot be dropped or weakened."""
+        findings = list(result.findings)
+        protected = [f for f in findings if f.origin == "core" and f.severity in ("stop", "warning")]
+        impls = sorted(self.host.pm.hook.adjust_findings.get_hookimpls(), key=lambda i: i.plugin_name)
+        for impl in impls:
+            if impl.plugin_name == "core":
+                continue
+            current = result.model_copy(update={"findings": list(findings)})
+            got = self.host.call_one(impl, failures, evaluation=current, findings=list(findings))
+            if got is None:
+                continue
+            try:
+                new = [f if isinstance(f, Finding) else Finding.model_validate(f) for f in got]
+                for core in protected:
+                    kept = [
+                        f
+                        for f in new
+                        if f.rule_id == core.rule_id
+                        and f.summary == core.summary
+                        and f.category == core.category
+                        and SEVERITY_ORDER[f.severity] <= SEVERITY_ORDER[core.severity]
+                    ]
+                    if not kept:
+                        raise ValueError(f"it removed or downgraded core finding {core.rule_id} ({core.severity})")
+                before = {id(f) for f in findings}
+                new = [
+                    f
+                    if id(f) in before or f.origin != "core"
+                    else f.model_copy(update={"origin": impl.plugin_name})
+                    for f in new
+                ]
+            except Exception as exc:
+                self.host.fail(impl.plugin_name, "adjust_findings", exc, failures)
+                continue
+            findings = new
+        findings.sort(key=_finding_key)
+        return result.model_copy(update={"findings": findings})
+
+    def _with_failures(self, result: Evaluation, failures: list[tuple[str, str, str]]) -> Evaluation:
+        """Record plugin failures in the result: engine.plugin_failures and a PLUGIN-001 warning each."""
+        everything = [(f.plugin, f.hook, f.error) for f in self.info.plugin_failures] + failures
+        if not everything:
+            return result
+        extra = [
+            Finding(
+                rule_id="PLUGIN-001",
+                rule_version="1.0.0",
+                title="Plugin failed: evaluation incomplete",
+                category="data",
+                severity="warning",
+                summary=f"Evaluation incomplete: plugin {plugin!r} failed in {hook}; its contribution is missing",
+                detail=error,
+                evidence=["[ivig-cds] plugin isolation: a failing plugin is reported, never silent"],
+                facts={"plugin": plugin, "hook": hook},
+                origin="core",
+            )
+            for plugin, hook, error in everything
+        ]
+        findings = sorted([f for f in result.findings if f.rule_id != "PLUGIN-001"] + extra, key=_finding_key)
+        engine = result.engine.model_copy(
+            update={"plugin_failures": [PluginFailure(plugin=p, hook=h, error=e) for p, h, e in everything]}
+        )
+        return result.model_copy(update={"findings": findings, "engine": engine})
 
     def run_rules(self, derived: Derived) -> tuple[list[dict[str, Any]], list[tuple[str, dict[str, str]]]]:
         """Run the backend; return all facts (input + conclusions) and the matches."""
@@ -156,7 +319,7 @@ class Engine:
             t = str(fact["t"])
             needed = self._needed.get(t, set())
             slim = {"t": t}
-            spec = CATALOG.get(t, {})
+            spec = self.catalog.get(t, {})
             for key in needed:
                 value = fact.get(key)
                 if value is None:
@@ -183,7 +346,9 @@ class Engine:
             raise EngineError(f"{self.backend_name} backend failed: {exc}") from None
         return all_facts, matches
 
-    def _evaluate(self, model: Patient, day: date, derived: Derived) -> Evaluation:
+    def _evaluate(
+        self, model: Patient, day: date, derived: Derived, failures: list[tuple[str, str, str]]
+    ) -> Evaluation:
         all_facts, matches = self.run_rules(derived)
         fired: dict[str, list[dict[str, str]]] = {}
         for rid, combo in matches:
@@ -200,9 +365,7 @@ class Engine:
         }
         findings = self._findings(fired, derived, all_facts, dates)
         findings += self._gaps(fired, all_facts)
-        findings.sort(
-            key=lambda f: (SEVERITY_ORDER[f.severity], f.rule_id, f.summary, repr(sorted(f.facts.items())))
-        )
+        findings.sort(key=_finding_key)
         return Evaluation(
             patient_id=model.patient_id,
             as_of=day.isoformat(),
@@ -342,7 +505,8 @@ class Engine:
             verdict, missing = rule_truth(rule, typed)
             if verdict is not None or not missing:
                 continue
-            inputs = sorted({CATALOG[t][f].source if f in CATALOG.get(t, {}) else f"{t}.{f}" for t, f in missing})
+            cat = self.catalog
+            inputs = sorted({cat[t][f].source if f in cat.get(t, {}) else f"{t}.{f}" for t, f in missing})
             out.append(
                 Finding(
                     rule_id="DATA-001",
@@ -381,6 +545,10 @@ class Engine:
             grams_per_course=round(per_day * days, 1),
             basis_rule=rule,
         )
+
+
+def _finding_key(f: Finding) -> tuple[int, str, str, str]:
+    return (SEVERITY_ORDER[f.severity], f.rule_id, f.summary, repr(sorted(f.facts.items())))
 
 
 _default: Engine | None = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -50,7 +50,7 @@ CORE_CATEGORIES = (
 RULE_ID = re.compile(r"^(?:[a-z][a-z0-9_]*:)?[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+$")
 SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
 TEMPLATE_REF = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?)(?::([^{}]*))?\}")
-_SPECIAL_FILES = {"thresholds.yaml", "bibliography.yaml", "status.yaml", "terminology.yaml", "tis.yaml"}
+SPECIAL_FILES = {"thresholds.yaml", "bibliography.yaml", "status.yaml", "terminology.yaml", "tis.yaml"}
 
 
 def default_rules_dir() -> Path:
@@ -101,7 +101,13 @@ class RuleFileSpec(_Strict):
     family: str
     version: str
     description: str = ""
+    thresholds: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    sources: dict[str, dict[str, Any]] = Field(default_factory=dict)
     rules: list[dict[str, Any]]
+
+
+RuleSource = Path | Mapping[str, Any]
+ErrorSink = Callable[[str, Exception], None]
 
 
 @dataclass(frozen=True)
@@ -245,8 +251,25 @@ def _load_status(path: Path) -> dict[str, StatusField]:
     return out
 
 
+def read_rule_source(source: RuleSource) -> tuple[RuleFileSpec, str, str]:
+    """Read a rule file (or rule-file-shaped mapping): its spec, a label for errors, and its SHA-256."""
+    if isinstance(source, Path):
+        data, label, digest = _yaml_load(source), str(source), _sha256(source)
+    else:
+        data = dict(source)
+        label = f"<{data.get('family', 'rules')}>"
+        digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+    try:
+        spec = RuleFileSpec.model_validate(data)
+    except ValidationError as exc:
+        raise RuleFileError(label, _first_error(exc)) from None
+    if not SEMVER.match(spec.version):
+        raise RuleFileError(label, f"file version {spec.version!r} is not semantic (x.y.z)")
+    return spec, label, digest
+
+
 def parse_rule_file(
-    path: Path,
+    path: RuleSource,
     *,
     thresholds: Mapping[str, Any],
     status: Mapping[str, StatusField],
@@ -254,31 +277,51 @@ def parse_rule_file(
     origin: str = "core",
     catalog: Mapping[str, Mapping[str, FactField]] = CATALOG,
 ) -> tuple[RuleFileInfo, list[Rule]]:
-    """Read one rule file and validate every rule in it."""
-    data = _yaml_load(path)
-    try:
-        spec = RuleFileSpec.model_validate(data)
-    except ValidationError as exc:
-        raise RuleFileError(str(path), _first_error(exc)) from None
-    if not SEMVER.match(spec.version):
-        raise RuleFileError(str(path), f"file version {spec.version!r} is not semantic (x.y.z)")
-    info = RuleFileInfo(spec.family, spec.version, _sha256(path), str(path), origin)
+    """Read one rule file and validate every rule in it (thresholds and sources it declares included)."""
+    spec, label, digest = read_rule_source(path)
+    values = dict(thresholds)
+    for name, entry in spec.thresholds.items():
+        values.setdefault(name, entry.get("value"))
+    bib = {**bibliography, **spec.sources}
+    return _compile_file(spec, label, digest, values, status, bib, origin, catalog)
+
+
+def _compile_file(
+    spec: RuleFileSpec,
+    label: str,
+    digest: str,
+    thresholds: Mapping[str, Any],
+    status: Mapping[str, StatusField],
+    bibliography: Mapping[str, Any],
+    origin: str,
+    catalog: Mapping[str, Mapping[str, FactField]],
+) -> tuple[RuleFileInfo, list[Rule]]:
+    info = RuleFileInfo(spec.family, spec.version, digest, label, origin)
+    namespace = None if origin == "core" else plugin_namespace(origin)
     rules: list[Rule] = []
     for i, raw in enumerate(spec.rules):
         rid = raw.get("id") if isinstance(raw, dict) else None
-        rules.append(
-            _compile_rule(
-                raw,
-                path=str(path),
-                rule_id=str(rid) if rid else f"rules[{i}]",
-                thresholds=thresholds,
-                status=status,
-                bibliography=bibliography,
-                origin=origin,
-                catalog=catalog,
-            )
+        rule = _compile_rule(
+            raw,
+            path=label,
+            rule_id=str(rid) if rid else f"rules[{i}]",
+            thresholds=thresholds,
+            status=status,
+            bibliography=bibliography,
+            origin=origin,
+            catalog=catalog,
         )
+        prefix = rule.id.split(":", 1)[0] if ":" in rule.id else None
+        if prefix != namespace:
+            want = f"'{namespace}:FAMILY-NNN'" if namespace else "no namespace prefix"
+            raise RuleFileError(label, f"rule id must have {want}", rule.id)
+        rules.append(rule)
     return info, rules
+
+
+def plugin_namespace(name: str) -> str:
+    """The rule-id namespace of a plugin: its name, lower case, with - and . as _."""
+    return re.sub(r"[^a-z0-9_]", "_", name.lower())
 
 
 def _first_error(exc: ValidationError) -> str:
@@ -428,22 +471,31 @@ def load_rulebook(
     rules_dir: Path | None = None,
     *,
     threshold_overrides: Mapping[str, Any] | None = None,
-    extra_rule_files: Iterable[tuple[Path, str]] = (),
+    extra_rule_files: Iterable[tuple[RuleSource, str]] = (),
+    sources: Iterable[tuple[RuleSource, str]] | None = None,
+    plugin_overrides: Iterable[tuple[str, Mapping[str, Any]]] = (),
+    catalog: Mapping[str, Mapping[str, FactField]] = CATALOG,
+    on_error: ErrorSink | None = None,
     overrides_source: str = "overrides",
 ) -> RuleBook:
-    """Load the built-in (or a given) rules directory plus extra rule files, with threshold overrides.
+    """Load the rules: base data, rule files (core and plugin), thresholds with overrides.
 
     Args:
         rules_dir: Directory holding ``thresholds.yaml``, ``status.yaml``, ``bibliography.yaml``,
-            ``terminology.yaml``, ``tis.yaml`` and one ``*.yaml`` rule file per family.
-        threshold_overrides: Site values for named thresholds (unknown names and wrong types fail).
-        extra_rule_files: ``(path, origin)`` pairs, e.g. plugin rule files; ``origin`` is the plugin name.
-        overrides_source: Named in errors and in each overridden threshold's ``source``.
+            ``terminology.yaml``, ``tis.yaml`` and, unless ``sources`` is given, one ``*.yaml``
+            rule file per family.
+        threshold_overrides: Values that win over everything (``Engine(thresholds=...)``).
+        extra_rule_files: More ``(source, origin)`` pairs after the core ones.
+        sources: The rule files to load as ``(path or mapping, origin)``; ``origin`` is ``core``
+            or the plugin's name. Default: every family file in ``rules_dir``.
+        plugin_overrides: ``(plugin, {threshold: value})`` from plugins.
+        catalog: The fact catalog rules are validated against (core plus plugin fields).
+        on_error: Called as ``on_error(origin, exc)`` for a failing plugin source instead of
+            raising; that plugin's rules are then left out whole. Core errors always raise.
+        overrides_source: Named in errors and in each explicitly overridden threshold's ``source``.
     """
     base = rules_dir or default_rules_dir()
     thresholds = _load_thresholds(base / "thresholds.yaml")
-    if threshold_overrides:
-        thresholds = apply_threshold_overrides(thresholds, threshold_overrides, source=overrides_source)
     status = _load_status(base / "status.yaml")
     bib = _yaml_load(base / "bibliography.yaml")
     if not isinstance(bib, dict) or not isinstance(bib.get("sources"), dict):
@@ -452,21 +504,77 @@ def load_rulebook(
     if not isinstance(terminology, dict):
         raise RuleFileError(str(base / "terminology.yaml"), "expected a mapping")
     tis = _yaml_load(base / "tis.yaml")
-    values = {k: t.value for k, t in thresholds.items()}
-    book = RuleBook({}, thresholds, status, bib["sources"], terminology, tis if isinstance(tis, dict) else {})
-    files = [(p, "core") for p in sorted(base.glob("*.yaml")) if p.name not in _SPECIAL_FILES]
-    for path, origin in [*files, *extra_rule_files]:
-        info, rules = parse_rule_file(
-            path, thresholds=values, status=status, bibliography=book.bibliography, origin=origin
-        )
-        book.files.append(info)
-        for rule in rules:
-            if rule.id in book.rules:
-                raise RuleFileError(str(path), f"duplicate rule id (also in {book.rules[rule.id].file})", rule.id)
-            book.rules[rule.id] = rule
-    for rule in book.rules.values():
+    book = RuleBook(
+        {}, thresholds, status, dict(bib["sources"]), terminology, tis if isinstance(tis, dict) else {}
+    )
+    if sources is None:
+        sources = [(p, "core") for p in sorted(base.glob("*.yaml")) if p.name not in SPECIAL_FILES]
+    failed: set[str] = set()
+
+    def fail(origin: str, exc: Exception) -> None:
+        if origin == "core" or on_error is None:
+            raise exc
+        failed.add(origin)
+        on_error(origin, exc)
+
+    read: list[tuple[RuleFileSpec, str, str, str]] = []
+    for source, origin in [*sources, *extra_rule_files]:
+        try:
+            spec, label, digest = read_rule_source(source)
+            for name, entry in spec.thresholds.items():
+                if name in book.thresholds:
+                    raise RuleFileError(label, f"threshold {name!r} already exists; override it instead")
+                value = entry.get("value")
+                if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+                    raise RuleFileError(label, f"threshold {name!r}: value must be a number or string")
+                book.thresholds[name] = Threshold(
+                    name, value, str(entry.get("unit", "")), str(entry.get("description", "")), origin
+                )
+            for key, entry in spec.sources.items():
+                if key in book.bibliography:
+                    raise RuleFileError(label, f"source {key!r} already exists in the bibliography")
+                book.bibliography[key] = entry
+        except RuleFileError as exc:
+            fail(origin, exc)
+            continue
+        read.append((spec, label, digest, origin))
+    for origin, values in plugin_overrides:
+        try:
+            book.thresholds = apply_threshold_overrides(book.thresholds, values, source=f"plugin {origin}")
+        except RuleFileError as exc:
+            fail(origin, exc)
+    if threshold_overrides:
+        book.thresholds = apply_threshold_overrides(book.thresholds, threshold_overrides, source=overrides_source)
+    values = book.threshold_values()
+    compiled: list[tuple[RuleFileInfo, list[Rule]]] = []
+    for spec, label, digest, origin in read:
+        if origin in failed:
+            continue
+        try:
+            compiled.append(_compile_file(spec, label, digest, values, status, book.bibliography, origin, catalog))
+        except RuleFileError as exc:
+            fail(origin, exc)
+    for info, rules in compiled:
+        if info.origin in failed:
+            continue
+        try:
+            for rule in rules:
+                if rule.id in book.rules:
+                    raise RuleFileError(
+                        info.path, f"duplicate rule id (also in {book.rules[rule.id].file})", rule.id
+                    )
+            book.files.append(info)
+            book.rules.update((r.id, r) for r in rules)
+        except RuleFileError as exc:
+            fail(info.origin, exc)
+    for rule in list(book.rules.values()):
+        if rule.origin in failed:
+            continue
         for p in rule.patterns:
             ref = p.cond.value if isinstance(p.cond, Test) and p.cond.field == "rule" else None
             if p.fact_type == "conclusion" and ref is not None and ref not in book.rules:
-                raise RuleFileError(rule.file, f"refers to unknown rule {ref!r}", rule.id)
+                fail(rule.origin, RuleFileError(rule.file, f"refers to unknown rule {ref!r}", rule.id))
+                book.rules = {k: r for k, r in book.rules.items() if r.origin != rule.origin}
+                book.files = [f for f in book.files if f.origin != rule.origin]
+                break
     return book

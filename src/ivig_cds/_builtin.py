@@ -1,0 +1,39 @@
+"""The built-in plugin: registers the core rule files and output formats through the public hooks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .hookspecs import hookimpl
+from .rules import SPECIAL_FILES, default_rules_dir
+
+__all__ = ["CorePlugin"]
+
+
+class CorePlugin:
+    """The core rules (one file per family in the rules directory) and the built-in output formats."""
+
+    def __init__(self, rules_dir: Path | None = None) -> None:
+        self.rules_dir = rules_dir or default_rules_dir()
+
+    @hookimpl
+    def register_rules(self, register: Callable[[Path | Mapping[str, Any]], None]) -> None:
+        for path in sorted(self.rules_dir.glob("*.yaml")):
+            if path.name not in SPECIAL_FILES:
+                register(path)
+
+    @hookimpl
+    def register_output_formats(self, register: Callable[[Any], None]) -> None:
+        try:
+            from .outputs import builtin_formats
+        except ImportError:  # outputs module not present: JSON only
+            from .plugins import OutputFormatSpec
+
+            register(
+                OutputFormatSpec("json", "the output contract", lambda evs: "\n".join(e.to_json() for e in evs))
+            )
+            return
+        for fmt in builtin_formats().values():
+            register(fmt)
