@@ -7,6 +7,7 @@ __version__ = "0.1.0"
 from .engine import Engine, evaluate
 from .errors import EngineError, FieldError, InputError, IvigCdsError, PluginError, RuleFileError
 from .evaluation import Evaluation, Finding, Status
+from .hookspecs import hookimpl
 from .patient import Patient
 
 __all__ = [
@@ -23,4 +24,5 @@ __all__ = [
     "Status",
     "__version__",
     "evaluate",
+    "hookimpl",
 ]

@@ -117,7 +117,7 @@ class Engine:
             extra_rule_files=extra_rule_files,
             plugin_overrides=reg.thresholds,
             catalog=self.catalog,
-            on_error=lambda origin, exc: self.host.fail(origin, "register_rules", exc),
+            on_error=lambda origin, hook, exc: self.host.fail(origin, hook, exc),
         )
         for rule in self.book.rules.values():
             if rule.origin in self.host.infos:

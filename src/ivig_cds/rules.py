@@ -107,7 +107,7 @@ class RuleFileSpec(_Strict):
 
 
 RuleSource = Path | Mapping[str, Any]
-ErrorSink = Callable[[str, Exception], None]
+ErrorSink = Callable[[str, str, Exception], None]
 
 
 @dataclass(frozen=True)
@@ -490,7 +490,7 @@ def load_rulebook(
             or the plugin's name. Default: every family file in ``rules_dir``.
         plugin_overrides: ``(plugin, {threshold: value})`` from plugins.
         catalog: The fact catalog rules are validated against (core plus plugin fields).
-        on_error: Called as ``on_error(origin, exc)`` for a failing plugin source instead of
+        on_error: Called as ``on_error(origin, hook, exc)`` for a failing plugin source instead of
             raising; that plugin's rules are then left out whole. Core errors always raise.
         overrides_source: Named in errors and in each explicitly overridden threshold's ``source``.
     """
@@ -511,11 +511,11 @@ def load_rulebook(
         sources = [(p, "core") for p in sorted(base.glob("*.yaml")) if p.name not in SPECIAL_FILES]
     failed: set[str] = set()
 
-    def fail(origin: str, exc: Exception) -> None:
+    def fail(origin: str, exc: Exception, stage: str = "register_rules") -> None:
         if origin == "core" or on_error is None:
             raise exc
         failed.add(origin)
-        on_error(origin, exc)
+        on_error(origin, stage, exc)
 
     read: list[tuple[RuleFileSpec, str, str, str]] = []
     for source, origin in [*sources, *extra_rule_files]:
@@ -542,7 +542,7 @@ def load_rulebook(
         try:
             book.thresholds = apply_threshold_overrides(book.thresholds, values, source=f"plugin {origin}")
         except RuleFileError as exc:
-            fail(origin, exc)
+            fail(origin, exc, "provide_thresholds")
     if threshold_overrides:
         book.thresholds = apply_threshold_overrides(book.thresholds, threshold_overrides, source=overrides_source)
     values = book.threshold_values()
