@@ -574,7 +574,8 @@ def load_rulebook(
             ref = p.cond.value if isinstance(p.cond, Test) and p.cond.field == "rule" else None
             if p.fact_type == "conclusion" and ref is not None and ref not in book.rules:
                 fail(rule.origin, RuleFileError(rule.file, f"refers to unknown rule {ref!r}", rule.id))
-                book.rules = {k: r for k, r in book.rules.items() if r.origin != rule.origin}
-                book.files = [f for f in book.files if f.origin != rule.origin]
                 break
+    # a plugin that failed anywhere contributes no rules at all (never half a rule set)
+    book.rules = {k: r for k, r in book.rules.items() if r.origin not in failed}
+    book.files = [f for f in book.files if f.origin not in failed]
     return book

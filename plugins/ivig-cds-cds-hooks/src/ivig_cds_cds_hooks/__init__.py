@@ -92,8 +92,8 @@ def _status_card(ev: Evaluation) -> dict[str, Any]:
     if ev.dose_plan is not None:
         d = ev.dose_plan
         rows.append(
-            f"- **dose plan**: {d.grams_per_day:g} g/day × {d.days_per_course} days every {d.interval_weeks} weeks "
-            f"({d.weight_basis} weight {d.dosing_weight_kg:g} kg)"
+            f"- **dose plan**: {d.grams_per_day:g} g/day × {d.days_per_course} days "
+            f"every {d.interval_weeks} weeks ({d.weight_basis} weight {d.dosing_weight_kg:g} kg)"
         )
     worst = min(
         (f.severity for f in ev.findings), key=["stop", "warning", "advisory", "info"].index, default="info"
