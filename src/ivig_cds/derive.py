@@ -519,7 +519,9 @@ def _relapse(
     elapsed = (as_of - stopped).days / DAYS_PER_MONTH
     grace = float(t["surveillance_grace_days"]) / DAYS_PER_MONTH
     visits = [(a.date - stopped).days / DAYS_PER_MONTH for _, a in assessments if a.date > stopped]
-    missed = sum(1 for d in due if d + grace < elapsed and not any(abs(v - d) <= grace for v in visits))
-    p["surveillance_missed"] = missed
-    upcoming = [d for d in due if d + grace >= elapsed]
+    def attended(d: float) -> bool:
+        return any(abs(v - d) <= grace for v in visits)
+
+    p["surveillance_missed"] = sum(1 for d in due if d + grace < elapsed and not attended(d))
+    upcoming = [d for d in due if d + grace >= elapsed and not attended(d)]
     p["months_to_next_surveillance"] = round(max(upcoming[0] - elapsed, 0.0), 1) if upcoming else None
