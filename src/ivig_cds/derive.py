@@ -70,7 +70,7 @@ def body_weights(
 ) -> dict[str, float | None]:
     """BMI, Devine ideal weight, adjusted weight and weight as % of ideal (``None`` where not computable).
 
-    Devine: 50 kg (men) / 45.5 kg (women) + 2.3 kg per inch over 60 in; adjusted = ideal +
+    Devine: 50 kg (men) / 45.5 kg (women) + 2.3 kg per inch over 60 in (none below 60 in); adjusted = ideal +
     factor × (actual − ideal). Sex other than female/male leaves the ideal weight unknown.
     """
     out: dict[str, float | None] = dict.fromkeys(
@@ -82,7 +82,8 @@ def body_weights(
     base = {"male": t["ibw_male_base_kg"], "female": t["ibw_female_base_kg"]}.get(sex or "")
     if base is None:
         return out
-    ideal = base + t["ibw_kg_per_inch_over_60"] * (height_cm / 2.54 - 60)
+    # "+ 2.3 kg per inch over 60 in": shorter patients keep the base weight (never below it)
+    ideal = base + t["ibw_kg_per_inch_over_60"] * max(0.0, height_cm / 2.54 - 60)
     if ideal <= 0:
         return out
     out["ideal_weight_kg"] = round(ideal, 1)
@@ -156,6 +157,11 @@ def truncate(patient: Patient, as_of: date) -> tuple[dict[str, Any], int]:
 def _pct(a: Assessment) -> float | None:
     """MMT-8 as % of its scale maximum, so 0–80 and 0–150 scores compare."""
     return None if a.mmt8 is None else a.mmt8 / a.mmt8_max * 100
+
+
+def _at_most_pct(score: float, best: float, pct: float) -> bool:
+    """``score <= pct % of best``, exact at the boundary (44/80 is exactly 80% of 55/80)."""
+    return score * 100 <= best * pct + 1e-9 * max(1.0, best * pct)
 
 
 def _ck_x_uln(a: Assessment) -> float | None:
@@ -323,12 +329,10 @@ def derive(
     _weaning(p, courses, assessments, stopped, as_of, t)
     _relapse(p, out, assessments, first, stopped, as_of, t)
 
-    dosing_weight = demo.weight_kg
-    p["daily_volume_ml"] = (
-        round(dosing_weight * t["dose_g_per_kg_per_day"] / (t["product_concentration_pct"] / 100), 0)
-        if dosing_weight is not None
-        else None
-    )
+    ml_per_kg = t["dose_g_per_kg_per_day"] / (t["product_concentration_pct"] / 100)
+    p["daily_volume_ml"] = round(demo.weight_kg * ml_per_kg, 0) if demo.weight_kg is not None else None
+    adjusted = p.get("adjusted_weight_kg")
+    p["daily_volume_adjusted_ml"] = round(adjusted * ml_per_kg, 0) if adjusted is not None else None
 
     out.add(p, "")
     for fact, ref in therapy_facts + changes + course_facts:
@@ -458,7 +462,7 @@ def _weaning(
             score = _pct(a)
             if score is None or a.date < first:
                 continue
-            if begin < a.date <= end and best is not None and score <= best * pct / 100:
+            if begin < a.date <= end and best is not None and _at_most_pct(score, best, pct):
                 failed = True
             best = score if best is None else max(best, score)
         failures += failed
@@ -488,11 +492,11 @@ def _relapse(
             continue
         score, ck = _pct(a), _ck_x_uln(a)
         if a.date > stopped and best is not None:
-            strength = score is not None and score <= best * float(t["relapse_mmt8_pct_of_best"]) / 100
+            strength = score is not None and _at_most_pct(score, best, float(t["relapse_mmt8_pct_of_best"]))
             ck_rise = (
                 ck is not None and ck > 1 and nadir is not None and ck >= nadir * float(t["relapse_ck_x_nadir"])
             )
-            softer = score is not None and score <= best * float(t["relapse_ck_mmt8_pct_of_best"]) / 100
+            softer = score is not None and _at_most_pct(score, best, float(t["relapse_ck_mmt8_pct_of_best"]))
             if strength or (softer and ck_rise):
                 p["relapse_found"] = True
                 p["relapse_kind"] = "strength" if strength else "strength_and_ck"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import threading
@@ -446,7 +447,16 @@ class Engine:
             reads = rule.fields_read()
             types = {p.alias: p.fact_type for p in rule.patterns if p.kind == "match"}
             seen: set[str] = set()
-            combos = sorted(fired[rid], key=lambda c: sorted(c.items()))
+            def content(combo: dict[str, str]) -> str:
+                # order by what was matched, not where it sat in the input: shuffled lists give the same output
+                parts = []
+                for alias, key in sorted(combo.items()):
+                    index = int(key[1:]) if key.startswith("f") else -1
+                    fact = (derived.facts[index] if index < n_input else all_facts[index]) if index >= 0 else key
+                    parts.append((alias, fact))
+                return json.dumps(parts, sort_keys=True, default=str)
+
+            combos = sorted(fired[rid], key=content)
             for combo in combos[:1] if rule.spec.once else combos:
                 aliases: dict[str, Mapping[str, Any]] = {}
                 facts: dict[str, Any] = {}
