@@ -132,6 +132,14 @@ class Engine:
             for p in rule.patterns:
                 if p.fact_type != "conclusion":
                     self._needed.setdefault(p.fact_type, set()).update(t.field for t in iter_tests(p.cond))
+        self._reads = {
+            rid: [
+                (p.fact_type, frozenset(t.field for t in iter_tests(p.cond)))
+                for p in rule.patterns
+                if p.fact_type != "conclusion"
+            ]
+            for rid, rule in self.book.rules.items()
+        }
         self.backend_name: BackendName = backend
         if backend == "durable":
             from ._durable import DurableBackend
@@ -447,6 +455,7 @@ class Engine:
             reads = rule.fields_read()
             types = {p.alias: p.fact_type for p in rule.patterns if p.kind == "match"}
             seen: set[str] = set()
+
             def content(combo: dict[str, str]) -> str:
                 # order by what was matched, not where it sat in the input: shuffled lists give the same output
                 parts = []
@@ -506,11 +515,17 @@ class Engine:
 
     def _gaps(self, fired: Mapping[str, Any], all_facts: list[dict[str, Any]]) -> list[Finding]:
         typed: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
+        absent: dict[str, set[str]] = {}  # fields some fact of the type does not have
         for i, fact in enumerate(all_facts):
-            typed.setdefault(str(fact["t"]), []).append((f"f{i}", fact))
+            t = str(fact["t"])
+            typed.setdefault(t, []).append((f"f{i}", fact))
+            absent.setdefault(t, set()).update(f for f in self._needed.get(t, ()) if fact.get(f) is None)
         out: list[Finding] = []
         for rid, rule in sorted(self.book.rules.items()):
             if rid in fired or not rule.spec.gaps or not rule.spec.emit:
+                continue
+            # three-valued logic can only be "unknown" where a field the rule reads is missing
+            if not any(reads & absent.get(t, set()) for t, reads in self._reads[rid]):
                 continue
             verdict, missing = rule_truth(rule, typed)
             if verdict is not None or not missing:

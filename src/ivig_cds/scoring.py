@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from bisect import bisect_left
@@ -280,7 +281,17 @@ def _score_measure(spec: MeasureSpec, baseline: object, current: object) -> Meas
 def _band(spec: MeasureSpec, change_pct: Fraction) -> int:
     # bisect_left counts the edges strictly below the change: a change equal to an edge
     # stays in the lower band, as the criteria's "> a to <= b" bands require.
-    return bisect_left([_exact(edge) for edge in spec.band_upper_edges_pct], change_pct)
+    return bisect_left(_edges(tuple(spec.band_upper_edges_pct)), change_pct)
+
+
+@functools.lru_cache(maxsize=64)
+def _edges(edges: tuple[float, ...]) -> list[Fraction]:
+    return [_exact(edge) for edge in edges]
+
+
+@functools.lru_cache(maxsize=8192)
+def _fraction_of_float(number: float) -> Fraction:
+    return Fraction(float.__repr__(number))
 
 
 def _side_value(visit: object, spec: MeasureSpec) -> Fraction | None:
@@ -304,6 +315,10 @@ def _scale(visit: object, field: str) -> Fraction:
 
 def _exact(value: object) -> Fraction:
     """Return a number as an exact fraction of its shortest decimal form (0.15 is 15/100)."""
+    if type(value) is float:  # the hot path: pydantic gives floats
+        if not math.isfinite(value):
+            raise ValueError(f"not a finite number: {value!r}")
+        return _fraction_of_float(value)
     if isinstance(value, bool) or value is None:
         raise ValueError(f"not a number: {value!r}")
     if isinstance(value, int):
@@ -313,7 +328,7 @@ def _exact(value: object) -> Fraction:
     number = float(value)
     if not math.isfinite(number):
         raise ValueError(f"not a finite number: {value!r}")
-    return Fraction(float.__repr__(number))
+    return _fraction_of_float(number)
 
 
 # --- table validation --------------------------------------------------------------------
