@@ -27,6 +27,7 @@ from . import hookspecs
 from .errors import PluginError
 from .facts import CATALOG, FactField
 from .hookspecs import PROJECT
+from .outputs import OutputFormat
 
 __all__ = [
     "LOAD_PLUGINS_ENV",
@@ -60,14 +61,8 @@ class FactDeriver:
     derive: Callable[[Any, date, Mapping[str, Any]], Mapping[str, Any] | Sequence[Mapping[str, Any]]]
 
 
-@dataclass(frozen=True)
-class OutputFormatSpec:
-    """An output format: ``render(evaluations) -> str``."""
-
-    name: str
-    description: str
-    render: Callable[[Sequence[Any]], str]
-    media_type: str = "text/plain"
+OutputFormatSpec = OutputFormat
+"""An output format a plugin registers: the same :class:`ivig_cds.outputs.OutputFormat` the built-ins use."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +84,7 @@ class PluginInfo:
     hooks: list[str] = field(default_factory=list)
     rules: list[str] = field(default_factory=list)
     formats: list[str] = field(default_factory=list)
+    thresholds: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
 
 
@@ -287,6 +283,7 @@ class PluginHost:
                 continue
             seen.update((k, (plugin, v)) for k, v in values.items())
             reg.thresholds.append((plugin, dict(values)))
+            self.infos[plugin].thresholds.update(values)
         return reg
 
     def catalog(self, reg: Registrations) -> dict[str, dict[str, FactField]]:

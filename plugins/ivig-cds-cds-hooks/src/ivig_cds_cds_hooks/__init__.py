@@ -122,11 +122,18 @@ def cards_for(ev: Evaluation) -> dict[str, Any]:
 
 def render(evaluations: Sequence[Evaluation]) -> str:
     """One CDS Hooks response per evaluation, one JSON document per line."""
-    return "\n".join(json.dumps(cards_for(ev), ensure_ascii=False, sort_keys=True) for ev in evaluations)
+    return "".join(json.dumps(cards_for(ev), ensure_ascii=False, sort_keys=True) + "\n" for ev in evaluations)
 
 
 @hookimpl
 def register_output_formats(register: Callable[[OutputFormatSpec], None]) -> None:
     register(
-        OutputFormatSpec("cds-hooks", "CDS Hooks 2.0 cards (one response per line)", render, "application/json")
+        OutputFormatSpec(
+            "cds-hooks",
+            "CDS Hooks 2.0 cards (one response per line)",
+            render,
+            "application/json",
+            error=lambda record: json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n",
+            per_record=True,
+        )
     )
