@@ -2,34 +2,84 @@
 
 It follows the measured behaviour in ``shared/notes/durable-rules.md``: a private ``Host`` with its
 timer threads disabled; rulesets named by content hash; facts asserted through the low-level C
-call (an unmatched fact is normal and never defers actions to another thread) and actions run
-explicitly; a fresh random session per evaluation, deleted in ``finally``, with at most 1000 live
-sessions per ruleset; action errors (which durable swallows into the state) raised as
-:class:`~ivig_cds.errors.EngineError`. Rule actions only *record* the match; findings are built
-outside the engine from the rule's metadata.
+call (an unmatched fact is normal and never defers actions to another thread); a fresh random
+session per evaluation, deleted in ``finally``, with at most :data:`MAX_LIVE_SESSIONS` live
+sessions per ruleset (more concurrent evaluations queue). Rule actions only *record* the match;
+findings are built outside the engine from the rule's metadata.
+
+Actions are driven here, straight through the C API (``start_action_for_state`` /
+``complete_and_start_action``), not through durable's Python ``Closure`` machinery: nothing can
+swallow an exception, no state fact is re-asserted after each action, and it is much cheaper.
+
+Further durable-rules 2.0.28 behaviours this module works around (found by the differential
+tests against :mod:`ivig_cds.reference`; see ``tests/test_differential.py``):
+
+* ``createStateNode`` never initialises the session's action context, and ``deleteStateNode``
+  frees it: deleting a session in which no action ever started frees garbage pointers
+  (``free(): invalid pointer`` / segfault, depending on the heap). Every session therefore runs
+  at least one action before it is deleted (a sentinel rule and fact, only when nothing fired).
+* Its JSON number parser knows no exponent without a fraction (``1e+20``) nor NaN/Infinity, and
+  a batch whose object fails to parse is dropped *silently* from that object on. Numbers are
+  written so durable reads them exactly; NaN is refused with :class:`EngineError`.
+* A fact may fill only one alias of a rule unless the rule says ``dist: 0`` (the default
+  ``dist: 1`` also lets a negation ignore a fact already in the frame); every rule says ``dist: 0``.
+* A negation is decided when the frame reaches it and never revisited, so every fact a rule
+  negates - conclusions included - is asserted before every fact it matches
+  (:func:`_negation_order`, per stratum).
+* An ``$or`` activates a rule once per true branch: the same match is recorded once.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
+import sys
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from json import encoder as _json_encoder
 from typing import Any
 
 import durable_rules_engine as _dre
 from durable import engine as _engine
 
-from .conditions import And, Cond, Pattern, Test
+from .conditions import And, Cond, Pattern, Test, eval_cond, iter_tests
 from .errors import EngineError
+from .plan import conclusion_fact
 from .rules import Rule
 
 __all__ = ["MAX_LIVE_SESSIONS", "DurableBackend", "Match", "compile_condition", "compile_pattern"]
 
-MAX_LIVE_SESSIONS = 1000  # durable's C core fails at 1025 live sessions per ruleset
+# Live sessions per ruleset at once. durable's C core fails at 1025 (and a failed session must never
+# be deleted: segfault). Far lower here: a live session of these rules holds ~1 MiB of C memory
+# (measured: 1,000 live sessions = 1.1 GB RSS) and threads gain nothing from more, since the C
+# calls hold the GIL. Further evaluations wait for a permit; every stratum runs under one permit.
+MAX_LIVE_SESSIONS = 64
 Match = tuple[str, dict[str, str]]  # (rule id, alias -> matched fact key: "f<index>" or "c<rule id>")
 _DURABLE_OPS = {"lt": "$lt", "le": "$lte", "gt": "$gt", "ge": "$gte"}
+SENTINEL = "__session__"  # rule name and fact type of the per-session sentinel (never a rule id)
+_RESERVED_FIELDS = ("sid", "id", "$s", "t")
+_LLONG = 2**63
+_SID = "\x01"  # placeholder session id in fact dicts; json writes the property as below
+_SID_JSON = '"sid": "\\u0001"'
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
+# The C encoder behind json.dumps, built once (JSONEncoder.encode builds one per call: half the cost).
+_MAKE_ENCODER: Any = getattr(_json_encoder, "c_make_encoder", None)
+_C_ENCODE: Any = (
+    _MAKE_ENCODER(None, None, _json_encoder.encode_basestring, None, ": ", ", ", False, False, True)
+    if _MAKE_ENCODER is not None
+    else None
+)
+
+
+def _encode_json(value: Any) -> str:
+    if _C_ENCODE is not None:
+        return "".join(_C_ENCODE(value, 0))
+    return _ENCODER.encode(value)  # pragma: no cover - CPython always has the C encoder
+
+
+Node = tuple[str, str]  # ("t", fact type) or ("c", rule id of a conclusion)
 
 
 class _QuietHost(_engine.Host):  # type: ignore[misc]
@@ -67,30 +117,45 @@ def compile_pattern(pattern: Pattern) -> dict[str, Any]:
     return {key: {"$and": parts}}
 
 
-def _negation_order(rules: Sequence[Rule]) -> dict[str, int]:
-    """Rank fact types so every type a rule negates is asserted before the types it matches.
+def _pattern_nodes(pattern: Pattern, producers: Sequence[Rule]) -> set[Node]:
+    """The fact nodes a pattern can match: its type, or for conclusions the producing rules."""
+    if pattern.fact_type != "conclusion":
+        return {("t", pattern.fact_type)}
+    return {("c", r.id) for r in producers if eval_cond(pattern.cond, conclusion_fact(r)) is True}
+
+
+def _negation_order(rules: Sequence[Rule], producers: Sequence[Rule] = ()) -> dict[Node, int]:
+    """Rank fact nodes so every fact a rule negates is asserted before every fact it matches.
+
+    durable decides a negation when the frame reaches it and never revisits it (measured), so a
+    negated fact asserted after the positive ones would be missed. Nodes are fact types and, for
+    the conclusions asserted into a stratum, the rule that concluded (``producers``: the rules of
+    earlier strata). Unranked nodes may go anywhere (rank 0).
 
     Raises:
-        EngineError: when two rules need opposite orders (split them into different strata).
+        EngineError: a rule negates the fact type it matches, or two rules need opposite orders.
     """
-    before: dict[str, set[str]] = {}
+    before: dict[Node, set[Node]] = {}
     for rule in rules:
-        negated = {p.fact_type for p in rule.patterns if p.kind == "none"} - {"conclusion"}
-        matched = {p.fact_type for p in rule.patterns if p.kind == "match"} - {"conclusion"}
+        negated: set[Node] = set()
+        matched: set[Node] = set()
+        for p in rule.patterns:
+            (negated if p.kind == "none" else matched).update(_pattern_nodes(p, producers))
         for n in negated:
+            if n in matched and n[0] == "t":
+                raise EngineError(f"{rule.id}: a rule may not negate the fact type it matches ({n[1]})")
             before.setdefault(n, set()).update(matched - {n})
-            if n in matched:
-                raise EngineError(f"{rule.id}: a rule may not negate the fact type it matches ({n})")
-    rank: dict[str, int] = {"conclusion": 0}
-    remaining = dict(before)
-    level = 1
+    nodes = set(before) | {m for after in before.values() for m in after}
+    rank: dict[Node, int] = {}
+    level = 0
+    remaining = {n: {m for m, after in before.items() if n in after} for n in nodes}  # n -> must follow
     while remaining:
-        ready = sorted(t for t in remaining if not any(t in after for after in remaining.values()))
+        ready = sorted(n for n, deps in remaining.items() if not deps & set(remaining))
         if not ready:
-            raise EngineError(f"negations over fact types form a cycle: {sorted(remaining)}")
-        for t in ready:
-            rank[t] = level
-            del remaining[t]
+            raise EngineError(f"negations over facts form a cycle: {sorted(remaining)}")
+        for n in ready:
+            rank[n] = level
+            del remaining[n]
         level += 1
     return rank
 
@@ -99,10 +164,99 @@ def _check_pattern(rule: Rule) -> None:
     # Defence in depth: the loader guarantees these, and durable loops for ever without them.
     if not any(p.kind == "match" for p in rule.patterns):
         raise EngineError(f"{rule.id}: a rule made only of negations would loop in durable-rules")
+    if rule.id == SENTINEL:
+        raise EngineError(f"{rule.id}: reserved rule name")
     for p in rule.patterns:
-        for name in ("sid", "id", "$s", "t"):
-            if isinstance(p.cond, Test) and p.cond.field == name:
-                raise EngineError(f"{rule.id}: conditions may not test the engine's own field {name!r}")
+        if p.fact_type == SENTINEL:
+            raise EngineError(f"{rule.id}: fact type {SENTINEL!r} is reserved")
+        for test in iter_tests(p.cond):
+            if test.field in _RESERVED_FIELDS:
+                raise EngineError(f"{rule.id}: conditions may not test the engine's own field {test.field!r}")
+
+
+def _number_text(value: float | int) -> str:
+    """A JSON number durable's parser reads back as the same value (no bare exponent, no NaN)."""
+    if isinstance(value, int):
+        if -_LLONG <= value < _LLONG:
+            return str(value)
+        value = math.copysign(sys.float_info.max, value) if abs(value) >= 2**1024 else float(value)
+    if math.isnan(value):
+        raise EngineError("a fact holds NaN, which durable-rules cannot compare")
+    if math.isinf(value):
+        value = math.copysign(sys.float_info.max, value)  # compares like infinity with any finite literal
+    text = repr(value)
+    mantissa, e, exponent = text.partition("e")
+    if e and "." not in mantissa:
+        text = f"{mantissa}.0e{exponent}"
+    return text
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``json`` writes this value so that durable reads it back exactly."""
+    kind = type(value)
+    if kind is float:  # repr switches to an exponent below 1e-4 and from 1e16; NaN/inf fail too
+        return bool(1e-4 <= value < 1e16 or -1e16 < value <= -1e-4 or value == 0)
+    if kind is int:
+        return bool(-_LLONG <= value < _LLONG)
+    return True
+
+
+def _fact_json(fact: Mapping[str, Any]) -> str:
+    """One flat fact as JSON: raw UTF-8 like durable's rule text, numbers durable can parse."""
+    for v in fact.values():  # _plain, inlined: this runs for every value of every fact
+        kind = type(v)
+        if kind is float:
+            if not (1e-4 <= v < 1e16 or -1e16 < v <= -1e-4 or v == 0):
+                break
+        elif kind is int and not -_LLONG <= v < _LLONG:
+            break
+    else:
+        return _encode_json(fact)
+    raws: list[str] = []
+    fixed: dict[str, Any] = {}
+    for key, value in fact.items():
+        if _plain(value):
+            fixed[key] = value
+        else:
+            fixed[key] = f"\x00{len(raws)}"
+            raws.append(_number_text(value))
+    text = _encode_json(fixed)
+    for i, raw in enumerate(raws):
+        text = text.replace(f'"\\u0000{i}"', raw, 1)
+    return text
+
+
+def _dumps(payload: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> str:
+    """A fact, or a list of facts, as durable-safe JSON (see :func:`_fact_json`)."""
+    if isinstance(payload, Mapping):
+        return _fact_json(payload)
+    return "[" + ", ".join([_fact_json(f) for f in payload]) + "]"
+
+
+class _Call:
+    """What a rule action gets for one started durable action (one or more matched frames)."""
+
+    __slots__ = ("asserted", "frames", "handle", "out", "seen", "sid")
+
+    def __init__(
+        self,
+        handle: int,
+        sid: str,
+        frames: list[dict[str, Any]],
+        out: list[Match],
+        asserted: set[str],
+        seen: set[str],
+    ) -> None:
+        self.handle = handle
+        self.sid = sid
+        self.frames = frames
+        self.out = out
+        self.asserted = asserted
+        self.seen = seen
+
+
+def _never_called(_c: Any) -> None:  # pragma: no cover - actions are driven by DurableBackend
+    raise EngineError("durable-rules ran an action outside DurableBackend")
 
 
 class DurableBackend:
@@ -120,56 +274,40 @@ class DurableBackend:
     def __init__(self, strata: Sequence[Sequence[Rule]], fingerprint: str, chained: Sequence[set[str]]) -> None:
         self._host = _QuietHost()
         self._rulesets: list[Any] = []
+        self._handles: list[int] = []
         self._names: list[str] = []
         self._lock = threading.BoundedSemaphore(MAX_LIVE_SESSIONS)
-        self._results: dict[str, list[Match]] = {}
-        self._asserted: dict[str, set[str]] = {}
         self.definitions: list[dict[str, Any]] = []
-        self._type_rank = _negation_order([r for rules in strata for r in rules])
+        self._orders: list[dict[Node, int]] = []
+        self._actions: list[dict[str, Callable[[_Call], None]]] = []  # per stratum: rule id -> action
+        earlier: list[Rule] = []
         for level, rules in enumerate(strata):
-            name = f"ivig_{fingerprint[:16]}_s{level}"
+            name = f"ivig_{fingerprint[:16]}_{uuid.uuid4().hex[:8]}_s{level}"
             definition: dict[str, Any] = {}
             for rule in rules:
                 _check_pattern(rule)
-                definition[rule.id] = {"all": [compile_pattern(p) for p in rule.patterns]}
+                definition[rule.id] = {"all": [compile_pattern(p) for p in rule.patterns], "dist": 0}
+            definition[SENTINEL] = {"all": [{"s": {"t": SENTINEL}}]}
             self.definitions.append(json.loads(json.dumps(definition)))
-            for rule in rules:
-                definition[rule.id]["run"] = self._recorder(rule, rule.id in chained[level])
+            for rule_def in definition.values():
+                rule_def["run"] = _never_called
+            self._orders.append(_negation_order(rules, earlier))
+            self._actions.append({rule.id: self._recorder(rule, rule.id in chained[level]) for rule in rules})
+            earlier.extend(rules)
             if name in self._host._ruleset_directory:  # checked first: a failed duplicate leaks a C handle
                 raise EngineError(f"ruleset {name} already registered")
             try:
                 self._host.register_rulesets({name: definition})
             except Exception as exc:  # durable raises bare Exception / its C error type
                 raise EngineError(f"durable-rules rejected ruleset {name}: {exc}") from None
-            self._rulesets.append(self._host.get_ruleset(name))
+            ruleset = self._host.get_ruleset(name)
+            self._rulesets.append(ruleset)
+            self._handles.append(ruleset._handle)
             self._names.append(name)
 
     @property
     def ruleset_names(self) -> list[str]:
         return list(self._names)
-
-    def _recorder(self, rule: Rule, chain: bool) -> Callable[[Any], None]:
-        rule_id = rule.id
-        conclusion = {"t": "conclusion", "rule": rule_id, **rule.spec.sets}
-
-        def action(c: Any) -> None:
-            sid = c.s.sid
-            matched = c._m if getattr(c, "_m", None) is not None else None
-            if matched is None:  # joins deliver a list of per-alias messages
-                matched = {}
-                for content in c.m:
-                    matched.update(content._d)
-            self._results[sid].append((rule_id, {a: str(f["id"]) for a, f in matched.items()}))
-            if chain and rule_id not in self._asserted[sid]:
-                self._asserted[sid].add(rule_id)
-                fact = dict(conclusion, sid=sid, id=f"c{rule_id}")
-                code = _dre.assert_fact(c._ruleset._handle, json.dumps(fact))
-                if isinstance(code, tuple):
-                    code = code[0]
-                if code == 2:
-                    raise EngineError(f"conclusion of {rule_id} asserted twice")
-
-        return action
 
     def run(
         self, facts: Sequence[Mapping[str, Any]], conclude: Callable[[int, list[Match]], list[dict[str, Any]]]
@@ -186,31 +324,59 @@ class DurableBackend:
             conclusions returned by ``conclude`` continue that numbering; ``c<rule id>`` is a
             conclusion chained inside the same stratum.
         """
-        # durable evaluates a negation when the positive fact arrives and never revisits it, so the
-        # facts a rule negates must be asserted before the facts it matches (measured: see docs).
-        rank = self._type_rank
-        order = sorted(range(len(facts)), key=lambda i: rank.get(str(facts[i]["t"]), len(rank)))
-        payload_base = [dict(facts[i], id=f"f{i}") for i in order]
+        # Each fact is written once, with a placeholder sid replaced per session in the text.
+        texts: list[str] = []
+        nodes: list[Node] = []
+        _encode(facts, texts, nodes)
         all_matches: list[Match] = []
-        extra: list[dict[str, Any]] = []
-        with self._lock:
-            for level, ruleset in enumerate(self._rulesets):
+        with self._lock:  # one live session per ruleset per evaluation: the cap covers every stratum
+            for level, handle in enumerate(self._handles):
+                rank = self._orders[level]
+                if rank:
+                    ranks = [rank.get(node, 0) for node in nodes]
+                    order = sorted(range(len(texts)), key=ranks.__getitem__)
+                    body = ", ".join([texts[i] for i in order])
+                else:
+                    body = ", ".join(texts)
                 sid = uuid.uuid4().hex
-                # conclusions of earlier strata go first: later strata may negate them
-                payload = [dict(f, sid=sid, id=f"f{len(payload_base) + j}") for j, f in enumerate(extra)]
-                payload += [dict(f, sid=sid) for f in payload_base]
-                matches = self._run_session(ruleset, sid, payload)
+                text = f"[{body}]".replace(_SID_JSON, f'"sid": "{sid}"')
+                matches = self._run_session(handle, level, sid, text)
                 all_matches.extend(matches)
-                extra.extend(conclude(level, matches))
+                _encode(conclude(level, matches), texts, nodes)
         return all_matches
 
-    def _run_session(self, ruleset: Any, sid: str, payload: list[dict[str, Any]]) -> list[Match]:
-        self._results[sid] = []
-        self._asserted[sid] = set()
-        created = False
+    def _recorder(self, rule: Rule, chain: bool) -> Callable[[_Call], None]:
+        """The action of one rule: record each matched frame; chain the conclusion once per session."""
+        rule_id = rule.id
+        prefix = (
+            json.dumps(dict(conclusion_fact(rule), id=f"c{rule_id}"), ensure_ascii=False)[:-1] if chain else None
+        )
+
+        def action(c: _Call) -> None:
+            for frame in c.frames:
+                combo = {alias: str(fact["id"]) for alias, fact in frame.items()}
+                key = rule_id + "|" + ",".join(sorted(f"{a}={k}" for a, k in combo.items()))
+                if key not in c.seen:  # an `any` with several true branches activates once per branch
+                    c.seen.add(key)
+                    c.out.append((rule_id, combo))
+            if prefix is not None and rule_id not in c.asserted:
+                c.asserted.add(rule_id)
+                code, _ = _dre.assert_fact(c.handle, f'{prefix}, "sid": "{c.sid}"}}')
+                if code == 2:
+                    raise EngineError(f"conclusion of {rule_id} asserted twice")
+
+        return action
+
+    def _run_session(self, handle: int, level: int, sid: str, text: str) -> list[Match]:
+        out: list[Match] = []
+        asserted: set[str] = set()
+        seen: set[str] = set()
+        actions = self._actions[level]
+        created = started = False
+        state = 0
         try:
             try:
-                code, state_handle = _dre.assert_facts(ruleset._handle, json.dumps(payload))
+                code, state = _dre.assert_facts(handle, text)
             except MemoryError:
                 raise EngineError("durable-rules session limit reached") from None
             except Exception as exc:
@@ -218,21 +384,46 @@ class DurableBackend:
             created = True
             if code == 2:
                 raise EngineError("a fact was asserted twice in one evaluation")
-            errors: list[BaseException] = []
-            ruleset.do_actions(state_handle, lambda e, _s: errors.append(e) if e else None)
-            if errors:
-                raise EngineError(f"rule action failed: {errors[0]}")
-            state = ruleset.get_state(sid)
-            if "exception" in state:
-                raise EngineError(f"rule action failed: {str(state['exception'])[:300]}")
-            return list(self._results[sid])
+            try:
+                result = _dre.start_action_for_state(handle, state)
+                while result:
+                    started = True
+                    message = json.loads(result[1] if isinstance(result, tuple) else result)
+                    for rule_id, frames in message.items():
+                        if rule_id != SENTINEL:
+                            listed = frames if isinstance(frames, list) else [frames]
+                            actions[rule_id](_Call(handle, sid, listed, out, asserted, seen))
+                    result = _dre.complete_and_start_action(handle, state)
+            except EngineError:
+                raise
+            except Exception as exc:
+                raise EngineError(f"rule action failed: {type(exc).__name__}: {exc}") from None
+            return out
         finally:
-            self._results.pop(sid, None)
-            self._asserted.pop(sid, None)
             if created:
-                # the state may not exist when every fact was unmatched
-                with contextlib.suppress(Exception):
-                    ruleset.delete_state(sid)
+                self._close_session(handle, sid, started)
+
+    def _close_session(self, handle: int, sid: str, started: bool) -> None:
+        """Delete the session; first make sure an action started in it (see the module notes)."""
+        sentinel = f'{{"t": "{SENTINEL}", "id": "s", "sid": "{sid}"}}'
+        for _ in range(3):  # a failing C call here is retried: giving up means leaking the session
+            if started:
+                break
+            try:
+                _, state = _dre.assert_fact(handle, sentinel)  # again after a failure: code 2, harmless
+                result = _dre.start_action_for_state(handle, state)
+                started = bool(result)
+                while result:
+                    result = _dre.complete_and_start_action(handle, state)
+            except Exception:  # retried; after the last attempt the session is left alone
+                continue
+        if not started:
+            # Deleting a session whose action context was never set can crash the process:
+            # leave this one session alive instead (durable is failing anyway; the error is raised).
+            return
+        # the state does not exist when the batch held no parsable fact
+        with contextlib.suppress(Exception):
+            _dre.delete_state(handle, sid)
 
     def close(self) -> None:
         """Release the C rulesets (call when no evaluation is in flight)."""
@@ -242,3 +433,12 @@ class DurableBackend:
                 self._host._ruleset_list.remove(rs)
                 _dre.delete_ruleset(rs._handle)
         self._rulesets.clear()
+        self._handles.clear()
+
+
+def _encode(facts: Sequence[Mapping[str, Any]], texts: list[str], nodes: list[Node]) -> None:
+    """Append each fact's JSON (keyed ``f<n>`` in arrival order, placeholder sid) and its node."""
+    for fact in facts:
+        t = str(fact["t"])
+        nodes.append(("c", str(fact.get("rule"))) if t == "conclusion" else ("t", t))
+        texts.append(_fact_json({**fact, "id": f"f{len(texts)}", "sid": _SID}))
