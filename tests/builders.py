@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 from typing import Any
 
-from ivig_cds import Engine, Evaluation, Finding
+from ivig_cds import Engine, Evaluation, Finding, facts
 
 __all__ = [
     "AS_OF",
@@ -48,26 +48,7 @@ C1 = date(2024, 1, 8)
 AS_OF = date(2024, 6, 1)
 """Default ``as_of`` of :func:`eligible`."""
 
-RISK_FACTORS = (
-    "prior_ig_anaphylaxis",
-    "iga_deficiency",
-    "anti_iga_antibodies",
-    "hyperprolinemia",
-    "corn_allergy",
-    "thrombosis_history",
-    "hypercoagulable_state",
-    "immobilized",
-    "estrogen_therapy",
-    "central_venous_catheter",
-    "cardiovascular_disease",
-    "hyperviscosity",
-    "diabetes",
-    "heart_failure",
-    "volume_depletion",
-    "sepsis",
-    "nephrotoxic_drugs",
-    "pregnant",
-)
+RISK_FACTORS = facts.RISK_FACTORS
 
 # Baseline / follow-up core set measure pairs whose ACR/EULAR 2016 TIS is known exactly
 # (rules/tis.yaml). MMT-8 is on the 0-80 scale; absent measures score 0.

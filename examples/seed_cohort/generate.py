@@ -28,6 +28,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from ivig_cds import facts
+
 SEED = 2002
 N_PATIENTS = 35
 N_FEMALE = 20
@@ -61,26 +63,7 @@ GROUPS: dict[str, int] = {
 #: ``months_to_relapse``) and average exactly 17.1 (sum 119.7) with min 4 and max 23.
 RELAPSE_MONTHS: tuple[float, ...] = (4.0, 12.0, 16.0, 20.0, 22.0, 22.7, 23.0)
 N_WITH_SIDE_EFFECTS = 6
-RISK_FACTORS = (
-    "prior_ig_anaphylaxis",
-    "iga_deficiency",
-    "anti_iga_antibodies",
-    "hyperprolinemia",
-    "corn_allergy",
-    "thrombosis_history",
-    "hypercoagulable_state",
-    "immobilized",
-    "estrogen_therapy",
-    "central_venous_catheter",
-    "cardiovascular_disease",
-    "hyperviscosity",
-    "diabetes",
-    "heart_failure",
-    "volume_depletion",
-    "sepsis",
-    "nephrotoxic_drugs",
-    "pregnant",
-)
+RISK_FACTORS = facts.RISK_FACTORS
 #: Share of improvement reached at each assessment after course 1 (responders).
 PROGRESS = (0.25, 0.5, 0.7, 0.85, 0.95, 1.0)
 

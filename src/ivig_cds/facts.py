@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from .patient import RiskFactors
+
 __all__ = ["CATALOG", "FactField", "FieldType", "field_spec"]
 
 FieldType = Literal["number", "string", "bool"]
@@ -43,26 +45,7 @@ def _s(source: str, description: str, *choices: str) -> FactField:
     return FactField("string", source, description, choices or None)
 
 
-RISK_FACTORS = (
-    "prior_ig_anaphylaxis",
-    "iga_deficiency",
-    "anti_iga_antibodies",
-    "hyperprolinemia",
-    "corn_allergy",
-    "thrombosis_history",
-    "hypercoagulable_state",
-    "immobilized",
-    "estrogen_therapy",
-    "central_venous_catheter",
-    "cardiovascular_disease",
-    "hyperviscosity",
-    "diabetes",
-    "heart_failure",
-    "volume_depletion",
-    "sepsis",
-    "nephrotoxic_drugs",
-    "pregnant",
-)
+RISK_FACTORS: tuple[str, ...] = tuple(RiskFactors.model_fields)  # the contract's keys, one source of truth
 
 CONDITIONS = (
     "polymyositis",
