@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import re
 import sys
 import threading
 import uuid
@@ -160,6 +161,28 @@ def _negation_order(rules: Sequence[Rule], producers: Sequence[Rule] = ()) -> di
     return rank
 
 
+def _property_hash(name: str) -> int:
+    """durable's hash of a property name (32-bit FNV-1a over C chars): it finds fields by it alone."""
+    h = 0x811C9DC5
+    for byte in name.encode("utf-8"):
+        h = ((h ^ ((byte - 256 if byte > 127 else byte) & 0xFFFFFFFF)) * 16777619) & 0xFFFFFFFF
+    return h
+
+
+def _check_property_names(rules: Sequence[Rule]) -> None:
+    """Refuse two fact field names that durable could not tell apart (equal property hashes)."""
+    names = {"t", "id", "sid", "$s"}
+    for rule in rules:
+        names.update(conclusion_fact(rule))
+        for p in rule.patterns:
+            names.update(t.field for t in iter_tests(p.cond))
+    seen: dict[int, str] = {}
+    for name in sorted(names):
+        other = seen.setdefault(_property_hash(name), name)
+        if other != name:
+            raise EngineError(f"fields {other!r} and {name!r} collide in durable-rules (same property hash)")
+
+
 def _check_pattern(rule: Rule) -> None:
     # Defence in depth: the loader guarantees these, and durable loops for ever without them.
     if not any(p.kind == "match" for p in rule.patterns):
@@ -233,8 +256,39 @@ def _dumps(payload: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> str:
     return "[" + ", ".join([_fact_json(f) for f in payload]) + "]"
 
 
+# In an action message durable writes each frame as {"alias":<the fact's JSON as asserted>,...},
+# with no space after the colon, and every fact's JSON here starts with its id. Inside a fact, keys
+# are followed by ": " and string values escape their quotes, so this marker only occurs right
+# after an alias. (json.loads of the whole message, facts and all, was ~90 us per evaluation.)
+_FRAME_MARK = '":{"id": "'
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _message_frames(message: str, fast: bool = True) -> tuple[str, list[dict[str, str]]]:
+    """The rule name and its frames (alias -> fact id) from a durable action message.
+
+    ``fast`` needs every alias to be an identifier (checked when the rules are compiled).
+    """
+    end = message.index('"', 2)  # '{"RULE":{...}}': rule names hold no quote
+    rule_id = message[2:end]
+    if fast and message.startswith("{", end + 2):
+        frame: dict[str, str] = {}
+        pos = end + 2
+        while (mark := message.find(_FRAME_MARK, pos)) >= 0:
+            start = mark + len(_FRAME_MARK)
+            pos = message.index('"', start)
+            frame[message[message.rindex('"', 0, mark) + 1 : mark]] = message[start:pos]
+        return rule_id, [frame]
+    # several frames at once ('{"RULE":[...]}', rules with count/cap; not used here): parse it all
+    frames = json.loads(message)[rule_id]
+    listed = frames if isinstance(frames, list) else [frames]
+    return rule_id, [{alias: str(fact["id"]) for alias, fact in frame.items()} for frame in listed]
+
+
 class _Call:
-    """What a rule action gets for one started durable action (one or more matched frames)."""
+    """What a rule action gets for one started durable action: its frames (alias -> fact id)."""
 
     __slots__ = ("asserted", "frames", "handle", "out", "seen", "sid")
 
@@ -242,7 +296,7 @@ class _Call:
         self,
         handle: int,
         sid: str,
-        frames: list[dict[str, Any]],
+        frames: list[dict[str, str]],
         out: list[Match],
         asserted: set[str],
         seen: set[str],
@@ -279,7 +333,10 @@ class DurableBackend:
         self._lock = threading.BoundedSemaphore(MAX_LIVE_SESSIONS)
         self.definitions: list[dict[str, Any]] = []
         self._orders: list[dict[Node, int]] = []
+        self._types: list[frozenset[str]] = []  # per stratum: the fact types its rules read
+        self._fast = True  # every alias an identifier: action messages are read with _FRAME_MARK
         self._actions: list[dict[str, Callable[[_Call], None]]] = []  # per stratum: rule id -> action
+        _check_property_names([r for rules in strata for r in rules])
         earlier: list[Rule] = []
         for level, rules in enumerate(strata):
             name = f"ivig_{fingerprint[:16]}_{uuid.uuid4().hex[:8]}_s{level}"
@@ -292,6 +349,9 @@ class DurableBackend:
             for rule_def in definition.values():
                 rule_def["run"] = _never_called
             self._orders.append(_negation_order(rules, earlier))
+            self._types.append(frozenset(p.fact_type for rule in rules for p in rule.patterns))
+            aliases = [p.alias for rule in rules for p in rule.patterns]
+            self._fast = self._fast and all(_IDENTIFIER.fullmatch(a) for a in aliases)
             self._actions.append({rule.id: self._recorder(rule, rule.id in chained[level]) for rule in rules})
             earlier.extend(rules)
             if name in self._host._ruleset_directory:  # checked first: a failed duplicate leaks a C handle
@@ -327,34 +387,35 @@ class DurableBackend:
         # Each fact is written once, with a placeholder sid replaced per session in the text.
         texts: list[str] = []
         nodes: list[Node] = []
-        _encode(facts, texts, nodes)
+        kinds: list[str] = []
+        _encode(facts, texts, nodes, kinds)
         all_matches: list[Match] = []
         with self._lock:  # one live session per ruleset per evaluation: the cap covers every stratum
             for level, handle in enumerate(self._handles):
+                # only the fact types this stratum's rules read: the others cannot change its result
+                wanted = self._types[level]
+                chosen = [i for i, kind in enumerate(kinds) if kind in wanted]
                 rank = self._orders[level]
                 if rank:
-                    ranks = [rank.get(node, 0) for node in nodes]
-                    order = sorted(range(len(texts)), key=ranks.__getitem__)
-                    body = ", ".join([texts[i] for i in order])
+                    chosen.sort(key=lambda i: rank.get(nodes[i], 0))  # stable: arrival order within a rank
+                if chosen:
+                    sid = uuid.uuid4().hex
+                    text = f"[{', '.join([texts[i] for i in chosen])}]".replace(_SID_JSON, f'"sid": "{sid}"')
+                    matches = self._run_session(handle, level, sid, text)
                 else:
-                    body = ", ".join(texts)
-                sid = uuid.uuid4().hex
-                text = f"[{body}]".replace(_SID_JSON, f'"sid": "{sid}"')
-                matches = self._run_session(handle, level, sid, text)
+                    matches = []  # no fact of a type it reads: no rule of the stratum can fire
                 all_matches.extend(matches)
-                _encode(conclude(level, matches), texts, nodes)
+                _encode(conclude(level, matches), texts, nodes, kinds)
         return all_matches
 
     def _recorder(self, rule: Rule, chain: bool) -> Callable[[_Call], None]:
         """The action of one rule: record each matched frame; chain the conclusion once per session."""
         rule_id = rule.id
-        prefix = (
-            json.dumps(dict(conclusion_fact(rule), id=f"c{rule_id}"), ensure_ascii=False)[:-1] if chain else None
-        )
+        # "id" first, like every fact: see _message_frames
+        prefix = _fact_json({"id": f"c{rule_id}", **conclusion_fact(rule)})[:-1] if chain else None
 
         def action(c: _Call) -> None:
-            for frame in c.frames:
-                combo = {alias: str(fact["id"]) for alias, fact in frame.items()}
+            for combo in c.frames:
                 key = rule_id + "|" + ",".join(sorted(f"{a}={k}" for a, k in combo.items()))
                 if key not in c.seen:  # an `any` with several true branches activates once per branch
                     c.seen.add(key)
@@ -372,6 +433,7 @@ class DurableBackend:
         asserted: set[str] = set()
         seen: set[str] = set()
         actions = self._actions[level]
+        fast = self._fast
         created = started = False
         state = 0
         try:
@@ -388,11 +450,9 @@ class DurableBackend:
                 result = _dre.start_action_for_state(handle, state)
                 while result:
                     started = True
-                    message = json.loads(result[1] if isinstance(result, tuple) else result)
-                    for rule_id, frames in message.items():
-                        if rule_id != SENTINEL:
-                            listed = frames if isinstance(frames, list) else [frames]
-                            actions[rule_id](_Call(handle, sid, listed, out, asserted, seen))
+                    rule_id, frames = _message_frames(result[1] if isinstance(result, tuple) else result, fast)
+                    if rule_id != SENTINEL:
+                        actions[rule_id](_Call(handle, sid, frames, out, asserted, seen))
                     result = _dre.complete_and_start_action(handle, state)
             except EngineError:
                 raise
@@ -405,7 +465,7 @@ class DurableBackend:
 
     def _close_session(self, handle: int, sid: str, started: bool) -> None:
         """Delete the session; first make sure an action started in it (see the module notes)."""
-        sentinel = f'{{"t": "{SENTINEL}", "id": "s", "sid": "{sid}"}}'
+        sentinel = f'{{"id": "s", "t": "{SENTINEL}", "sid": "{sid}"}}'
         for _ in range(3):  # a failing C call here is retried: giving up means leaking the session
             if started:
                 break
@@ -436,9 +496,10 @@ class DurableBackend:
         self._handles.clear()
 
 
-def _encode(facts: Sequence[Mapping[str, Any]], texts: list[str], nodes: list[Node]) -> None:
-    """Append each fact's JSON (keyed ``f<n>`` in arrival order, placeholder sid) and its node."""
+def _encode(facts: Sequence[Mapping[str, Any]], texts: list[str], nodes: list[Node], kinds: list[str]) -> None:
+    """Append each fact's JSON (keyed ``f<n>`` in arrival order, placeholder sid), node and type."""
     for fact in facts:
         t = str(fact["t"])
+        kinds.append(t)
         nodes.append(("c", str(fact.get("rule"))) if t == "conclusion" else ("t", t))
-        texts.append(_fact_json({**fact, "id": f"f{len(texts)}", "sid": _SID}))
+        texts.append(_fact_json({"id": f"f{len(texts)}", "sid": _SID, **fact}))

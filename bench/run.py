@@ -1,0 +1,323 @@
+"""ivig-cds benchmarks (not timed tests): latency, backend ratio, batch throughput, cold start, memory.
+
+Usage::
+
+    python bench/run.py            # full run (a few minutes)
+    python bench/run.py --quick    # < 1 minute on 2 cores
+    python bench/run.py --json     # one JSON object with exactly the metric keys below
+
+Metrics (medians over repeated rounds where it says so):
+
+* ``eval_p50_ms`` / ``eval_p99_ms`` - one evaluation through a reused durable Engine, from a dict
+  (validation + derivation + rules + status + findings), on a generated cohort with realistic
+  histories (``tests/strategies.py``); per round p50/p99, median over rounds;
+* ``eval_reference_p50_ms`` - the same patients, same run, on the pure-Python reference backend;
+* ``ratio_vs_reference`` - ``eval_p50_ms / eval_reference_p50_ms``;
+* ``batch_patients_per_s`` - NDJSON in, NDJSON out through the CLI with all cores:
+  ``ivig-cds evaluate FILE.ndjson --format ndjson --jobs N`` (whole process, median of runs);
+* ``cli_cold_start_ms`` - ``ivig-cds evaluate one.json --format json``, whole process, median;
+* ``rss_growth_pct`` - resident memory growth across 100,000 evaluations (``--quick``: 5,000),
+  from after a warm-up to the end, in a fresh child process (engine + a 2,000-patient cohort).
+
+Plugins are off (``IVIG_CDS_LOAD_PLUGINS=""``) so the figures measure the core engine. With
+``--json`` the metadata (machine, date, sizes, methods) goes to stderr; stdout holds only the
+metric object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import gc
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))  # the cohort generator lives with the tests
+os.environ["IVIG_CDS_LOAD_PLUGINS"] = ""
+
+from ivig_cds import Engine  # noqa: E402
+from strategies import cohort  # noqa: E402
+
+KEYS = (
+    "eval_p50_ms",
+    "eval_p99_ms",
+    "eval_reference_p50_ms",
+    "ratio_vs_reference",
+    "batch_patients_per_s",
+    "cli_cold_start_ms",
+    "rss_growth_pct",
+)
+TARGETS = {
+    "eval_p50_ms": ("<=", 1.0),
+    "eval_p99_ms": ("<=", 3.0),
+    "ratio_vs_reference": ("<=", 3.0),
+    "batch_patients_per_s": (">=", 2000.0),
+    "cli_cold_start_ms": ("<=", 400.0),
+    "rss_growth_pct": ("<=", 5.0),
+}
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Nearest-rank percentile of an ascending list."""
+    if not sorted_values:
+        return float("nan")
+    k = max(0, min(len(sorted_values) - 1, round(q / 100 * len(sorted_values) + 0.5) - 1))
+    return sorted_values[k]
+
+
+def rss_kib() -> int:
+    with open("/proc/self/statm") as fh:
+        pages = int(fh.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "nproc": os.cpu_count(),
+        "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cpu_model": model or platform.processor(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
+    }
+
+
+def time_evaluations(engine: Engine, docs: list[dict[str, Any]]) -> list[float]:
+    """Milliseconds per evaluation, in order."""
+    out: list[float] = []
+    clock = time.perf_counter_ns
+    for doc in docs:
+        t = clock()
+        engine.evaluate(doc)
+        out.append((clock() - t) / 1e6)
+    return out
+
+
+def latency(docs: list[dict[str, Any]], rounds: int, log: Callable[[str], None]) -> dict[str, float]:
+    durable = Engine(backend="durable")
+    reference = Engine(backend="reference")
+    warm = docs[: min(300, len(docs))]
+    time_evaluations(durable, warm)
+    time_evaluations(reference, warm)
+    p50s, p99s, ref50s = [], [], []
+    for r in range(rounds):
+        # alternate which backend goes first, so neither always runs on a warmer cache
+        pairs = [(durable, "d"), (reference, "r")] if r % 2 == 0 else [(reference, "r"), (durable, "d")]
+        for engine, tag in pairs:
+            times = sorted(time_evaluations(engine, docs))
+            if tag == "d":
+                p50s.append(percentile(times, 50))
+                p99s.append(percentile(times, 99))
+            else:
+                ref50s.append(percentile(times, 50))
+        log(f"  round {r + 1}: durable p50 {p50s[-1]:.3f} p99 {p99s[-1]:.3f}  reference p50 {ref50s[-1]:.3f} ms")
+    p50, p99, ref50 = statistics.median(p50s), statistics.median(p99s), statistics.median(ref50s)
+    return {
+        "eval_p50_ms": round(p50, 3),
+        "eval_p99_ms": round(p99, 3),
+        "eval_reference_p50_ms": round(ref50, 3),
+        "ratio_vs_reference": round(p50 / ref50, 3),
+    }
+
+
+def cli() -> list[str]:
+    exe = shutil.which("ivig-cds", path=str(Path(sys.executable).parent)) or shutil.which("ivig-cds")
+    return [exe] if exe else [sys.executable, "-m", "ivig_cds.cli"]
+
+
+def cli_supports_jobs() -> bool:
+    proc = subprocess.run([*cli(), "evaluate", "--help"], capture_output=True, text=True, timeout=60)
+    return "--jobs" in proc.stdout and "ndjson" in proc.stdout
+
+
+def batch_cli(path: Path, n: int, jobs: int, runs: int, log: Callable[[str], None]) -> float:
+    rates = []
+    for r in range(runs):
+        out = path.with_suffix(f".out{r}.ndjson")
+        t = time.perf_counter()
+        command = [*cli(), "evaluate", str(path), "--format", "ndjson", "--jobs", str(jobs), "--no-summary"]
+        proc = subprocess.run(
+            [*command, "-o", str(out)],
+            capture_output=True,
+            text=True,
+            timeout=3600,
+        )
+        wall = time.perf_counter() - t
+        lines = out.read_text().count("\n") if out.exists() else 0
+        if proc.returncode not in (0, 1) or lines != n:
+            raise RuntimeError(f"batch run failed (rc {proc.returncode}, {lines}/{n} lines): {proc.stderr[-500:]}")
+        rates.append(n / wall)
+        log(f"  batch run {r + 1}: {n} patients in {wall:.2f} s = {n / wall:,.0f} patients/s")
+        out.unlink()
+    return statistics.median(rates)
+
+
+def _pool_worker_init() -> None:
+    global _POOL_ENGINE
+    _POOL_ENGINE = Engine()
+
+
+_POOL_ENGINE: Engine | None = None
+
+
+def _pool_evaluate(line: str) -> str:
+    assert _POOL_ENGINE is not None
+    return _POOL_ENGINE.evaluate(json.loads(line)).to_json(indent=None)
+
+
+def batch_pool(path: Path, n: int, jobs: int, runs: int, log: Callable[[str], None]) -> float:
+    """Fallback when the CLI has no --jobs/NDJSON: a process pool calling the engine (labelled)."""
+    import multiprocessing
+
+    lines = path.read_text().splitlines()
+    rates = []
+    for r in range(runs):
+        t = time.perf_counter()
+        with multiprocessing.get_context("fork").Pool(jobs, initializer=_pool_worker_init) as pool:
+            got = pool.map(_pool_evaluate, lines, chunksize=64)
+        wall = time.perf_counter() - t
+        assert len(got) == n
+        rates.append(n / wall)
+        log(f"  pool run {r + 1}: {n} patients in {wall:.2f} s = {n / wall:,.0f} patients/s")
+    return statistics.median(rates)
+
+
+def cold_start(path: Path, runs: int, log: Callable[[str], None]) -> float:
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        command = [*cli(), "evaluate", str(path), "--format", "json"]
+        proc = subprocess.run(command, capture_output=True, timeout=120)
+        times.append((time.perf_counter() - t) * 1000)
+        if proc.returncode not in (0, 1):
+            raise RuntimeError(f"cold start run failed: {proc.stderr[-500:]!r}")
+    log(f"  cold start runs (ms): {', '.join(f'{x:.0f}' for x in times)}")
+    return statistics.median(times)
+
+
+def rss_growth_here(total: int, seed: int, log: Callable[[str], None]) -> float:
+    """RSS growth over ``total`` evaluations, in this (fresh) process: engine, cohort, warm-up, run."""
+    docs = cohort(2000, seed=seed)
+    engine = Engine()
+    warm = max(1000, total // 20)
+    for i in range(warm):
+        engine.evaluate(docs[i % len(docs)])
+    gc.collect()
+    start = rss_kib()
+    checkpoints = {total // 4, total // 2, 3 * total // 4}
+    for i in range(total):
+        engine.evaluate(docs[i % len(docs)])
+        if i in checkpoints:
+            log(f"  rss after {i:,} evaluations: {rss_kib() / 1024:.1f} MiB")
+    gc.collect()
+    end = rss_kib()
+    log(f"  rss {start / 1024:.1f} MiB after {warm:,} warm-up evaluations")
+    log(f"  rss {end / 1024:.1f} MiB after {total:,} more")
+    return (end - start) / start * 100
+
+
+def rss_growth(total: int, seed: int, log: Callable[[str], None]) -> float:
+    """Run :func:`rss_growth_here` in a clean child process (this one holds the latency cohort)."""
+    proc = subprocess.run(
+        [sys.executable, __file__, "--rss-child", str(total), "--seed", str(seed)],
+        capture_output=True,
+        text=True,
+        timeout=7200,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"rss child failed: {proc.stderr[-500:]}")
+    for line in proc.stderr.splitlines():
+        log(line)
+    return float(proc.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="a smaller run that finishes in under a minute")
+    ap.add_argument("--json", action="store_true", help="print one JSON object with exactly the metric keys")
+    ap.add_argument("--jobs", type=int, default=0, help="batch worker processes (default: all usable CPUs)")
+    ap.add_argument("--seed", type=int, default=20240601, help="cohort seed")
+    ap.add_argument("--rss-child", type=int, metavar="N", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.rss_child:
+        growth = rss_growth_here(args.rss_child, args.seed, lambda msg: print(msg, file=sys.stderr))
+        print(growth)
+        return 0
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr if args.json else sys.stdout, flush=True)
+
+    quick = args.quick
+    n_latency = 1000 if quick else 5000
+    rounds = 1 if quick else 3
+    n_batch = 4000 if quick else 20000
+    batch_runs = 1 if quick else 3
+    cold_runs = 5 if quick else 9
+    n_rss = 5000 if quick else 100_000
+    jobs = args.jobs or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+    meta = machine()
+    log(f"ivig-cds bench {'(quick) ' if quick else ''}- {json.dumps(meta)}")
+    started = time.perf_counter()
+    docs = cohort(max(n_latency, 2000), seed=args.seed)
+    results: dict[str, float] = {}
+
+    log(f"latency: {n_latency:,} generated patients x {rounds} round(s), dict input, reused engines")
+    results.update(latency(docs[:n_latency], rounds, log))
+
+    with tempfile.TemporaryDirectory(prefix="ivig-bench-") as tmp:
+        tmpdir = Path(tmp)
+        ndjson = tmpdir / "cohort.ndjson"
+        ndjson.write_text("".join(json.dumps(d) + "\n" for d in cohort(n_batch, seed=args.seed + 1)))
+        if cli_supports_jobs():
+            method = f"CLI: ivig-cds evaluate cohort.ndjson --format ndjson --jobs {jobs}"
+            log(f"batch: {n_batch:,} patients, {method}")
+            results["batch_patients_per_s"] = round(batch_cli(ndjson, n_batch, jobs, batch_runs, log), 1)
+        else:
+            method = f"FALLBACK multiprocessing pool of {jobs} engines (the CLI has no --jobs/NDJSON yet)"
+            log(f"batch: {n_batch:,} patients, {method}")
+            results["batch_patients_per_s"] = round(batch_pool(ndjson, n_batch, jobs, batch_runs, log), 1)
+        one = tmpdir / "one.json"
+        one.write_text(json.dumps(docs[0]))
+        log(f"cold start: ivig-cds evaluate one.json --format json, {cold_runs} runs")
+        results["cli_cold_start_ms"] = round(cold_start(one, cold_runs, log), 1)
+
+    log(f"memory: {n_rss:,} evaluations{' (--quick: 5,000, not 100,000)' if quick else ''}")
+    results["rss_growth_pct"] = round(rss_growth(n_rss, args.seed, log), 2)
+
+    log(f"done in {time.perf_counter() - started:.0f} s")
+    for key in KEYS:
+        target = TARGETS.get(key)
+        mark = ""
+        if target:
+            op, bound = target
+            ok = results[key] <= bound if op == "<=" else results[key] >= bound
+            mark = f"  (target {op} {bound:g}: {'ok' if ok else 'MISSED'})"
+        log(f"  {key:24s} {results[key]:>12,.3f}{mark}")
+    if args.json:
+        print(json.dumps({key: results[key] for key in KEYS}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
