@@ -544,14 +544,6 @@ def test_a_stratum_without_facts_of_its_types_is_skipped(pair: Pair) -> None:
     assert seen == list(range(len(backend._handles)))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: rules.py load_rulebook checks a conclusion pattern's `rule` test value against the rule ids"
-        " even for `in` (a tuple), so `{fact: conclusion, where: {rule: {in: [A, B]}}}` is refused as"
-        " 'refers to unknown rule (A, B)' although both rules exist"
-    ),
-)
 def test_conclusion_pattern_with_rule_in_a_list_loads(tmp_path: Path) -> None:
     patient = {"fact": "patient", "as": "p", "where": {"age_years": {"ge": 0}}}
     path = _site_rules(

@@ -131,7 +131,6 @@ YAML_BUG = (
 
 
 @pytest.mark.parametrize("raw", [b"\x00", b"a: \x07", b"as_of: 2024-02-30", b"n: 1" + b"0" * 5000])
-@pytest.mark.xfail(strict=True, reason=YAML_BUG)
 def test_yaml_reader_and_constructor_errors_are_input_errors(raw: bytes) -> None:
     with pytest.raises(InputError):
         load_patient(raw)
@@ -220,14 +219,6 @@ def _with_courses(doc: dict[str, Any], *starts: str) -> dict[str, Any]:
     return doc
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: scoring._score_measure float(Fraction) raises OverflowError out of Engine.evaluate when"
-        " CK/ULN is beyond the float range; and derive._ck_x_uln overflows to inf, so the CK fall by"
-        " course 4 is inf - inf = NaN (EngineError)"
-    ),
-)
 def test_astronomic_ck_over_tiny_uln_evaluates(engine: Engine) -> None:
     """The contract bounds CK only below (>= 0) and its ULN only above 0: CK/ULN overflows. The
     exact TIS then fails converting a Fraction beyond the float range (a raw OverflowError, not an
@@ -240,7 +231,6 @@ def test_astronomic_ck_over_tiny_uln_evaluates(engine: Engine) -> None:
     check_evaluation(engine.evaluate(doc))
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: derive.py gc_reduction_pct is -inf for a tiny baseline dose")
 def test_tiny_baseline_glucocorticoid_dose_gives_finite_numbers(engine: Engine) -> None:
     """A baseline of 5e-324 mg/day (valid: >= 0) makes the reduction -inf %: the JSON status says
     null while the STER-001B finding says '-inf% reduction'."""

@@ -170,18 +170,15 @@ def test_a_long_but_legitimate_history_evaluates(engine: Engine) -> None:
     assert ev.patient.courses_given == 120
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "MISSING (batch.py, console engineer): no record-count limit - an NDJSON input or a directory of"
-        " any size is expanded into records (and an NDJSON file read whole into memory) without bound"
-    ),
-)
-def test_batch_has_a_record_count_limit(tmp_path: Path) -> None:
-    limit = getattr(batch, "MAX_RECORDS", None)
-    assert isinstance(limit, int) and limit > 0, "batch.MAX_RECORDS is not defined"
+def test_batch_has_a_record_count_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert isinstance(batch.MAX_RECORDS, int) and batch.MAX_RECORDS >= 100_000
+    monkeypatch.setattr(batch, "MAX_RECORDS", 5)
     line = json.dumps(eligible().build())
     path = tmp_path / "cohort.ndjson"
-    path.write_text("\n".join([line] * (limit + 1)))
+    path.write_text("\n".join([line] * 8))
     items = batch.collect_records([str(path)])
-    assert any(isinstance(i, batch.Failure) for i in items)
+    assert len(items) == 6, "5 records and one error record for the refused remainder: nothing silent"
+    assert all(isinstance(i, batch.Record) for i in items[:5])
+    last = items[5]
+    assert isinstance(last, batch.Failure) and last.source.endswith("cohort.ndjson:6")
+    assert "record limit reached (5 per run): this and 2 later record(s)" in last.errors[0].msg

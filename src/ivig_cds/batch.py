@@ -43,6 +43,8 @@ __all__ = [
 ]
 
 PATIENT_SUFFIXES = (".json", ".yaml", ".yml", ".ndjson")
+MAX_RECORDS = 1_000_000
+"""Records one run accepts; past it every further input becomes one error record (split the input)."""
 _NDJSON_SUFFIXES = (".ndjson", ".jsonl")
 _CHUNK_MAX = 16
 _STDIN = "<stdin>"
@@ -216,6 +218,18 @@ def collect_records(inputs: Sequence[str], stdin: BinaryIO | None = None) -> lis
             out.extend(_file_records(path))
         else:
             out.append(_failure(item, "file not found"))
+    if len(out) > MAX_RECORDS:
+        # nothing is silently dropped: the refused remainder is one error record that says so
+        refused = len(out) - MAX_RECORDS
+        first = out[MAX_RECORDS].source
+        out = out[:MAX_RECORDS]
+        out.append(
+            _failure(
+                first,
+                f"record limit reached ({MAX_RECORDS} per run): this and {refused - 1} later record(s)"
+                " were not evaluated; split the input",
+            )
+        )
     return out
 
 

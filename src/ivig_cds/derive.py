@@ -7,6 +7,8 @@ Every function is deterministic and reads no clock: ``as_of`` is always passed i
 
 from __future__ import annotations
 
+import math
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -165,7 +167,11 @@ def _at_most_pct(score: float, best: float, pct: float) -> bool:
 
 
 def _ck_x_uln(a: Assessment) -> float | None:
-    return None if a.ck_u_per_l is None else a.ck_u_per_l / a.ck_uln_u_per_l
+    if a.ck_u_per_l is None:
+        return None
+    ratio = a.ck_u_per_l / a.ck_uln_u_per_l
+    # a huge CK over a tiny ULN overflows: keep it the largest finite number (inf - inf is NaN)
+    return ratio if math.isfinite(ratio) else sys.float_info.max
 
 
 def _agent_class(agent: str, terminology: Mapping[str, Any]) -> str:
@@ -317,9 +323,13 @@ def derive(
     ):
         current_gc = 0.0 if therapy_facts or gc else None  # no glucocorticoid ongoing: none in effect
     p["gc_baseline_mg"], p["gc_current_mg"] = baseline_gc, current_gc
+    reduction = pct_of_baseline = math.nan
     if baseline_gc and current_gc is not None:
-        p["gc_reduction_pct"] = round((baseline_gc - current_gc) / baseline_gc * 100, 1)
-        p["gc_current_pct_of_baseline"] = round(current_gc / baseline_gc * 100, 1)
+        reduction = (baseline_gc - current_gc) / baseline_gc * 100
+        pct_of_baseline = current_gc / baseline_gc * 100
+    if math.isfinite(reduction) and math.isfinite(pct_of_baseline):  # a near-0 baseline overflows
+        p["gc_reduction_pct"] = round(reduction, 1)
+        p["gc_current_pct_of_baseline"] = round(pct_of_baseline, 1)
     else:
         p["gc_reduction_pct"] = p["gc_current_pct_of_baseline"] = None
 

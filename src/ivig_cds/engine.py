@@ -465,7 +465,7 @@ class Engine:
                     parts.append((alias, fact))
                 return json.dumps(parts, sort_keys=True, default=str)
 
-            combos = sorted(fired[rid], key=content)
+            combos = fired[rid] if len(fired[rid]) == 1 else sorted(fired[rid], key=content)
             for combo in combos[:1] if rule.spec.once else combos:
                 aliases: dict[str, Mapping[str, Any]] = {}
                 facts: dict[str, Any] = {}

@@ -42,6 +42,8 @@ __all__ = [
 # ---------------------------------------------------------------- constrained types
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# Derivations step up to a few years around each date; year 1 / 9999 overflow Python's date.
+_EARLIEST, _LATEST = date(1800, 1, 1), date(2200, 12, 31)
 
 
 def _check_iso_date(value: object) -> date:
@@ -49,13 +51,15 @@ def _check_iso_date(value: object) -> date:
     # datetime is a subclass of date: a time of day would be silently dropped, so refuse it first.
     if isinstance(value, datetime):
         raise PydanticCustomError("iso_date", "expected a date without a time of day (YYYY-MM-DD)")
-    if isinstance(value, date):
-        return value
     if isinstance(value, str) and _ISO_DATE.fullmatch(value):
         try:
-            return date.fromisoformat(value)
+            value = date.fromisoformat(value)
         except ValueError:
             raise PydanticCustomError("iso_date", "not a valid calendar date (YYYY-MM-DD)") from None
+    if isinstance(value, date):
+        if not _EARLIEST <= value <= _LATEST:
+            raise PydanticCustomError("iso_date", "date out of range (1800-01-01 to 2200-12-31)")
+        return value
     raise PydanticCustomError("iso_date", "expected an ISO date string YYYY-MM-DD")
 
 
@@ -226,13 +230,19 @@ def _raise_errors(title: str, errors: list[_Problem]) -> None:
         raise ValidationError.from_exception_data(title, details)
 
 
-def _null_default_fields(model: type[BaseModel]) -> set[str]:
+_NULL_DEFAULTS: dict[type[Any], frozenset[str]] = {}  # per model class: computed once, not per validation
+
+
+def _null_default_fields(model: type[BaseModel]) -> frozenset[str]:
     """Optional fields whose default is not ``None`` (``null`` in the file means that default)."""
-    return {
-        name
-        for name, info in model.model_fields.items()
-        if not info.is_required() and (info.default_factory is not None or info.default is not None)
-    }
+    found = _NULL_DEFAULTS.get(model)
+    if found is None:
+        found = _NULL_DEFAULTS[model] = frozenset(
+            name
+            for name, info in model.model_fields.items()
+            if not info.is_required() and (info.default_factory is not None or info.default is not None)
+        )
+    return found
 
 
 def _document_null_defaults(schema: JsonDict, model: type[Any]) -> None:

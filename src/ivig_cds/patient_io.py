@@ -133,8 +133,9 @@ class _StrictSafeLoader(yaml.SafeLoader):
 
 def _parse_yaml(text: str, source: str) -> object:
     # Same steps as yaml.safe_load, but with the stricter SafeLoader subclass above.
-    loader = _StrictSafeLoader(text)
+    loader: _StrictSafeLoader | None = None
     try:
+        loader = _StrictSafeLoader(text)  # its reader already refuses control characters here
         return loader.get_single_data()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -146,8 +147,12 @@ def _parse_yaml(text: str, source: str) -> object:
         problem = "invalid YAML"
     except RecursionError:
         problem = _TOO_DEEP
+    except ValueError:
+        # YAML's own scalars: an unquoted impossible date (2024-02-30), an integer over 4300 digits
+        problem = "invalid YAML: a date or number is out of range"
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     _fail(source, problem)
 
 

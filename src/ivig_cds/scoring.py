@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import sys
 from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ _TOP_ALLOWED = _TOP_REQUIRED | {"notes"}
 _MEASURE_REQUIRED = frozenset({"field", "direction", "band_upper_edges_pct", "points"})
 _MEASURE_ALLOWED = _MEASURE_REQUIRED | {"scale_field", "uln_field"}
 _TIS_MAX = Fraction(100)
+_FLOAT_MAX = Fraction(sys.float_info.max)
 
 _NOTE_MISSING = "missing"
 _NOTE_SCALE = "scale mismatch"
@@ -274,6 +276,9 @@ def _score_measure(spec: MeasureSpec, baseline: object, current: object) -> Meas
         points = spec.points[-1] if improvement > 0 else spec.points[0]
         return MeasureScore(spec.name, *shown, None, points, _NOTE_BASELINE_0)
     change = improvement * 100 / abs(before) if before else Fraction(0)
+    if abs(change) > _FLOAT_MAX:  # a tiny baseline: the change is unbounded, like a move away from 0
+        points = spec.points[-1] if change > 0 else spec.points[0]
+        return MeasureScore(spec.name, *shown, None, points, _NOTE_BASELINE_0)
     note = _NOTE_BASELINE_0 if before == 0 else None
     return MeasureScore(spec.name, *shown, float(change), spec.points[_band(spec, change)], note)
 
@@ -305,7 +310,10 @@ def _side_value(visit: object, spec: MeasureSpec) -> Fraction | None:
     uln = _exact(_ULN_DEFAULTS.get(spec.uln_field) if uln_raw is None else uln_raw)
     if uln <= 0:
         raise ValueError(f"{spec.uln_field} must be > 0")
-    return value / uln
+    ratio = value / uln
+    if abs(ratio) > _FLOAT_MAX:  # a huge value over a tiny ULN: not a number anyone can compare
+        raise ValueError(f"{spec.field} / {spec.uln_field} is beyond the float range")
+    return ratio
 
 
 def _scale(visit: object, field: str) -> Fraction:
