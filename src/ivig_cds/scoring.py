@@ -257,7 +257,36 @@ def total_improvement_score(baseline: CoreSetMeasures, current: CoreSetMeasures,
 # --- scoring -----------------------------------------------------------------------------
 
 
+def _float_value(visit: object, spec: MeasureSpec) -> float | None:
+    raw = getattr(visit, spec.field)
+    if raw is None:
+        return None
+    if spec.uln_field is None:
+        return float(raw)
+    uln_raw = getattr(visit, spec.uln_field)
+    uln = float(_ULN_DEFAULTS[spec.uln_field] if uln_raw is None else uln_raw)
+    return float(raw) / uln if uln > 0 else math.nan
+
+
 def _score_measure(spec: MeasureSpec, baseline: object, current: object) -> MeasureScore:
+    """Score one measure: in floats when the change is clearly inside a band, else exactly."""
+    try:
+        b, c = _float_value(baseline, spec), _float_value(current, spec)
+    except (TypeError, ValueError, OverflowError):
+        return _score_measure_exact(spec, baseline, current)
+    if b is None or c is None or b == 0 or not (math.isfinite(b) and math.isfinite(c)):
+        return _score_measure_exact(spec, baseline, current)
+    if spec.scale_field is not None and _scale(baseline, spec.scale_field) != _scale(current, spec.scale_field):
+        return _score_measure_exact(spec, baseline, current)
+    change = (c - b if spec.higher_is_better else b - c) * 100 / abs(b)
+    edges = spec.band_upper_edges_pct
+    i = bisect_left(edges, change)
+    if (i < len(edges) and abs(edges[i] - change) < 1e-6) or (i > 0 and abs(change - edges[i - 1]) < 1e-6):
+        return _score_measure_exact(spec, baseline, current)  # near a band edge: exact arithmetic decides
+    return MeasureScore(spec.name, b, c, change, spec.points[i], None)
+
+
+def _score_measure_exact(spec: MeasureSpec, baseline: object, current: object) -> MeasureScore:
     try:
         before, after = _side_value(baseline, spec), _side_value(current, spec)
         same_scale = spec.scale_field is None or (
