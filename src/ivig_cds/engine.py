@@ -140,6 +140,7 @@ class Engine:
             ]
             for rid, rule in self.book.rules.items()
         }
+        self._gap_rules = [rid for rid, r in sorted(self.book.rules.items()) if r.spec.gaps and r.spec.emit]
         self.backend_name: BackendName = backend
         if backend == "durable":
             from ._durable import DurableBackend
@@ -514,19 +515,27 @@ class Engine:
         return f"[{key}] {text}" + ("" if src.get("verified", True) else " (UNVERIFIED)")
 
     def _gaps(self, fired: Mapping[str, Any], all_facts: list[dict[str, Any]]) -> list[Finding]:
-        typed: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
         absent: dict[str, set[str]] = {}  # fields some fact of the type does not have
-        for i, fact in enumerate(all_facts):
-            t = str(fact["t"])
-            typed.setdefault(t, []).append((f"f{i}", fact))
-            absent.setdefault(t, set()).update(f for f in self._needed.get(t, ()) if fact.get(f) is None)
+        for fact in all_facts:
+            t = fact["t"]
+            needed = self._needed.get(t)
+            if needed:
+                gone = {f for f in needed if fact.get(f) is None}
+                if gone:
+                    absent.setdefault(t, set()).update(gone)
+        typed: dict[str, list[tuple[str, Mapping[str, Any]]]] | None = None
         out: list[Finding] = []
-        for rid, rule in sorted(self.book.rules.items()):
-            if rid in fired or not rule.spec.gaps or not rule.spec.emit:
+        for rid in self._gap_rules:
+            if rid in fired:
                 continue
             # three-valued logic can only be "unknown" where a field the rule reads is missing
-            if not any(reads & absent.get(t, set()) for t, reads in self._reads[rid]):
+            if not any(reads & absent[t] for t, reads in self._reads[rid] if t in absent):
                 continue
+            if typed is None:
+                typed = {}
+                for i, fact in enumerate(all_facts):
+                    typed.setdefault(str(fact["t"]), []).append((f"f{i}", fact))
+            rule = self.book.rules[rid]
             verdict, missing = rule_truth(rule, typed)
             if verdict is not None or not missing:
                 continue

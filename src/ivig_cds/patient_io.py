@@ -161,20 +161,20 @@ def _parse_yaml(text: str, source: str) -> object:
 
 def _depth(value: object) -> int:
     """Nesting depth of objects and arrays (a flat object is 1); iterative, so deep input is safe."""
+    containers = (dict, list)
+    if type(value) not in containers:
+        return 0
     deepest = 0
-    stack: list[tuple[object, int]] = [(value, 1)]
+    stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, level = stack.pop()
-        if isinstance(item, dict):
-            children: Sequence[object] = list(item.values())
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        deepest = max(deepest, level)
-        if deepest > MAX_NESTING_DEPTH:
-            break
-        stack.extend((child, level + 1) for child in children)
+        if level > deepest:
+            deepest = level
+            if deepest > MAX_NESTING_DEPTH:
+                break
+        children = item.values() if type(item) is dict else item
+        # only containers go on the stack: scalars cannot add depth
+        stack.extend((child, level + 1) for child in children if type(child) in containers)
     return deepest
 
 
