@@ -141,6 +141,20 @@ class Engine:
             for rid, rule in self.book.rules.items()
         }
         self._gap_rules = [rid for rid, r in sorted(self.book.rules.items()) if r.spec.gaps and r.spec.emit]
+        self._rule_consts: dict[
+            str, tuple[dict[str, list[str]], dict[str, str], dict[str, Any], tuple[str, ...]]
+        ] = {}
+        for rid, rule in self.book.rules.items():
+            used = {name: self._thresholds[name] for name in rule.thresholds}
+            for ref, _ in TEMPLATE_REF.findall(rule.spec.summary + rule.spec.detail):
+                if "." not in ref:
+                    used[ref] = self._thresholds[ref]
+            self._rule_consts[rid] = (
+                rule.fields_read(),
+                {p.alias: p.fact_type for p in rule.patterns if p.kind == "match"},
+                used,
+                tuple(self._cite(k) for k in rule.spec.evidence),
+            )
         self.backend_name: BackendName = backend
         if backend == "durable":
             from ._durable import DurableBackend
@@ -453,8 +467,7 @@ class Engine:
             rule = self.book.rules[rid]
             if not rule.spec.emit:
                 continue
-            reads = rule.fields_read()
-            types = {p.alias: p.fact_type for p in rule.patterns if p.kind == "match"}
+            reads, types, used, evidence = self._rule_consts[rid]
             seen: set[str] = set()
 
             def content(combo: dict[str, str]) -> str:
@@ -481,16 +494,12 @@ class Engine:
                         facts[f"{types[alias]}.{field}"] = fact.get(field)
                     if index < n_input and derived.refs[index]:
                         refs.append(derived.refs[index])
-                used = {name: self._thresholds[name] for name in rule.thresholds}
-                for ref, _ in TEMPLATE_REF.findall(rule.spec.summary + rule.spec.detail):
-                    if "." not in ref:
-                        used[ref] = self._thresholds[ref]
                 summary = render_template(rule.spec.summary, aliases, self._thresholds)
                 if summary in seen:
                     continue
                 seen.add(summary)
                 out.append(
-                    Finding(
+                    Finding.model_construct(  # trusted values from validated rules and typed facts
                         rule_id=rid,
                         rule_version=rule.spec.version,
                         title=rule.spec.title,
@@ -498,9 +507,9 @@ class Engine:
                         severity=rule.spec.severity,
                         summary=summary,
                         detail=render_template(rule.spec.detail, aliases, self._thresholds),
-                        evidence=[self._cite(k) for k in rule.spec.evidence],
+                        evidence=list(evidence),
                         facts=facts,
-                        thresholds=used,
+                        thresholds=dict(used),
                         sources=sorted(set(refs)),
                         dates=dates,
                         origin=rule.origin,
