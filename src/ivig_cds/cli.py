@@ -82,7 +82,12 @@ def _batch_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--output", "-o", metavar="FILE", help="write the output to FILE instead of stdout")
     p.add_argument("--width", type=_width, metavar="COLS", help="width of the rich view (default: the terminal's)")
-    p.add_argument("--backend", choices=["durable", "reference"], default="durable", help=argparse.SUPPRESS)
+    p.add_argument(
+        "--backend",
+        choices=["durable", "reference"],
+        default="durable",
+        help="rules backend: durable (default) or the pure-Python reference (same rules, same results)",
+    )
 
 
 def _plugin_options(p: argparse.ArgumentParser) -> None:
@@ -149,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--as-of", type=_iso_date, metavar="DATE", help="evaluate as of this date (YYYY-MM-DD)")
     ex.add_argument("--format", "-f", choices=["rich", "json"], default="rich")
     ex.add_argument("--width", type=_width, metavar="COLS", help=argparse.SUPPRESS)
-    ex.add_argument("--backend", choices=["durable", "reference"], default="durable", help=argparse.SUPPRESS)
+    ex.add_argument("--backend", choices=["durable", "reference"], default="durable", help="rules backend")
     _plugin_options(ex)
 
     ru = sub.add_parser("rules", help="list, show or validate rules")
