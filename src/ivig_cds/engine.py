@@ -157,7 +157,12 @@ class Engine:
             )
         self.backend_name: BackendName = backend
         if backend == "durable":
-            from ._durable import DurableBackend
+            try:
+                from ._durable import DurableBackend
+            except ImportError as exc:
+                raise EngineError(
+                    f"durable-rules cannot be imported ({exc}); install it, or use backend='reference'"
+                ) from None
 
             chained = [set(c) for c in self.plan.chained]
             self._backend: Any = DurableBackend(self.plan.strata, self.fingerprint, chained)
