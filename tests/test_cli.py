@@ -10,30 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
+from contract_vocab import CATEGORIES, SEVERITIES
+from contract_vocab import STATUS_VALUES as STATUS_VOCAB
 from ivig_cds import __version__, cli
 
-STATUS_VOCAB: dict[str, set[Any]] = {
-    "refractory": {True, False, None},
-    "eligibility": {"eligible", "eligible_with_precautions", "not_eligible", "contraindicated"},
-    "response": {"not_started", "too_early", "responder", "non_responder", "insufficient_data"},
-    "response_level": {"minimal", "moderate", "major", None},
-    "steroid_taper_beyond_50": {True, False, None},
-    "outcome": {
-        "not_started",
-        "on_treatment",
-        "non_responder",
-        "ivig_dependent",
-        "follow_up",
-        "remission_off_therapy",
-        "remission_low_dose_steroid",
-        "sustained_response_on_therapy",
-        "relapse",
-    },
-    "relapse_alert": {True, False},
-}
-SEVERITIES = ["stop", "warning", "advisory", "info"]
-CATEGORIES = {"diagnosis", "refractory", "eligibility", "safety", "dosing", "response", "steroid", "outcome"}
-CATEGORIES |= {"relapse", "data"}
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 

@@ -28,6 +28,7 @@ from builders import (
     relapse_candidate,
     responder,
 )
+from contract_vocab import CATEGORIES
 from ivig_cds import Engine, EngineError, Evaluation, RuleFileError
 from ivig_cds.evaluation import SEVERITY_ORDER
 from ivig_cds.patient_io import load_patient
@@ -43,18 +44,6 @@ CONTRACT_DOSE_PLAN = {
     "courses_in_first_phase",
 }
 CONTRACT_ENGINE = {"version", "rulesets", "plugins"}
-CATEGORIES = {
-    "diagnosis",
-    "refractory",
-    "eligibility",
-    "safety",
-    "dosing",
-    "response",
-    "steroid",
-    "outcome",
-    "relapse",
-    "data",
-}
 FULL_VISIT = {
     "mmt8_max": 80,
     "ck_uln_u_per_l": 200,

@@ -22,27 +22,8 @@ from builders import (
     relapse_candidate,
     responder,
 )
+from contract_vocab import STATUS_VALUES as CONTRACT_VALUES  # the contract's enumerated status values
 
-# The contract's vocabulary of every enumerated status field.
-CONTRACT_VALUES: dict[str, set[Any]] = {
-    "refractory": {True, False, None},
-    "eligibility": {"eligible", "eligible_with_precautions", "not_eligible", "contraindicated"},
-    "response": {"not_started", "too_early", "responder", "non_responder", "insufficient_data"},
-    "response_level": {"minimal", "moderate", "major", None},
-    "steroid_taper_beyond_50": {True, False, None},
-    "outcome": {
-        "not_started",
-        "on_treatment",
-        "non_responder",
-        "ivig_dependent",
-        "follow_up",
-        "remission_off_therapy",
-        "remission_low_dose_steroid",
-        "sustained_response_on_therapy",
-        "relapse",
-    },
-    "relapse_alert": {True, False},
-}
 STOP = 90
 
 

@@ -120,9 +120,9 @@ class Engine:
             catalog=self.catalog,
             on_error=lambda origin, hook, exc: self.host.fail(origin, hook, exc),
         )
-        for rule in self.book.rules.values():
+        for rid, rule in sorted(self.book.rules.items()):
             if rule.origin in self.host.infos:
-                self.host.infos[rule.origin].rules.append(rule.id)
+                self.host.infos[rule.origin].rules.append(rid)
         self._tis = TisTable.from_mapping(self.book.tis_table, source="tis.yaml")
         self._thresholds = self.book.threshold_values()
         self.plan = make_plan(list(self.book.rules.values()))
@@ -191,10 +191,7 @@ class Engine:
     @property
     def plugins(self) -> list[PluginInfo]:
         """Every plugin loaded or attempted, with version, hooks, rules and formats."""
-        infos = [self.host.infos[name] for name in sorted(self.host.infos)]
-        for info in infos:
-            info.rules.sort()
-        return infos
+        return [self.host.infos[name] for name in sorted(self.host.infos)]
 
     def format(self, name: str, evaluations: list[Evaluation]) -> str:
         """Render evaluations in a registered output format (built-in or a plugin's)."""
@@ -564,7 +561,7 @@ class Engine:
                     severity=_GAP_SEVERITY[rule.spec.severity],  # type: ignore[arg-type]
                     summary=f"{rule.spec.title} ({rid}) could not be checked: not recorded - {', '.join(inputs)}",
                     detail="Missing is not false: record these values and re-evaluate.",
-                    evidence=[self._cite(k) for k in rule.spec.evidence],
+                    evidence=list(self._rule_consts[rid][3]),
                     facts={"rule": rid, "missing": [f"{t}.{f}" for t, f in missing]},
                     sources=inputs,
                     origin=rule.origin,
