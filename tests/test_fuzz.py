@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -124,10 +123,6 @@ def test_any_json_grafted_into_a_valid_file_gives_evaluation_or_input_error(
     check_evaluation(ev)
 
 
-YAML_BUG = (
-    "BUG: patient_io._parse_yaml builds the loader outside its try: a control character (b'\\x00') raises"
-    " yaml.reader.ReaderError; an unquoted impossible date or a 5000-digit integer raises ValueError"
-)
 
 
 @pytest.mark.parametrize("raw", [b"\x00", b"a: \x07", b"as_of: 2024-02-30", b"n: 1" + b"0" * 5000])
@@ -136,21 +131,9 @@ def test_yaml_reader_and_constructor_errors_are_input_errors(raw: bytes) -> None
         load_patient(raw)
 
 
-def _yaml_bug(raw: bytes) -> bool:
-    """Inputs hitting the known YAML bug (test above): kept out of the random test until fixed."""
-    try:
-        load_patient(raw)
-    except InputError:
-        return False
-    except (ValueError, yaml.YAMLError):
-        return True
-    return False
-
-
 @settings(max_examples=300, deadline=None)
 @given(raw=st.binary(max_size=300) | st.text(max_size=300).map(lambda s: s.encode("utf-8", "surrogatepass")))
 def test_arbitrary_bytes_give_input_error(raw: bytes) -> None:
-    assume(not _yaml_bug(raw))
     try:
         load_patient(raw)
     except InputError as exc:
@@ -176,8 +159,7 @@ def test_truncated_documents_give_input_error(doc: dict[str, Any], cut: int) -> 
 def _corpus_params() -> list[Any]:
     out = []
     for name, spec in sorted(EXPECTED.items()):
-        marks = [pytest.mark.xfail(strict=True, reason=f"BUG: {spec['bug']}")] if spec.get("bug") else []
-        out.append(pytest.param(name, spec, id=name, marks=marks))
+        out.append(pytest.param(name, spec, id=name))
     return out
 
 
@@ -211,7 +193,7 @@ def test_corpus_file(engine: Engine, name: str, spec: dict[str, Any]) -> None:
         assert [e.loc for e in again.value.errors] == [e.loc for e in err.errors]
 
 
-# ---------------------------------------------------------------- extreme but valid values (known bugs)
+# ---------------------------------------------------------------- extreme but valid values
 
 
 def _with_courses(doc: dict[str, Any], *starts: str) -> dict[str, Any]:

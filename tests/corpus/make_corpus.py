@@ -2,7 +2,7 @@
 
 Run ``python tests/corpus/make_corpus.py``. Each entry of ``expected.json`` names the field path
 (``loc``, "" for the whole document) and a piece of the message the InputError must carry;
-``valid: true`` files must evaluate; ``bug`` entries are known defects (strict xfail).
+``valid: true`` files must evaluate.
 """
 
 import copy
@@ -199,12 +199,8 @@ y1["diagnosis"]["diagnosed_on"] = "0001-01-02"
 case(
     "date_year_0001.json",
     json.dumps(y1, indent=1),
-    None,
-    None,
-    bug=(
-        "year 0001 dates pass validation and derive.py raises OverflowError (course 1 - 90-day"
-        " baseline window); patient.py should refuse implausible years with an InputError"
-    ),
+    "demographics.birth_date",
+    "date out of range (1800-01-01 to 2200-12-31)",
 )
 y9 = copy.deepcopy(MINIMAL_PATIENT)
 y9.update(
@@ -215,12 +211,8 @@ y9.update(
 case(
     "date_year_9999.json",
     json.dumps(y9, indent=1),
-    None,
-    None,
-    bug=(
-        "year 9999 dates pass validation and derive.py raises OverflowError (discontinued + 30-day"
-        " response window); patient.py should refuse implausible years with an InputError"
-    ),
+    "ivig_courses[0].start",
+    "date out of range (1800-01-01 to 2200-12-31)",
 )
 case(
     "stop_before_start.json",
@@ -281,12 +273,13 @@ case(
     "duplicate key 'patient_id'",
 )
 case("yaml_tab_indent.yaml", "schema_version: 1\ndemographics:\n\tsex: female\n", "", "invalid YAML")
-YAML_BUG = (
-    "patient_io._parse_yaml lets a ValueError (unquoted impossible date, integer over 4300 digits) or a"
-    " ReaderError (control character: raised by the loader's constructor, outside the try) escape"
+case(
+    "yaml_unquoted_date_out_of_range.yaml",
+    "schema_version: 1\npatient_id: y\nas_of: 2024-02-30\n",
+    "",
+    "out of range",
 )
-case("yaml_unquoted_date_out_of_range.yaml", "schema_version: 1\npatient_id: y\nas_of: 2024-02-30\n", bug=YAML_BUG)
-case("yaml_control_character.yaml", "schema_version: 1\npatient_id: \x07\n", bug=YAML_BUG)
-case("yaml_huge_int.yaml", "schema_version: 1\nweight: 1" + "0" * 5000 + "\n", bug=YAML_BUG)
+case("yaml_control_character.yaml", "schema_version: 1\npatient_id: \x07\n", "", "invalid YAML")
+case("yaml_huge_int.yaml", "schema_version: 1\nweight: 1" + "0" * 5000 + "\n", "", "out of range")
 (out / "expected.json").write_text(json.dumps(expected, indent=1, sort_keys=True) + "\n")
 print(f"{len(expected)} corpus files written to {out}")
