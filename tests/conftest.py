@@ -46,6 +46,7 @@ FULL_PATIENT: dict[str, Any] = {
         "weight_kg": 64.5,
         "height_cm": 165,
         "abo_group": "A",
+        "source": "Patient/pm-2",
     },
     "diagnosis": {
         "condition": "polymyositis",
@@ -56,6 +57,7 @@ FULL_PATIENT: dict[str, Any] = {
         "statin_exposure": False,
         "anti_hmgcr": False,
         "anti_srp": None,
+        "source": "Condition/pm-2-dx",
     },
     "therapies": [
         {
@@ -64,6 +66,7 @@ FULL_PATIENT: dict[str, Any] = {
             "stop": None,
             "outcome": "inadequate_response",
             "dose_changed_on": ["2020-06-01"],
+            "source": "MedicationStatement/th-0",
         },
         {
             "agent": "methotrexate",
@@ -71,11 +74,12 @@ FULL_PATIENT: dict[str, Any] = {
             "stop": "2020-01-15",
             "outcome": "inadequate_response",
             "dose_changed_on": ["2019-06-01", "2019-09-01"],
+            "source": "MedicationStatement/th-1",
         },
     ],
     "glucocorticoid_doses": [
-        {"date": "2019-02-01", "prednisone_mg_per_day": 60},
-        {"date": "2020-06-01", "prednisone_mg_per_day": 30},
+        {"date": "2019-02-01", "prednisone_mg_per_day": 60, "source": "MedicationRequest/gc-0"},
+        {"date": "2020-06-01", "prednisone_mg_per_day": 30, "source": "MedicationRequest/gc-1"},
     ],
     "assessments": [
         {
@@ -89,13 +93,14 @@ FULL_PATIENT: dict[str, Any] = {
             "haq": 1.25,
             "extramuscular_global_cm": 2,
             "dysphagia": "mild",
+            "source": "Observation/visit-0",
         }
     ],
     "labs": [
-        {"date": "2024-05-20", "test": "creatinine_mg_dl", "value": 0.8},
-        {"date": "2024-05-20", "test": "egfr_ml_min_1_73m2", "value": 95},
-        {"date": "2024-05-20", "test": "iga_mg_dl", "value": 210},
-        {"date": "2024-05-20", "test": "hemoglobin_g_dl", "value": 12.9},
+        {"date": "2024-05-20", "test": "creatinine_mg_dl", "value": 0.8, "source": "Observation/lab-0"},
+        {"date": "2024-05-20", "test": "egfr_ml_min_1_73m2", "value": 95, "source": "Observation/lab-1"},
+        {"date": "2024-05-20", "test": "iga_mg_dl", "value": 210, "source": "Observation/lab-2"},
+        {"date": "2024-05-20", "test": "hemoglobin_g_dl", "value": 12.9, "source": "Observation/lab-3"},
     ],
     "ivig_courses": [
         {
@@ -103,10 +108,20 @@ FULL_PATIENT: dict[str, Any] = {
             "days": 5,
             "dose_g_per_kg_per_day": 0.4,
             "product": "Privigen",
-            "adverse_events": [{"type": "headache", "severity": "mild"}],
+            "adverse_events": [{"type": "headache", "severity": "mild", "source": "AdverseEvent/ae-0"}],
+            "max_rate_mg_kg_min": 4,
+            "source": "MedicationAdministration/ivig-0",
         }
     ],
     "ivig_discontinued_on": "2024-05-01",
+    "ivig_order": {
+        "product": "Privigen",
+        "dose_g_per_kg_per_day": 1.0,
+        "days": 2,
+        "start": "2024-06-03",
+        "max_rate_mg_kg_min": 3.3,
+        "source": "MedicationRequest/draft-1",
+    },
     "risk_factors": {
         "prior_ig_anaphylaxis": False,
         "iga_deficiency": False,

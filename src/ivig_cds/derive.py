@@ -29,7 +29,9 @@ __all__ = [
 ]
 
 DAYS_PER_MONTH = 30.4375
-GLUCOCORTICOIDS = frozenset({"prednisone", "prednisolone", "methylprednisolone"})
+GLUCOCORTICOIDS = frozenset(
+    {"prednisone", "prednisolone", "methylprednisolone", "dexamethasone", "hydrocortisone", "deflazacort"}
+)
 
 
 @dataclass
@@ -533,6 +535,7 @@ def _relapse(
     elapsed = (as_of - stopped).days / DAYS_PER_MONTH
     grace = float(t["surveillance_grace_days"]) / DAYS_PER_MONTH
     visits = [(a.date - stopped).days / DAYS_PER_MONTH for _, a in assessments if a.date > stopped]
+
     def attended(d: float) -> bool:
         return any(abs(v - d) <= grace for v in visits)
 

@@ -1,4 +1,4 @@
-"""Pydantic models of the patient file, version 1 (see ``shared/contract/patient-file.md``)."""
+"""Pydantic models of the patient file, version 1.1 (``docs/patient-file.md``; ``schema_version`` stays 1)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ __all__ = [
     "GlucocorticoidDose",
     "IsoDate",
     "IvigCourse",
+    "IvigOrder",
     "Lab",
     "LabTest",
     "NonNegative",
@@ -93,6 +94,15 @@ Text = Annotated[str, Strict()]
 """A real string: numbers are refused."""
 Vocab = Annotated[_E, BeforeValidator(_check_is_text)]
 """A member of a closed vocabulary, spelled exactly."""
+SourceRef = Annotated[str, Strict(), Field(min_length=1, max_length=256)]
+"""Where a record came from (for FHIR input ``"<ResourceType>/<id>"``); findings echo it."""
+
+
+def _source_field() -> Any:
+    return Field(
+        default=None,
+        description="Where this record came from (1-256 chars; FHIR: '<ResourceType>/<id>'); findings echo it.",
+    )
 
 
 # ---------------------------------------------------------------- vocabularies
@@ -150,6 +160,9 @@ class Agent(enum.StrEnum):
     PREDNISONE = "prednisone"
     PREDNISOLONE = "prednisolone"
     METHYLPREDNISOLONE = "methylprednisolone"
+    DEXAMETHASONE = "dexamethasone"
+    HYDROCORTISONE = "hydrocortisone"
+    DEFLAZACORT = "deflazacort"
     METHOTREXATE = "methotrexate"
     AZATHIOPRINE = "azathioprine"
     MYCOPHENOLATE = "mycophenolate"
@@ -291,6 +304,7 @@ class Demographics(ContractModel):
         default=None, ge=100, le=250, description="Height in cm (100-250), for ideal body weight."
     )
     abo_group: Vocab[AboGroup] | None = Field(default=None, description="ABO blood group (haemolysis risk).")
+    source: SourceRef | None = _source_field()
 
 
 class Diagnosis(ContractModel):
@@ -306,6 +320,7 @@ class Diagnosis(ContractModel):
     statin_exposure: Flag | None = Field(default=None, description="Exposure to statins.")
     anti_hmgcr: Flag | None = Field(default=None, description="Anti-HMGCR antibodies (necrotizing myopathy).")
     anti_srp: Flag | None = Field(default=None, description="Anti-SRP antibodies (necrotizing myopathy).")
+    source: SourceRef | None = _source_field()
 
 
 class Therapy(ContractModel):
@@ -316,6 +331,7 @@ class Therapy(ContractModel):
     stop: IsoDate | None = Field(description="Stop date; null means ongoing.")
     outcome: Vocab[TherapyOutcome] = Field(description="How the treatment went.")
     dose_changed_on: list[IsoDate] = Field(default_factory=list, description="Dates the dose changed.")
+    source: SourceRef | None = _source_field()
 
     @model_validator(mode="after")
     def check_dates_within_therapy(self) -> Therapy:
@@ -337,6 +353,7 @@ class GlucocorticoidDose(ContractModel):
 
     date: IsoDate = Field(description="Date this dose starts.")
     prednisone_mg_per_day: Number = Field(ge=0, le=2000, description="Daily mg, prednisone-equivalent.")
+    source: SourceRef | None = _source_field()
 
 
 class Assessment(ContractModel):
@@ -354,6 +371,7 @@ class Assessment(ContractModel):
     haq: Number | None = Field(default=None, ge=0, le=3, description="HAQ disability index, 0-3.")
     extramuscular_global_cm: Vas10 | None = Field(default=None, description="Extramuscular activity VAS, 0-10 cm.")
     dysphagia: Vocab[Dysphagia] | None = Field(default=None, description="Oesophageal involvement.")
+    source: SourceRef | None = _source_field()
 
     @model_validator(mode="after")
     def check_mmt8_within_scale(self) -> Assessment:
@@ -370,6 +388,7 @@ class Lab(ContractModel):
     date: IsoDate = Field(description="Date of the sample.")
     test: Vocab[LabTest] = Field(description="Which test; the unit is in its name.")
     value: NonNegative = Field(description="Result, in the unit named by `test`.")
+    source: SourceRef | None = _source_field()
 
 
 class AdverseEvent(ContractModel):
@@ -377,6 +396,7 @@ class AdverseEvent(ContractModel):
 
     type: Vocab[AdverseEventType] = Field(description="What happened.")
     severity: Vocab[AdverseEventSeverity] = Field(description="How severe it was.")
+    source: SourceRef | None = _source_field()
 
 
 class IvigCourse(ContractModel):
@@ -385,8 +405,31 @@ class IvigCourse(ContractModel):
     start: IsoDate = Field(description="First infusion day of the course.")
     days: Annotated[int, Strict()] = Field(ge=1, le=5, description="Consecutive infusion days (1-5).")
     dose_g_per_kg_per_day: Number = Field(ge=0.1, le=2.0, description="Daily dose in g per kg (0.1-2.0).")
-    product: Text | None = Field(default=None, description="IVIG product name.")
+    product: Text | None = Field(
+        default=None, description="IVIG product name, free text (recognised through the terminology table)."
+    )
+    max_rate_mg_kg_min: Number | None = Field(
+        default=None, gt=0, description="Highest infusion rate reached, mg/kg/min."
+    )
     adverse_events: list[AdverseEvent] = Field(default_factory=list, description="Adverse events.")
+    source: SourceRef | None = _source_field()
+
+
+class IvigOrder(ContractModel):
+    """The IVIG course being ordered or considered now (an EHR's draft order maps here)."""
+
+    product: Text | None = Field(default=None, description="The product chosen, free text.")
+    dose_g_per_kg_per_day: Number | None = Field(
+        default=None, ge=0.1, le=2.0, description="Ordered daily dose in g per kg (0.1-2.0)."
+    )
+    days: Annotated[int, Strict()] | None = Field(
+        default=None, ge=1, le=5, description="Consecutive infusion days (1-5)."
+    )
+    start: IsoDate | None = Field(default=None, description="Planned first infusion day.")
+    max_rate_mg_kg_min: Number | None = Field(
+        default=None, gt=0, description="Planned highest infusion rate, mg/kg/min."
+    )
+    source: SourceRef | None = _source_field()
 
 
 class RiskFactors(ContractModel):
@@ -398,7 +441,10 @@ class RiskFactors(ContractModel):
     hyperprolinemia: Flag | None = Field(
         default=None, description="Hyperprolinemia (proline-stabilised products)."
     )
-    corn_allergy: Flag | None = Field(default=None, description="Corn allergy (glucose-stabilised products).")
+    corn_allergy: Flag | None = Field(
+        default=None,
+        description="Corn allergy (maltose-containing products such as Octagam: the maltose is corn-derived).",
+    )
     thrombosis_history: Flag | None = Field(default=None, description="History of thrombosis.")
     hypercoagulable_state: Flag | None = Field(default=None, description="Known hypercoagulable state.")
     immobilized: Flag | None = Field(default=None, description="Prolonged immobilisation.")
@@ -411,7 +457,7 @@ class RiskFactors(ContractModel):
     volume_depletion: Flag | None = Field(default=None, description="Volume depletion.")
     sepsis: Flag | None = Field(default=None, description="Sepsis.")
     nephrotoxic_drugs: Flag | None = Field(default=None, description="Concurrent nephrotoxic drugs.")
-    pregnant: Flag | None = Field(default=None, description="Pregnancy.")
+    pregnant: Flag | None = Field(default=None, description="Pregnancy (read whatever `sex` says).")
 
 
 class Patient(ContractModel):
@@ -434,6 +480,9 @@ class Patient(ContractModel):
     labs: list[Lab] = Field(default_factory=list, description="Safety labs over time.")
     ivig_courses: list[IvigCourse] = Field(default_factory=list, description="IVIG courses given.")
     ivig_discontinued_on: IsoDate | None = Field(default=None, description="IVIG stopped on this date.")
+    ivig_order: IvigOrder | None = Field(
+        default=None, description="The IVIG course being ordered or considered now (an EHR draft order)."
+    )
     risk_factors: RiskFactors = Field(default_factory=RiskFactors, description="IVIG safety screen.")
 
     def _dated_fields(self) -> list[tuple[Loc, date]]:
@@ -449,6 +498,8 @@ class Patient(ContractModel):
         for key in ("glucocorticoid_doses", "assessments", "labs"):
             found += [((key, i, "date"), record.date) for i, record in enumerate(getattr(self, key))]
         found += [(("ivig_courses", i, "start"), c.start) for i, c in enumerate(self.ivig_courses)]
+        if self.ivig_order is not None:
+            found.append((("ivig_order", "start"), self.ivig_order.start))
         return [(loc, d) for loc, d in found if d is not None]
 
     def _dates_before_birth(self) -> list[_Problem]:

@@ -58,8 +58,8 @@ def _compile2(cond: Cond) -> Eval2:
             return lambda fact: (fact.get(field) is not None) is lit
         if op == "in":
             members = tuple(lit)
-            return lambda fact: (v := fact.get(field)) is not None and any(
-                _same_kind(v, x) and v == x for x in members
+            return lambda fact: (
+                (v := fact.get(field)) is not None and any(_same_kind(v, x) and v == x for x in members)
             )
         if op not in _COMPARE:
             return lambda fact: eval_cond(cond, fact) is True
