@@ -16,6 +16,7 @@ from typing import Any
 
 from .patient import Assessment, GlucocorticoidDose, IvigCourse, Patient, Therapy
 from .scoring import TisResult, TisTable, total_improvement_score
+from .terminology import ProductTable
 
 __all__ = [
     "DAYS_PER_MONTH",
@@ -184,14 +185,23 @@ def _agent_class(agent: str, terminology: Mapping[str, Any]) -> str:
     return "other"
 
 
+_TABLES: dict[int, tuple[Mapping[str, Any], ProductTable]] = {}
+
+
+def product_table(terminology: Mapping[str, Any]) -> ProductTable:
+    """The product table of a terminology mapping, built once per mapping."""
+    hit = _TABLES.get(id(terminology))
+    if hit is None or hit[0] is not terminology:
+        if len(_TABLES) > 256:
+            _TABLES.clear()
+        table = ProductTable.from_mapping(terminology, source="terminology.yaml")
+        hit = _TABLES[id(terminology)] = (terminology, table)
+    return hit[1]
+
+
 def _stabilizer(product: str | None, terminology: Mapping[str, Any]) -> str:
-    if not product:
-        return "unknown"
-    name = product.strip().lower()
-    for entry in terminology.get("products", []):
-        if any(name.startswith(str(p).lower()) for p in entry.get("names", [])):
-            return str(entry.get("stabilizer", "other"))
-    return "unknown"
+    info = product_table(terminology).lookup(product)
+    return info.product.stabilizers[0] if info.product is not None else "unknown"
 
 
 def derive(

@@ -11,7 +11,6 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .conditions import ConditionSyntaxError, Pattern, Test, fields_of, iter_tests, parse_where, thresholds_of
 from .errors import RuleFileError
 from .facts import CATALOG, FactField
+from .resources import default_rules_dir
 
 __all__ = [
     "SEVERITIES",
@@ -51,14 +51,6 @@ RULE_ID = re.compile(r"^(?:[a-z][a-z0-9_]*:)?[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+$")
 SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
 TEMPLATE_REF = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?)(?::([^{}]*))?\}")
 SPECIAL_FILES = {"thresholds.yaml", "bibliography.yaml", "status.yaml", "terminology.yaml", "tis.yaml"}
-
-
-def default_rules_dir() -> Path:
-    """The built-in rules: packaged in the wheel as ``ivig_cds/_rules``, or the repo's ``rules/``."""
-    packaged = resources.files("ivig_cds").joinpath("_rules")
-    if packaged.is_dir():
-        return Path(str(packaged))
-    return Path(__file__).resolve().parents[2] / "rules"
 
 
 def _yaml_load(path: Path) -> Any:
