@@ -48,8 +48,9 @@ _ULN_DEFAULTS: Mapping[str, int] = {"ck_uln_u_per_l": 200}
 _DIRECTIONS: Mapping[str, bool] = {"higher_is_better": True, "lower_is_better": False}
 _TOP_REQUIRED = frozenset({"version", "source", "measures"})
 _TOP_ALLOWED = _TOP_REQUIRED | {"notes"}
-_MEASURE_REQUIRED = frozenset({"field", "direction", "band_upper_edges_pct", "points"})
-_MEASURE_ALLOWED = _MEASURE_REQUIRED | {"scale_field", "uln_field"}
+_MEASURE_REQUIRED = frozenset({"field", "direction", "change", "band_upper_edges_pct", "points"})
+_MEASURE_ALLOWED = _MEASURE_REQUIRED | {"scale_field", "uln_field", "range"}
+_CHANGES = frozenset({"absolute", "relative"})
 _TIS_MAX = Fraction(100)
 _FLOAT_MAX = Fraction(sys.float_info.max)
 
@@ -96,10 +97,15 @@ class MeasureSpec:
         name: One of :data:`MEASURE_NAMES`.
         field: The attribute holding the value, e.g. ``mmt8``.
         higher_is_better: True only for MMT; otherwise a fall is an improvement.
+        change: ``absolute`` (the change divided by the range of the measure's scale, × 100, as the
+            2016 criteria define it) or ``relative`` (divided by the baseline value: the muscle
+            enzyme only, which has no fixed range).
         band_upper_edges_pct: Strictly ascending band edges, in % improvement.
         points: Points per band; one more entry than there are edges.
-        scale_field: Attribute holding the value's scale (``mmt8_max``); values on
-            different scales are not compared.
+        scale_field: Attribute holding the value's scale maximum (``mmt8_max``): the range is 0 to
+            it, and values on different scales are not compared.
+        range: The fixed range of an ``absolute`` measure without ``scale_field`` (10 for a
+            0-10 cm VAS, 3 for the HAQ).
         uln_field: Attribute holding the upper limit of normal (``ck_uln_u_per_l``); the
             value is divided by it so labs with different ULNs compare.
     """
@@ -111,12 +117,14 @@ class MeasureSpec:
     points: tuple[float, ...]
     scale_field: str | None = None
     uln_field: str | None = None
+    change: str = "relative"
+    range: float | None = None
 
     def points_for(self, change_pct: float) -> float:
         """Return the points this measure earns for a % improvement.
 
         Args:
-            change_pct: Relative improvement from baseline, in %; negative is worsening.
+            change_pct: Improvement in % (absolute or relative, per ``change``); negative is worsening.
 
         Returns:
             The points of the band the change falls in.
@@ -235,9 +243,11 @@ def load_tis_table(path: str | os.PathLike[str]) -> TisTable:
 def total_improvement_score(baseline: CoreSetMeasures, current: CoreSetMeasures, table: TisTable) -> TisResult:
     """Score the improvement from a baseline visit to a current one.
 
+    Percent change is absolute (the change over the range of the measure's scale, as the 2016
+    criteria define it) except for the muscle enzyme, whose change is relative to its baseline.
     A measure missing on either side, on different MMT scales, or with an invalid value scores
-    0. From a baseline of 0, no change is 0 %, a worsening scores the lowest band and an
-    improvement the highest. Arithmetic is exact on the values as written, so a change that
+    0. For the enzyme from a baseline of 0, no change is 0 %, a worsening scores the lowest band
+    and an improvement the highest. Arithmetic is exact on the values as written, so a change that
     is exactly on a band edge is never pushed over it by float rounding.
 
     Args:
@@ -274,11 +284,19 @@ def _score_measure(spec: MeasureSpec, baseline: object, current: object) -> Meas
         b, c = _float_value(baseline, spec), _float_value(current, spec)
     except (TypeError, ValueError, OverflowError):
         return _score_measure_exact(spec, baseline, current)
-    if b is None or c is None or b == 0 or not (math.isfinite(b) and math.isfinite(c)):
+    if b is None or c is None or not (math.isfinite(b) and math.isfinite(c)):
         return _score_measure_exact(spec, baseline, current)
     if spec.scale_field is not None and _scale(baseline, spec.scale_field) != _scale(current, spec.scale_field):
         return _score_measure_exact(spec, baseline, current)
-    change = (c - b if spec.higher_is_better else b - c) * 100 / abs(b)
+    if spec.change == "absolute":
+        span = float(_scale(baseline, spec.scale_field)) if spec.scale_field is not None else spec.range
+        if not span:
+            return _score_measure_exact(spec, baseline, current)
+        change = (c - b if spec.higher_is_better else b - c) * 100 / span
+    elif b == 0:
+        return _score_measure_exact(spec, baseline, current)
+    else:
+        change = (c - b if spec.higher_is_better else b - c) * 100 / abs(b)
     edges = spec.band_upper_edges_pct
     i = bisect_left(edges, change)
     if (i < len(edges) and abs(edges[i] - change) < 1e-6) or (i > 0 and abs(change - edges[i - 1]) < 1e-6):
@@ -300,6 +318,12 @@ def _score_measure_exact(spec: MeasureSpec, baseline: object, current: object) -
     if not same_scale:
         return MeasureScore(spec.name, *shown, None, 0.0, _NOTE_SCALE)
     improvement = after - before if spec.higher_is_better else before - after
+    if spec.change == "absolute":
+        span = _scale(baseline, spec.scale_field) if spec.scale_field is not None else _exact(spec.range)
+        if span <= 0:
+            return MeasureScore(spec.name, *shown, None, 0.0, _NOTE_INVALID)
+        change_abs = improvement * 100 / span
+        return MeasureScore(spec.name, *shown, float(change_abs), spec.points[_band(spec, change_abs)], None)
     if before == 0 and improvement != 0:
         # A move away from 0 is an unbounded relative change: top band if it helps, bottom if it hurts.
         points = spec.points[-1] if improvement > 0 else spec.points[0]
@@ -405,11 +429,21 @@ class _Validator:
         spec = self.mapping(data, where, _MEASURE_REQUIRED, _MEASURE_ALLOWED)
         field = self.choice(spec["field"], f"{where}.field", _VALUE_FIELDS)
         direction = self.choice(spec["direction"], f"{where}.direction", frozenset(_DIRECTIONS))
+        change = self.choice(spec["change"], f"{where}.change", _CHANGES)
         scale_field = uln_field = None
+        span: float | None = None
+        if "range" in spec:
+            (span,) = self.numbers([spec["range"]], f"{where}.range")
+            if span <= 0:
+                raise self.fail(f"{where}.range", f"must be > 0, got {span:g}")
         if "scale_field" in spec:
             scale_field = self.choice(spec["scale_field"], f"{where}.scale_field", frozenset(_SCALE_DEFAULTS))
         if "uln_field" in spec:
             uln_field = self.choice(spec["uln_field"], f"{where}.uln_field", frozenset(_ULN_DEFAULTS))
+        if change == "absolute" and (span is None) == (scale_field is None):
+            raise self.fail(where, "an absolute change needs exactly one of range or scale_field")
+        if change == "relative" and (span is not None or scale_field is not None):
+            raise self.fail(where, "a relative change takes no range or scale_field (it is relative to baseline)")
         edges = self.numbers(spec["band_upper_edges_pct"], f"{where}.band_upper_edges_pct")
         points = self.numbers(spec["points"], f"{where}.points")
         if not edges:
@@ -433,6 +467,8 @@ class _Validator:
             points=points,
             scale_field=scale_field,
             uln_field=uln_field,
+            change=change,
+            range=span,
         )
 
     def mapping(
