@@ -10,7 +10,7 @@ from rich.console import Console
 
 from ivig_cds import Engine, Evaluation
 from ivig_cds.cohort import Count, summarize
-from ivig_cds.render_reports import render_cohort
+from ivig_cds.console.reports import render_cohort
 
 
 @pytest.fixture(scope="module")

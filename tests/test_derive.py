@@ -9,9 +9,9 @@ import pytest
 
 from builders import AS_OF, eligible
 from ivig_cds import Engine
-from ivig_cds.derive import DAYS_PER_MONTH, age_years, body_weights, dose_in_effect, months_between, truncate
-from ivig_cds.patient import GlucocorticoidDose
-from ivig_cds.patient_io import load_patient
+from ivig_cds.facts.derive import DAYS_PER_MONTH, age_years, body_weights, dose_in_effect, months_between, truncate
+from ivig_cds.inputs.files import load_patient
+from ivig_cds.model.patient import GlucocorticoidDose
 
 
 @pytest.fixture(scope="module")

@@ -30,9 +30,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from builders import eligible
-from ivig_cds import Engine, EngineError, Evaluation, _durable, reference
-from ivig_cds import conditions as cnd
-from ivig_cds.patient_io import load_patient
+from ivig_cds import Engine, EngineError, Evaluation
+from ivig_cds.backends import _durable, reference
+from ivig_cds.inputs.files import load_patient
+from ivig_cds.rulebook import conditions as cnd
 from strategies import cohort, patients, random_patient
 
 DIFF_N = int(os.environ.get("IVIG_CDS_DIFF_N", "1000"))
@@ -523,8 +524,17 @@ def test_action_messages_are_read_without_parsing_the_facts() -> None:
 def test_string_values_with_json_lookalikes_round_trip_through_durable(tmp_path: Path) -> None:
     """A plugin fact field holding quotes, braces and the frame marker: both backends agree."""
     host = _durable._QuietHost()
-    host.register_rulesets({"rt": {"r": {"all": [{"m": {"$and": [{"t": "x"}, {"note": 'a":{"id": "f9"}'}]}}],
-                                         "dist": 0, "run": lambda c: None}}})
+    host.register_rulesets(
+        {
+            "rt": {
+                "r": {
+                    "all": [{"m": {"$and": [{"t": "x"}, {"note": 'a":{"id": "f9"}'}]}}],
+                    "dist": 0,
+                    "run": lambda c: None,
+                }
+            }
+        }
+    )
     import durable_rules_engine as dre
 
     handle = host.get_ruleset("rt")._handle

@@ -13,8 +13,7 @@ import pytest
 import yaml
 
 from ivig_cds.errors import FieldError, InputError
-from ivig_cds.patient import AdverseEventType, Agent, Patient, RiskFactors, Sex
-from ivig_cds.patient_io import (
+from ivig_cds.inputs.files import (
     MAX_DOCUMENT_BYTES,
     MAX_NESTING_DEPTH,
     SCHEMA_TITLE,
@@ -25,6 +24,7 @@ from ivig_cds.patient_io import (
     patient_json_schema,
     validate_patient,
 )
+from ivig_cds.model.patient import AdverseEventType, Agent, Patient, RiskFactors, Sex
 
 CONTRACT = Path(__file__).resolve().parents[1] / "docs" / "patient-file.md"  # a copy of the contract
 DELETE = object()
@@ -366,9 +366,7 @@ VIOLATIONS: list[tuple[str, list[Edit], list[str]]] = [
 @pytest.mark.parametrize(
     ("edits", "locs"), [(e, locs) for _, e, locs in VIOLATIONS], ids=[v[0] for v in VIOLATIONS]
 )
-def test_violation_names_the_field(
-    full_patient_dict: dict[str, Any], edits: list[Edit], locs: list[str]
-) -> None:
+def test_violation_names_the_field(full_patient_dict: dict[str, Any], edits: list[Edit], locs: list[str]) -> None:
     assert error_locs(apply(full_patient_dict, edits)) == locs
 
 
@@ -377,14 +375,9 @@ def test_unknown_field_message(minimal_patient_dict: dict[str, Any]) -> None:
     with pytest.raises(InputError) as info:
         validate_patient(minimal_patient_dict, source="file.json")
     assert info.value.errors == [
-        FieldError(
-            "demographics.weight_lb", "unknown field (not in patient-file contract v1)", "extra_forbidden"
-        )
+        FieldError("demographics.weight_lb", "unknown field (not in patient-file contract v1)", "extra_forbidden")
     ]
-    assert (
-        str(info.value)
-        == "file.json: demographics.weight_lb: unknown field (not in patient-file contract v1)"
-    )
+    assert str(info.value) == "file.json: demographics.weight_lb: unknown field (not in patient-file contract v1)"
 
 
 def test_birth_after_as_of_is_reported_at_as_of(minimal_patient_dict: dict[str, Any]) -> None:
@@ -608,10 +601,7 @@ def test_load_patient_sources(minimal_patient_dict: dict[str, Any]) -> None:
 def test_format_loc() -> None:
     assert format_loc(("therapies", 1, "stop")) == "therapies[1].stop"
     assert format_loc(("demographics", "weight_kg")) == "demographics.weight_kg"
-    assert (
-        format_loc(("ivig_courses", 0, "adverse_events", 2, "type"))
-        == "ivig_courses[0].adverse_events[2].type"
-    )
+    assert format_loc(("ivig_courses", 0, "adverse_events", 2, "type")) == "ivig_courses[0].adverse_events[2].type"
     assert format_loc(()) == ""
 
 
@@ -619,9 +609,7 @@ def test_format_loc() -> None:
 
 
 @pytest.mark.parametrize("as_bytes", [False, True])
-def test_ndjson_bad_line_does_not_stop_iteration(
-    minimal_patient_dict: dict[str, Any], as_bytes: bool
-) -> None:
+def test_ndjson_bad_line_does_not_stop_iteration(minimal_patient_dict: dict[str, Any], as_bytes: bool) -> None:
     good = json.dumps(minimal_patient_dict)
     bad_value = json.dumps(dict(minimal_patient_dict, schema_version=2))
     text = "\n".join([good, '{"truncated": ', "", bad_value, "   ", good + "\r", ""])

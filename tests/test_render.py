@@ -12,9 +12,9 @@ from rich.panel import Panel
 
 from builders import day, eligible, relapse_candidate
 from ivig_cds import Engine, Evaluation
-from ivig_cds.patient_io import load_patient
-from ivig_cds.render import render_evaluation, status_lines
-from ivig_cds.timeline import COURSE, STOP, TimelineView, timeline_data
+from ivig_cds.console.evaluation import render_evaluation, status_lines
+from ivig_cds.console.timeline import COURSE, STOP, TimelineView, timeline_data
+from ivig_cds.inputs.files import load_patient
 
 
 @pytest.fixture(scope="module")

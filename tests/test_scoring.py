@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from ivig_cds.errors import RuleFileError
-from ivig_cds.scoring import (
+from ivig_cds.facts.scoring import (
     MEASURE_NAMES,
     MeasureScore,
     TisResult,

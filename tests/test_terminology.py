@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from ivig_cds.errors import RuleFileError
-from ivig_cds.terminology import ProductTable, load_product_table
+from ivig_cds.model.terminology import ProductTable, load_product_table
 
 TABLE = load_product_table()
 

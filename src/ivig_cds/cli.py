@@ -21,17 +21,26 @@ from typing import IO, Any
 import yaml
 from rich.console import Console
 
-from . import __version__
-from .batch import EngineSpec, Failure, Record, Result, Tally, collect_records, default_jobs, run_batch
-from .cohort import CohortEntry, summarize
-from .engine import Engine
-from .errors import InputError, IvigCdsError
-from .evaluation import SEVERITY_ORDER, Evaluation
-from .explain import UnknownRuleError, explain_rule, lint_rules, rule_document, rule_rows
-from .outputs import OutputFormat, available_formats, builtin_formats, error_record
-from .patient_io import patient_json_schema
-from .render import progress_bar, render_brief, render_evaluation
-from .render_reports import render_cohort, render_explanation, render_plugins, render_rules
+from ivig_cds._version import __version__
+from ivig_cds.batch.runner import (
+    EngineSpec,
+    Failure,
+    Record,
+    Result,
+    Tally,
+    collect_records,
+    default_jobs,
+    run_batch,
+)
+from ivig_cds.cohort import CohortEntry, summarize
+from ivig_cds.console.evaluation import progress_bar, render_brief, render_evaluation
+from ivig_cds.console.reports import render_cohort, render_explanation, render_plugins, render_rules
+from ivig_cds.engine.engine import Engine
+from ivig_cds.errors import InputError, IvigCdsError
+from ivig_cds.explain import UnknownRuleError, explain_rule, lint_rules, rule_document, rule_rows
+from ivig_cds.inputs.files import patient_json_schema
+from ivig_cds.model.evaluation import SEVERITY_ORDER, Evaluation
+from ivig_cds.outputs.registry import OutputFormat, available_formats, builtin_formats, error_record
 
 __all__ = ["EXIT_FINDINGS", "EXIT_INTERNAL", "EXIT_INVALID", "EXIT_OK", "build_parser", "main"]
 

@@ -18,17 +18,17 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 
-from .conditions import And, Cond, Test, eval_cond, eval_test
-from .errors import RuleFileError
-from .evaluation import Finding
-from .facts import CATALOG, FactField
-from .patient import Patient
-from .patient_io import load_patient
-from .reference import rule_truth
-from .rules import SPECIAL_FILES, TEMPLATE_REF, RuleBook, load_rulebook, parse_rule_file
+from ivig_cds.backends.reference import rule_truth
+from ivig_cds.errors import RuleFileError
+from ivig_cds.facts.catalog import CATALOG, FactField
+from ivig_cds.inputs.files import load_patient
+from ivig_cds.model.evaluation import Finding
+from ivig_cds.model.patient import Patient
+from ivig_cds.rulebook.conditions import And, Cond, Test, eval_cond, eval_test
+from ivig_cds.rulebook.load import SPECIAL_FILES, TEMPLATE_REF, RuleBook, load_rulebook, parse_rule_file
 
 if TYPE_CHECKING:
-    from .engine import Engine, PatientSource
+    from ivig_cds.engine.engine import Engine, PatientSource
 
 __all__ = [
     "Candidate",

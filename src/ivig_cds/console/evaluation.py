@@ -25,10 +25,10 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from .batch import Result
-from .evaluation import SEVERITY_ORDER, Evaluation, Finding
-from .patient import Patient
-from .timeline import TimelineView, timeline_data
+from ivig_cds.batch.runner import Result
+from ivig_cds.console.timeline import TimelineView, timeline_data
+from ivig_cds.model.evaluation import SEVERITY_ORDER, Evaluation, Finding
+from ivig_cds.model.patient import Patient
 
 __all__ = [
     "SEVERITY_LABEL",

@@ -12,7 +12,7 @@ import yaml
 from pydantic import ValidationError
 
 from ivig_cds.errors import FieldError, InputError
-from ivig_cds.patient import Patient
+from ivig_cds.model.patient import Patient
 
 __all__ = [
     "MAX_DOCUMENT_BYTES",

@@ -17,10 +17,18 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .conditions import ConditionSyntaxError, Pattern, Test, fields_of, iter_tests, parse_where, thresholds_of
-from .errors import RuleFileError
-from .facts import CATALOG, FactField
-from .resources import default_rules_dir
+from ivig_cds.errors import RuleFileError
+from ivig_cds.facts.catalog import CATALOG, FactField
+from ivig_cds.model.resources import default_rules_dir
+from ivig_cds.rulebook.conditions import (
+    ConditionSyntaxError,
+    Pattern,
+    Test,
+    fields_of,
+    iter_tests,
+    parse_where,
+    thresholds_of,
+)
 
 __all__ = [
     "SEVERITIES",

@@ -17,7 +17,7 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.measure import Measurement
 from rich.text import Text
 
-from .patient import Patient
+from ivig_cds.model.patient import Patient
 
 __all__ = ["Series", "TimelineData", "TimelineView", "timeline_data"]
 

@@ -23,11 +23,11 @@ from typing import Any
 
 import pluggy
 
-from . import hookspecs
-from .errors import PluginError
-from .facts import CATALOG, FactField
-from .hookspecs import PROJECT
-from .outputs import OutputFormat
+from ivig_cds.errors import PluginError
+from ivig_cds.facts.catalog import CATALOG, FactField
+from ivig_cds.outputs.registry import OutputFormat
+from ivig_cds.plugins import spec as hookspecs
+from ivig_cds.plugins.spec import PROJECT
 
 __all__ = [
     "LOAD_PLUGINS_ENV",
@@ -337,6 +337,6 @@ def _object_name(obj: object) -> str:
 
 
 def _version(dist: str | None) -> str:
-    from . import __version__
+    from ivig_cds._version import __version__
 
     return __version__ if dist is None else metadata.version(dist)

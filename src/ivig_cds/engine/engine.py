@@ -12,12 +12,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from . import __version__
-from ._builtin import CorePlugin
-from .conditions import iter_tests
-from .derive import Derived, derive
-from .errors import EngineError, IvigCdsError
-from .evaluation import (
+from ivig_cds._version import __version__
+from ivig_cds.backends.reference import ReferenceBackend, rule_truth
+from ivig_cds.errors import EngineError, IvigCdsError
+from ivig_cds.facts.derive import Derived, derive
+from ivig_cds.facts.scoring import TisTable
+from ivig_cds.inputs.files import load_patient
+from ivig_cds.model.evaluation import (
     SEVERITY_ORDER,
     DosePlan,
     EngineInfo,
@@ -29,13 +30,12 @@ from .evaluation import (
     Status,
     StatusSource,
 )
-from .patient import Patient
-from .patient_io import load_patient
-from .plan import conclusion_fact, make_plan
-from .plugins import EvaluationContext, PluginHost, PluginInfo
-from .reference import ReferenceBackend, rule_truth
-from .rules import TEMPLATE_REF, Rule, RuleBook, load_rulebook
-from .scoring import TisTable
+from ivig_cds.model.patient import Patient
+from ivig_cds.plugins.core import CorePlugin
+from ivig_cds.plugins.host import EvaluationContext, PluginHost, PluginInfo
+from ivig_cds.rulebook.conditions import iter_tests
+from ivig_cds.rulebook.load import TEMPLATE_REF, Rule, RuleBook, load_rulebook
+from ivig_cds.rulebook.plan import conclusion_fact, make_plan
 
 __all__ = ["Engine", "evaluate"]
 
@@ -158,7 +158,7 @@ class Engine:
         self.backend_name: BackendName = backend
         if backend == "durable":
             try:
-                from ._durable import DurableBackend
+                from ivig_cds.backends._durable import DurableBackend
             except ImportError as exc:
                 raise EngineError(
                     f"durable-rules cannot be imported ({exc}); install it, or use backend='reference'"

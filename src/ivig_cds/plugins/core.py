@@ -6,8 +6,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .hookspecs import hookimpl
-from .rules import SPECIAL_FILES, default_rules_dir
+from ivig_cds.plugins.spec import hookimpl
+from ivig_cds.rulebook.load import SPECIAL_FILES, default_rules_dir
 
 __all__ = ["CorePlugin"]
 
@@ -27,9 +27,9 @@ class CorePlugin:
     @hookimpl
     def register_output_formats(self, register: Callable[[Any], None]) -> None:
         try:
-            from .outputs import builtin_formats
+            from ivig_cds.outputs.registry import builtin_formats
         except ImportError:  # outputs module not present: JSON only
-            from .plugins import OutputFormatSpec
+            from ivig_cds.plugins.host import OutputFormatSpec
 
             register(
                 OutputFormatSpec("json", "the output contract", lambda evs: "\n".join(e.to_json() for e in evs))

@@ -16,8 +16,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import FieldError
-from .evaluation import Evaluation, Finding
+from ivig_cds.errors import FieldError
+from ivig_cds.model.evaluation import Evaluation, Finding
 
 __all__ = [
     "OutputFormat",
@@ -176,7 +176,7 @@ def _md_error(record: Mapping[str, Any]) -> str:
 
 
 def _render_rich_text(evaluations: Sequence[Evaluation]) -> str:
-    from .render import render_text  # lazy: this module must not import rich
+    from ivig_cds.console.evaluation import render_text  # lazy: this module must not import rich
 
     return render_text(evaluations)
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from .patient import Assessment, GlucocorticoidDose, IvigCourse, Patient, Therapy
-from .scoring import TisResult, TisTable, total_improvement_score
-from .terminology import ProductTable
+from ivig_cds.facts.scoring import TisResult, TisTable, total_improvement_score
+from ivig_cds.model.patient import Assessment, GlucocorticoidDose, IvigCourse, Patient, Therapy
+from ivig_cds.model.terminology import ProductTable
 
 __all__ = [
     "DAYS_PER_MONTH",

@@ -13,9 +13,9 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from .cohort import SEED, CohortSummary, Count
-from .explain import Candidate, CondNode, Explanation, PatternExplanation
-from .render import _OPS, _VERDICT, SEVERITY_LABEL, SEVERITY_STYLE, _raw, _v
+from ivig_cds.cohort import SEED, CohortSummary, Count
+from ivig_cds.console.evaluation import _OPS, _VERDICT, SEVERITY_LABEL, SEVERITY_STYLE, _raw, _v
+from ivig_cds.explain import Candidate, CondNode, Explanation, PatternExplanation
 
 __all__ = ["render_cohort", "render_explanation", "render_plugins", "render_rules"]
 

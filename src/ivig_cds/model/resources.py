@@ -13,4 +13,4 @@ def default_rules_dir() -> Path:
     packaged = resources.files("ivig_cds").joinpath("_rules")
     if packaged.is_dir():
         return Path(str(packaged))
-    return Path(__file__).resolve().parents[2] / "rules"
+    return Path(__file__).resolve().parents[3] / "rules"

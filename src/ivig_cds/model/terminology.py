@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 import yaml
 
-from .errors import RuleFileError
-from .resources import default_rules_dir
+from ivig_cds.errors import RuleFileError
+from ivig_cds.model.resources import default_rules_dir
 
 __all__ = ["STABILIZERS", "Product", "ProductInfo", "ProductTable", "load_product_table"]
 

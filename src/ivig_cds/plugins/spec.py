@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from .evaluation import Evaluation, Finding
-    from .plugins import EvaluationContext, FactDeriver, OutputFormatSpec
+    from ivig_cds.model.evaluation import Evaluation, Finding
+    from ivig_cds.plugins.host import EvaluationContext, FactDeriver, OutputFormatSpec
 
 __all__ = ["PROJECT", "hookimpl", "hookspec"]
 

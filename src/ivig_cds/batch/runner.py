@@ -24,10 +24,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, Protocol
 
-from .errors import FieldError, InputError, IvigCdsError
-from .evaluation import Evaluation
-from .patient import Patient
-from .patient_io import load_patient, parse_document, validate_patient
+from ivig_cds.errors import FieldError, InputError, IvigCdsError
+from ivig_cds.inputs.files import load_patient, parse_document, validate_patient
+from ivig_cds.model.evaluation import Evaluation
+from ivig_cds.model.patient import Patient
 
 __all__ = [
     "PATIENT_SUFFIXES",
@@ -71,7 +71,7 @@ class EngineSpec:
     strict_plugins: bool = False
 
     def __call__(self) -> _Evaluator:
-        from .engine import Engine
+        from ivig_cds.engine.engine import Engine
 
         return Engine(
             backend=self.backend,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from .patient import RiskFactors
+from ivig_cds.model.patient import RiskFactors
 
 __all__ = ["CATALOG", "FactField", "FieldType", "field_spec"]
 

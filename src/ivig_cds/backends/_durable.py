@@ -45,10 +45,10 @@ from typing import Any
 import durable_rules_engine as _dre
 from durable import engine as _engine
 
-from .conditions import And, Cond, Pattern, Test, eval_cond, iter_tests
-from .errors import EngineError
-from .plan import conclusion_fact
-from .rules import Rule
+from ivig_cds.errors import EngineError
+from ivig_cds.rulebook.conditions import And, Cond, Pattern, Test, eval_cond, iter_tests
+from ivig_cds.rulebook.load import Rule
+from ivig_cds.rulebook.plan import conclusion_fact
 
 __all__ = ["MAX_LIVE_SESSIONS", "DurableBackend", "Match", "compile_condition", "compile_pattern"]
 

@@ -13,10 +13,10 @@ import operator
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from .conditions import And, Cond, Or, Pattern, Test, _same_kind, eval_cond, fields_of
-from .errors import EngineError
-from .plan import Plan, conclusion_fact
-from .rules import Rule
+from ivig_cds.errors import EngineError
+from ivig_cds.rulebook.conditions import And, Cond, Or, Pattern, Test, _same_kind, eval_cond, fields_of
+from ivig_cds.rulebook.load import Rule
+from ivig_cds.rulebook.plan import Plan, conclusion_fact
 
 __all__ = ["Match", "ReferenceBackend", "rule_matches", "rule_truth"]
 

@@ -11,9 +11,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .conditions import eval_cond
-from .errors import RuleFileError
-from .rules import Rule
+from ivig_cds.errors import RuleFileError
+from ivig_cds.rulebook.conditions import eval_cond
+from ivig_cds.rulebook.load import Rule
 
 __all__ = ["Plan", "conclusion_fact", "make_plan"]
 
