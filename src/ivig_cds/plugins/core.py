@@ -1,4 +1,4 @@
-"""The built-in plugin: registers the core rule files and output formats through the public hooks."""
+"""The core plugin: registers the core rule files through the public ``register_rules`` hook."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ __all__ = ["CorePlugin"]
 
 
 class CorePlugin:
-    """The core rules (one file per family in the rules directory) and the built-in output formats."""
+    """The core rules: one file per family in the rules directory."""
 
     def __init__(self, rules_dir: Path | None = None) -> None:
         self.rules_dir = rules_dir or default_rules_dir()
@@ -23,17 +23,3 @@ class CorePlugin:
         for path in sorted(self.rules_dir.glob("*.yaml")):
             if path.name not in SPECIAL_FILES:
                 register(path)
-
-    @hookimpl
-    def register_output_formats(self, register: Callable[[Any], None]) -> None:
-        try:
-            from ivig_cds.outputs.registry import builtin_formats
-        except ImportError:  # outputs module not present: JSON only
-            from ivig_cds.plugins.host import OutputFormatSpec
-
-            register(
-                OutputFormatSpec("json", "the output contract", lambda evs: "\n".join(e.to_json() for e in evs))
-            )
-            return
-        for fmt in builtin_formats().values():
-            register(fmt)

@@ -13,9 +13,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
@@ -25,9 +24,9 @@ import pluggy
 
 from ivig_cds.errors import PluginError
 from ivig_cds.facts.catalog import CATALOG, FactField
-from ivig_cds.outputs.registry import OutputFormat
 from ivig_cds.plugins import spec as hookspecs
-from ivig_cds.plugins.spec import PROJECT
+from ivig_cds.plugins.defaults import DEFAULT_PLUGINS, load_default
+from ivig_cds.plugins.spec import PROJECT, EvaluationContext, FactDeriver, OutputFormatSpec
 
 __all__ = [
     "LOAD_PLUGINS_ENV",
@@ -41,37 +40,12 @@ __all__ = [
 
 LOAD_PLUGINS_ENV = "IVIG_CDS_LOAD_PLUGINS"
 CORE = "core"
+BUILTIN = frozenset({CORE, *(name for name, _ in DEFAULT_PLUGINS)})
+"""The built-in plugins: called first, never counted as third-party plugins."""
 
 
-@dataclass(frozen=True)
-class FactDeriver:
-    """Adds facts for rules: fields of the ``patient`` fact, or facts of a new type.
-
-    Attributes:
-        name: Unique within the plugin.
-        fact_type: ``patient`` (extra fields on the one patient fact) or a new fact type.
-        fields: The typed fields it fills; they extend the fact catalog rules are checked against.
-        derive: ``derive(patient, as_of, thresholds)`` returning a dict (patient fields, or one fact)
-            or a list of dicts (facts of the new type). Must be pure and must not log patient data.
-    """
-
-    name: str
-    fact_type: str
-    fields: Mapping[str, FactField]
-    derive: Callable[[Any, date, Mapping[str, Any]], Mapping[str, Any] | Sequence[Mapping[str, Any]]]
-
-
-OutputFormatSpec = OutputFormat
-"""An output format a plugin registers: the same :class:`ivig_cds.outputs.OutputFormat` the built-ins use."""
-
-
-@dataclass(frozen=True)
-class EvaluationContext:
-    """What an observer may log: identifiers only, never patient values."""
-
-    input_sha256: str
-    ruleset_hash: str
-    plugins: tuple[str, ...]
+def _order(plugin_name: str) -> tuple[bool, str]:
+    return plugin_name not in BUILTIN, plugin_name
 
 
 @dataclass
@@ -129,6 +103,8 @@ class PluginHost:
         self.infos: dict[str, PluginInfo] = {}
         self.failures: list[tuple[str, str, str]] = []
         self._add(CORE, core, "builtin", _version(None))
+        for name, module in DEFAULT_PLUGINS:
+            self._add(name, load_default(module), "builtin", _version(None))
         if entry_points:
             self._load_entry_points()
         for path in paths:
@@ -205,7 +181,7 @@ class PluginHost:
     ) -> list[tuple[str, Any]]:
         """Call a hook plugin by plugin (in name order, core first), isolating failures into ``sink``."""
         caller = getattr(self.pm.hook, hook)
-        impls = sorted(caller.get_hookimpls(), key=lambda i: (i.plugin_name != CORE, i.plugin_name))
+        impls = sorted(caller.get_hookimpls(), key=lambda i: _order(i.plugin_name))
         out: list[tuple[str, Any]] = []
         for impl in impls:
             try:
@@ -256,9 +232,7 @@ class PluginHost:
             ("register_output_formats", "formats"),
         )
         for hook, kind in hooks:
-            for impl in sorted(
-                getattr(self.pm.hook, hook).get_hookimpls(), key=lambda i: (i.plugin_name != CORE, i.plugin_name)
-            ):
+            for impl in sorted(getattr(self.pm.hook, hook).get_hookimpls(), key=lambda i: _order(i.plugin_name)):
                 before = (len(reg.rule_sources), len(reg.derivers), dict(reg.formats))
                 try:
                     impl.function(register=registrar(impl.plugin_name, kind))
@@ -295,7 +269,9 @@ class PluginHost:
 
     def versions(self) -> list[str]:
         """``name==version`` of every plugin in force (core excluded), sorted."""
-        return sorted(f"{i.name}=={i.version}" for i in self.infos.values() if i.name != CORE and i.error is None)
+        return sorted(
+            f"{i.name}=={i.version}" for i in self.infos.values() if i.name not in BUILTIN and i.error is None
+        )
 
     def has_impls(self, hook: str) -> bool:
         """True when any plugin implements the hook (skips per-evaluation work otherwise)."""

@@ -17,21 +17,94 @@ the others still run. Arguments are always passed by keyword.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pluggy
 
-if TYPE_CHECKING:
-    from ivig_cds.model.evaluation import Evaluation, Finding
-    from ivig_cds.plugins.host import EvaluationContext, FactDeriver, OutputFormatSpec
+from ivig_cds.facts.catalog import FactField
+from ivig_cds.model.evaluation import Evaluation, Finding
 
-__all__ = ["PROJECT", "hookimpl", "hookspec"]
+__all__ = [
+    "PROJECT",
+    "EvaluationContext",
+    "FactDeriver",
+    "FactField",
+    "OutputFormat",
+    "OutputFormatSpec",
+    "hookimpl",
+    "hookspec",
+]
 
 PROJECT = "ivig_cds"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# --------------------------------------------------------------------------------------------
+# What plugin authors register
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FactDeriver:
+    """Adds facts for rules: fields of the ``patient`` fact, or facts of a new type.
+
+    Attributes:
+        name: Unique within the plugin.
+        fact_type: ``patient`` (extra fields on the one patient fact) or a new fact type.
+        fields: The typed fields it fills; they extend the fact catalog rules are checked against.
+        derive: ``derive(patient, as_of, thresholds)`` returning a dict (patient fields, or one fact)
+            or a list of dicts (facts of the new type). Must be pure and must not log patient data.
+    """
+
+    name: str
+    fact_type: str
+    fields: Mapping[str, FactField]
+    derive: Callable[[Any, date, Mapping[str, Any]], Mapping[str, Any] | Sequence[Mapping[str, Any]]]
+
+
+Renderer = Callable[[Sequence[Evaluation]], str]
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    """One way to write evaluations (``ivig-cds evaluate --format NAME``; ``Engine.format(NAME, ...)``).
+
+    Attributes:
+        name: The ``--format`` value (lower case, no spaces).
+        description: One line for ``--help``.
+        render: Evaluations (input order) -> the complete text, ending in a newline.
+        media_type: The IANA media type of the text (``application/json``, ``text/markdown``, ...).
+        error: How the format writes an input that could not be evaluated (the ``error_record``
+            mapping -> text); ``None``: the format has no error records (errors go to stderr only).
+        per_record: ``render(a + b) == render(a) + render(b)``, so records can be written as they
+            come (a long run streams); ``False`` (e.g. a format with a header): rendered in one call
+            per run of evaluations between error records.
+    """
+
+    name: str
+    description: str
+    render: Renderer
+    media_type: str = "text/plain"
+    error: Callable[[Mapping[str, Any]], str] | None = None
+    per_record: bool = False
+
+
+OutputFormatSpec = OutputFormat
+"""The name 0.1 plugins used for :class:`OutputFormat`."""
+
+
+@dataclass(frozen=True)
+class EvaluationContext:
+    """What an observer may log: identifiers only, never patient values."""
+
+    input_sha256: str
+    ruleset_hash: str
+    plugins: tuple[str, ...]
 
 
 # --------------------------------------------------------------------------------------------
@@ -60,7 +133,7 @@ def register_fact_derivers(register: Callable[[FactDeriver], None]) -> None:
     """Register functions that add facts (or fields of the ``patient`` fact) for rules to test.
 
     Args:
-        register: Call it with a :class:`~ivig_cds.plugins.FactDeriver`: its name, the fact type,
+        register: Call it with a :class:`~ivig_cds.FactDeriver`: its name, the fact type,
             the typed fields it fills (they join the fact catalog so rules are validated against
             them) and ``derive(patient, as_of, thresholds) -> dict | list[dict]``.
 
@@ -82,11 +155,11 @@ def provide_thresholds() -> Mapping[str, Any] | None:
 
 
 @hookspec
-def register_output_formats(register: Callable[[OutputFormatSpec], None]) -> None:
+def register_output_formats(register: Callable[[OutputFormat], None]) -> None:
     """Register output formats, usable as ``ivig-cds evaluate --format NAME`` and from the API.
 
     Args:
-        register: Call it with an :class:`~ivig_cds.plugins.OutputFormatSpec` (name, description,
+        register: Call it with an :class:`~ivig_cds.OutputFormat` (name, description,
             ``render(evaluations) -> str``, media type). Names are unique across plugins.
 
     Called once per Engine. Not firstresult.
