@@ -283,9 +283,9 @@ def eligible(*, patient_id: str = "pt-001", as_of: date = AS_OF) -> PatientBuild
             ],
             "assessments": [],
             "labs": [
-                {"date": "2023-12-01", "test": "egfr_ml_min_1_73m2", "value": 95},
-                {"date": "2023-12-01", "test": "creatinine_mg_dl", "value": 0.8},
-                {"date": "2023-12-01", "test": "iga_mg_dl", "value": 200},
+                {"date": "2024-01-02", "test": "egfr_ml_min_1_73m2", "value": 95},
+                {"date": "2024-01-02", "test": "creatinine_mg_dl", "value": 0.8},
+                {"date": "2024-01-02", "test": "iga_mg_dl", "value": 200},
             ],
             "ivig_courses": [],
             "ivig_discontinued_on": None,

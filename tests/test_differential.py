@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 from builders import eligible
 from ivig_cds import Engine, EngineError, Evaluation
 from ivig_cds.backends import _durable, reference
+from ivig_cds.rulebook import truth
 from ivig_cds.inputs.files import load_patient
 from ivig_cds.rulebook import conditions as cnd
 from strategies import cohort, patients, random_patient
@@ -458,11 +459,11 @@ CONDITIONS = st.recursive(
 @settings(max_examples=500, deadline=None)
 @given(cond=CONDITIONS, fact=st.fixed_dictionaries({}, optional={f: _SCALARS for f in _FIELDS}))
 def test_compiled_conditions_equal_eval_cond(cond: Any, fact: dict[str, Any]) -> None:
-    c = reference.compiled(cond)
-    assert c.holds(fact) == (cnd.eval_cond(cond, fact) is True)
+    c = truth.compiled(cond)
+    assert c.holds(fact) == (truth.eval_cond(cond, fact) is True)
     got: list[str] = []
     want: list[str] = []
-    assert c.truth(fact, got) == cnd.eval_cond(cond, fact, want)
+    assert c.truth(fact, got) == truth.eval_cond(cond, fact, want)
     assert got == want
 
 
@@ -478,7 +479,7 @@ def _rule_truth_spec(rule: Any, typed: dict[str, list[tuple[str, Any]]]) -> Trut
         fields: list[str] = []
         for _, fact in typed.get(p.fact_type, []):
             local: list[str] = []
-            value = cnd.eval_cond(p.cond, fact, local)
+            value = truth.eval_cond(p.cond, fact, local)
             if p.fact_type == "conclusion" and value is None:
                 value = False
             seen.append(value)
@@ -505,7 +506,7 @@ def test_rule_truth_equals_its_definition(pair: Pair) -> None:
         for i, fact in enumerate(all_facts):
             typed.setdefault(str(fact["t"]), []).append((f"f{i}", fact))
         for rule in engine.rules.values():
-            assert reference.rule_truth(rule, typed) == _rule_truth_spec(rule, typed), rule.id
+            assert truth.rule_truth(rule, typed) == _rule_truth_spec(rule, typed), rule.id
             checked += 1
     assert checked > 1000
 

@@ -594,8 +594,34 @@ def test_load_patient_sources(minimal_patient_dict: dict[str, Any]) -> None:
     with pytest.raises(InputError) as info:
         load_patient(minimal_patient_dict, name="ehr:42")
     assert info.value.source == "ehr:42"
-    with pytest.raises(TypeError):
-        load_patient(42)  # type: ignore[arg-type]
+    for wrong in (42, None, [minimal_patient_dict]):
+        with pytest.raises(InputError) as info:
+            load_patient(wrong)  # type: ignore[arg-type]
+        assert "cannot read a patient from" in info.value.errors[0].msg
+        assert "demo-001" not in str(info.value)  # the input is never echoed
+
+
+def test_load_patient_reads_json_and_yaml_text(minimal_patient_dict: dict[str, Any]) -> None:
+    patient = load_patient(minimal_patient_dict)
+    assert load_patient(json.dumps(minimal_patient_dict)) == patient
+    assert load_patient(json.dumps(minimal_patient_dict, indent=2)) == patient
+    import yaml
+
+    assert load_patient(yaml.safe_dump(minimal_patient_dict)) == patient
+    broken = json.dumps(minimal_patient_dict)[:-1]
+    with pytest.raises(InputError) as info:
+        load_patient(broken)
+    assert info.value.source == "<str>"
+    assert "demo-001" not in str(info.value) and "1978-04-12" not in str(info.value)
+
+
+def test_a_missing_file_is_named_but_long_text_is_not_echoed(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as info:
+        load_patient(str(tmp_path / "absent.json"))
+    assert info.value.source.endswith("absent.json") and info.value.errors[0].msg == "file not found"
+    with pytest.raises(InputError) as info:
+        load_patient("x" * 300)
+    assert info.value.source == "<str>"
 
 
 def test_format_loc() -> None:

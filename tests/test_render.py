@@ -33,8 +33,11 @@ def test_minimal_patient_view(engine: Engine, minimal_patient_dict: dict[str, An
     lines = _render(engine.evaluate(patient), patient)
     assert lines[0].startswith("╭─ ivig-cds · patient demo-001 ─")
     assert lines[1] == "│ as of 2024-06-01   46 y female · 64 kg   polymyositis (definite)".ljust(99) + "│"
-    assert "│ Eligibility    eligible".ljust(99) + "│" in lines
-    assert "│ Alerts         1 WARNING".ljust(99) + "│" in lines
+    assert (
+        "│ Eligibility    screen incomplete — record creatinine/eGFR (180 d), hyperprolinemia".ljust(99) + "│"
+        in lines
+    )
+    assert "│ Alerts         3 WARNINGS".ljust(99) + "│" in lines  # RESP-008 and the two missing screen items
     assert "│ 64 g/day × 2 days every 4 weeks (128 g per course)".ljust(99) + "│" in lines
     assert any(line.startswith("│  WARNING   RESP-008          Dysphagia mild") for line in lines)
     # raw values, not prose: true / null

@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 
-from ivig_cds.backends.reference import rule_truth
 from ivig_cds.errors import RuleFileError
 from ivig_cds.facts.catalog import CATALOG, FactField
 from ivig_cds.inputs.files import load_patient
 from ivig_cds.model.evaluation import Finding
 from ivig_cds.model.patient import Patient
-from ivig_cds.rulebook.conditions import And, Cond, Test, eval_cond, eval_test
+from ivig_cds.rulebook.conditions import And, Cond, Test
 from ivig_cds.rulebook.load import SPECIAL_FILES, TEMPLATE_REF, RuleBook, load_rulebook, parse_rule_file
+from ivig_cds.rulebook.truth import eval_cond, eval_test, rule_truth
 
 if TYPE_CHECKING:
     from ivig_cds.engine.engine import Engine, PatientSource

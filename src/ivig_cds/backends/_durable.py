@@ -45,10 +45,12 @@ from typing import Any
 import durable_rules_engine as _dre
 from durable import engine as _engine
 
+from ivig_cds.backends.base import Match
 from ivig_cds.errors import EngineError
-from ivig_cds.rulebook.conditions import And, Cond, Pattern, Test, eval_cond, iter_tests
-from ivig_cds.rulebook.load import Rule
+from ivig_cds.rulebook.conditions import And, Cond, Pattern, Test, iter_tests
 from ivig_cds.rulebook.plan import conclusion_fact
+from ivig_cds.rulebook.spec import Rule
+from ivig_cds.rulebook.truth import eval_cond
 
 __all__ = ["MAX_LIVE_SESSIONS", "DurableBackend", "Match", "compile_condition", "compile_pattern"]
 
@@ -57,7 +59,6 @@ __all__ = ["MAX_LIVE_SESSIONS", "DurableBackend", "Match", "compile_condition", 
 # (measured: 1,000 live sessions = 1.1 GB RSS) and threads gain nothing from more, since the C
 # calls hold the GIL. Further evaluations wait for a permit; every stratum runs under one permit.
 MAX_LIVE_SESSIONS = 64
-Match = tuple[str, dict[str, str]]  # (rule id, alias -> matched fact key: "f<index>" or "c<rule id>")
 _DURABLE_OPS = {"lt": "$lt", "le": "$lte", "gt": "$gt", "ge": "$gte"}
 SENTINEL = "__session__"  # rule name and fact type of the per-session sentinel (never a rule id)
 _RESERVED_FIELDS = ("sid", "id", "$s", "t")

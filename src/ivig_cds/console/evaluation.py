@@ -49,6 +49,7 @@ _BORDER = {"stop": "red", "warning": "red", "advisory": "yellow", "info": "blue"
 _ELIGIBILITY_STYLE = {
     "eligible": _GOOD,
     "eligible_with_precautions": _WARN,
+    "screen_incomplete": _WARN,
     "not_eligible": _BAD,
     "contraindicated": "bold white on red",
 }
@@ -96,11 +97,26 @@ def _plural(n: int, word: str) -> str:
 # ---------------------------------------------------------------- one evaluation
 
 
+_SCREEN_WORDS = {
+    "risk_factors.prior_ig_anaphylaxis": "prior Ig anaphylaxis",
+    "risk_factors.iga_deficiency": "IgA level",
+    "risk_factors.anti_iga_antibodies": "anti-IgA antibodies",
+    "labs[creatinine_mg_dl]": "creatinine/eGFR (180 d)",
+    "risk_factors.hyperprolinemia": "hyperprolinemia",
+}
+
+
+def _screen_item(path: str) -> str:
+    return _SCREEN_WORDS.get(path, path)
+
+
 def status_lines(ev: Evaluation) -> list[tuple[str, str, str]]:
     """(label, value, style) rows of the status panel."""
     s = ev.status
     elig = _v(s.eligibility)
-    if s.eligibility_reasons:
+    if s.missing_screen:
+        elig += " — record " + ", ".join(_screen_item(m) for m in s.missing_screen)
+    elif s.eligibility_reasons:
         elig += f"  ({', '.join(s.eligibility_reasons)})"
     response = _v(s.response)
     if s.response_level:
@@ -136,7 +152,7 @@ def _worst(findings: Iterable[Finding]) -> str | None:
 def _header(ev: Evaluation) -> Text:
     p = ev.patient
     text = Text()
-    text.append(f"as of {ev.as_of}", style="bold")
+    text.append(f"as of {ev.as_of}" + (" (today, UTC)" if ev.status.as_of_source == "today" else ""), style="bold")
     who = f"{p.age_years} y" + (f" {p.sex}" if p.sex else "") + (f" · {_v(p.weight_kg)} kg" if p.weight_kg else "")
     text.append(f"   {who}   ")
     text.append(f"{_v(p.condition)} ({p.classification})", style="bold")

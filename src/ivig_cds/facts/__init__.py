@@ -11,7 +11,6 @@ from ivig_cds.facts.catalog import (
     STABILIZERS,
     FactField,
     FieldType,
-    field_spec,
 )
 
 __all__ = [
@@ -23,5 +22,4 @@ __all__ = [
     "STABILIZERS",
     "FactField",
     "FieldType",
-    "field_spec",
 ]

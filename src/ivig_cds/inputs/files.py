@@ -5,20 +5,23 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Hashable, Iterator, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any, ClassVar, Literal, NoReturn
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import PydanticCustomError
 
 from ivig_cds.errors import FieldError, InputError
-from ivig_cds.model.patient import Patient
+from ivig_cds.model.patient import Patient, check_iso_date
 
 __all__ = [
     "MAX_DOCUMENT_BYTES",
     "MAX_NESTING_DEPTH",
     "SCHEMA_ID",
     "SCHEMA_TITLE",
+    "check_as_of",
     "format_loc",
     "iter_ndjson",
     "load_patient",
@@ -272,22 +275,33 @@ def validate_patient(data: object, *, source: str) -> Patient:
     raise InputError(source, errors)
 
 
+def _looks_like_document(text: str) -> bool:
+    """A string holding a JSON or YAML document rather than a path: it opens an object or spans lines."""
+    return text.lstrip()[:1] in ("{", "[") or "\n" in text
+
+
+def _path_label(text: str) -> str:
+    """A path as errors show it; a string too long or odd to be a path is not echoed (it may be patient data)."""
+    return text if len(text) <= 200 and text.isprintable() and not set(text) & set('{}[]"') else "<str>"
+
+
 def load_patient(
     source: Patient | dict[str, Any] | str | os.PathLike[str] | bytes, *, name: str | None = None
 ) -> Patient:
     """Load and validate one patient.
 
     Args:
-        source: A :class:`Patient` (returned as is), a ``dict``, a path to a ``.json``,
-            ``.yaml`` or ``.yml`` file (other suffixes are sniffed), or JSON/YAML ``bytes``.
-        name: Name used in errors instead of the path, ``<dict>`` or ``<bytes>``.
+        source: A :class:`Patient` (returned as is), a ``dict``, JSON or YAML text (a string that
+            starts with ``{`` or spans lines), a path to a ``.json``, ``.yaml`` or ``.yml`` file
+            (other suffixes are sniffed), or JSON/YAML ``bytes``.
+        name: Name used in errors instead of the path, ``<dict>``, ``<str>`` or ``<bytes>``.
 
     Returns:
         The validated patient.
 
     Raises:
-        InputError: The file is missing or unreadable, or the document breaks the contract.
-        TypeError: ``source`` is none of the above.
+        InputError: The file is missing or unreadable, the document breaks the contract, or
+            ``source`` is none of the above. Messages never quote the document.
     """
     if isinstance(source, Patient):
         return source
@@ -296,13 +310,42 @@ def load_patient(
     if isinstance(source, bytes):
         label = name or "<bytes>"
         return validate_patient(parse_document(source, source=label), source=label)
+    if isinstance(source, str) and _looks_like_document(source):
+        label = name or "<str>"
+        return validate_patient(parse_document(source, source=label), source=label)
     if isinstance(source, str | os.PathLike):
         path = Path(source)
-        label = name or str(path)
+        label = name or _path_label(os.fspath(source))
         raw = _read_file(path, label)
         data = parse_document(raw, source=label, fmt=_SUFFIX_FORMATS.get(path.suffix.lower()))
         return validate_patient(data, source=label)
-    raise TypeError(f"cannot load a patient from {type(source).__name__}")
+    kind = "None" if source is None else type(source).__name__
+    _fail(
+        name or f"<{kind}>",
+        f"cannot read a patient from {kind}: give a path, a dict, JSON or YAML text or bytes, or a Patient",
+        "type",
+    )
+
+
+def check_as_of(value: object, patient: Patient) -> date:
+    """An evaluation date given by the caller (or the clock), checked like every date of the file.
+
+    Args:
+        value: A ``date`` or an ISO ``YYYY-MM-DD`` string.
+        patient: The patient it applies to (the date may not precede the birth date).
+
+    Raises:
+        InputError: Not a date, out of range, or before ``demographics.birth_date`` (loc ``as_of``).
+    """
+    try:
+        day = check_iso_date(value)
+    except PydanticCustomError as exc:
+        raise InputError("as_of", [FieldError("as_of", exc.message(), "iso_date")]) from None
+    if day < patient.demographics.birth_date:
+        raise InputError(
+            "as_of", [FieldError("as_of", "date is before demographics.birth_date", "date_before_birth")]
+        )
+    return day
 
 
 def _read_file(path: Path, label: str) -> bytes:

@@ -52,11 +52,22 @@ class EngineInfo(_Out):
 
 class Status(_Out):
     refractory: bool | None = Field(description="Refractory per the seed definition; null: therapy history empty.")
-    eligibility: Literal["eligible", "eligible_with_precautions", "not_eligible", "contraindicated"]
-    eligibility_reasons: list[str] = Field(description="Rule ids that set a non-eligible value.")
+    eligibility: Literal[
+        "eligible", "eligible_with_precautions", "screen_incomplete", "not_eligible", "contraindicated"
+    ]
+    eligibility_reasons: list[str] = Field(
+        description="Rule ids that set the value shown (only rules at that level)."
+    )
+    missing_screen: list[str] = Field(
+        default_factory=list,
+        description="Patient-file fields whose absence makes eligibility screen_incomplete (empty otherwise).",
+    )
     response: Literal["not_started", "too_early", "responder", "non_responder", "insufficient_data"]
     response_level: Literal["minimal", "moderate", "major"] | None
-    total_improvement_score: float | None = Field(description="Best ACR/EULAR 2016 TIS (0-100).")
+    total_improvement_score: float | None = Field(description="Best ACR/EULAR 2016 TIS in the response window.")
+    latest_total_improvement_score: float | None = Field(
+        default=None, description="TIS of the latest assessment at or before as_of (a worsening shows here)."
+    )
     steroid_reduction_pct: float | None = Field(description="(baseline - current) / baseline x 100.")
     steroid_taper_beyond_50: bool | None
     outcome: Literal[
@@ -72,6 +83,9 @@ class Status(_Out):
     ]
     relapse_alert: bool
     months_to_relapse: float | None = Field(description="Months from discontinuation to the relapse visit.")
+    as_of_source: Literal["argument", "file", "today"] = Field(
+        default="file", description="Where as_of came from: the caller, the file, or the clock (today)."
+    )
 
 
 class StatusSource(_Out):
@@ -120,6 +134,7 @@ class PatientSummary(_Out):
     courses_given: int = Field(description="IVIG courses started up to as_of.")
     first_course: str | None
     discontinued_on: str | None
+    restarted_on: str | None = Field(default=None, description="First course after a discontinuation.")
 
 
 class Evaluation(_Out):

@@ -38,6 +38,7 @@ __all__ = [
     "Therapy",
     "TherapyOutcome",
     "Vas10",
+    "check_iso_date",
 ]
 
 # ---------------------------------------------------------------- constrained types
@@ -47,7 +48,7 @@ _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _EARLIEST, _LATEST = date(1800, 1, 1), date(2200, 12, 31)
 
 
-def _check_iso_date(value: object) -> date:
+def check_iso_date(value: object) -> date:
     """Accept a ``YYYY-MM-DD`` string or a ``date`` (YAML makes those); refuse anything looser."""
     # datetime is a subclass of date: a time of day would be silently dropped, so refuse it first.
     if isinstance(value, datetime):
@@ -80,7 +81,7 @@ def _check_is_text(value: object) -> object:
 
 _E = TypeVar("_E", bound=enum.StrEnum)
 
-IsoDate = Annotated[date, BeforeValidator(_check_iso_date)]
+IsoDate = Annotated[date, BeforeValidator(check_iso_date)]
 """A calendar date, ``YYYY-MM-DD`` in the file."""
 Number = Annotated[float, Strict()]
 """A JSON number: ints and floats, never strings or booleans; NaN/Infinity are refused by the config."""

@@ -72,7 +72,7 @@ def _md_one(ev: Evaluation) -> list[str]:
     s, p = ev.status, ev.patient
     out = [f"## Patient {_md(ev.patient_id)}", ""]
     out.append(
-        f"As of {ev.as_of} · {p.age_years} y {_md(p.sex)} · {_md(p.condition)} ({_md(p.classification)}) · "
+        f"As of {ev.as_of}{' (today, UTC)' if s.as_of_source == 'today' else ''} · {p.age_years} y {_md(p.sex)} · {_md(p.condition)} ({_md(p.classification)}) · "
         f"{p.courses_given} IVIG course(s)"
     )
     out += ["", "| status | value |", "|---|---|"]
@@ -82,9 +82,11 @@ def _md_one(ev: Evaluation) -> list[str]:
             "eligibility",
             s.eligibility + (f" ({', '.join(s.eligibility_reasons)})" if s.eligibility_reasons else ""),
         ),
+        ("missing screen", ", ".join(s.missing_screen) or None),
         ("response", s.response),
         ("response level", s.response_level),
         ("total improvement score", s.total_improvement_score),
+        ("latest total improvement score", s.latest_total_improvement_score),
         ("steroid reduction %", s.steroid_reduction_pct),
         ("steroid taper beyond 50%", s.steroid_taper_beyond_50),
         ("outcome", s.outcome),

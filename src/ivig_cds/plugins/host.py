@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -29,6 +31,7 @@ from ivig_cds.plugins.defaults import DEFAULT_PLUGINS, load_default
 from ivig_cds.plugins.spec import PROJECT, EvaluationContext, FactDeriver, OutputFormatSpec
 
 __all__ = [
+    "INTERRUPTS",
     "LOAD_PLUGINS_ENV",
     "EvaluationContext",
     "FactDeriver",
@@ -36,6 +39,7 @@ __all__ = [
     "PluginHost",
     "PluginInfo",
     "Registrations",
+    "boundary",
 ]
 
 LOAD_PLUGINS_ENV = "IVIG_CDS_LOAD_PLUGINS"
@@ -70,6 +74,46 @@ class Registrations:
     derivers: list[tuple[str, FactDeriver]] = field(default_factory=list)
     thresholds: list[tuple[str, Mapping[str, Any]]] = field(default_factory=list)
     formats: dict[str, tuple[str, Any]] = field(default_factory=dict)
+
+
+class _Interrupts:
+    """Tells a real Ctrl-C from a ``KeyboardInterrupt`` a plugin raised itself.
+
+    The CLI calls :meth:`install`: SIGINT then goes through a handler that counts it. Without it
+    (an embedding program), a ``KeyboardInterrupt`` cannot be told apart and is taken as real.
+    """
+
+    def __init__(self) -> None:
+        self.installed = False
+        self.seen = 0
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def handler(signum: int, frame: object) -> None:
+            self.seen += 1
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGINT, handler)
+        self.installed = True
+
+    def real(self) -> bool:
+        return self.seen > 0 or not self.installed
+
+
+INTERRUPTS = _Interrupts()
+
+
+def boundary(exc: BaseException) -> BaseException:
+    """What a plugin raised, to be recorded as its failure; a real Ctrl-C is raised again.
+
+    ``SystemExit``, ``KeyboardInterrupt`` raised by the plugin itself and every other exception
+    stop only that plugin: a plugin can never end the program or hide the core's result.
+    """
+    if isinstance(exc, KeyboardInterrupt) and INTERRUPTS.real():
+        raise exc
+    return exc
 
 
 def _short(exc: BaseException) -> str:
@@ -138,10 +182,10 @@ class PluginHost:
         try:
             self.pm.register(plugin, name=name)
             self.pm.check_pending()  # a misspelled hook name fails loudly, here
-        except Exception as exc:
+        except BaseException as exc:
             if self.pm.is_registered(plugin):
                 self.pm.unregister(plugin)
-            self.fail(name, "load", exc)
+            self.fail(name, "load", boundary(exc))
             return
         self.infos[name].hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
 
@@ -155,9 +199,9 @@ class PluginHost:
             version = ep.dist.version if ep.dist is not None else "unknown"
             try:
                 plugin = ep.load()
-            except Exception as exc:
+            except BaseException as exc:
                 self.infos[ep.name] = PluginInfo(ep.name, version, f"entry point {ep.value}")
-                self.fail(ep.name, "load", exc)
+                self.fail(ep.name, "load", boundary(exc))
                 continue
             self._add(ep.name, plugin, f"entry point {ep.value}", version)
 
@@ -169,9 +213,9 @@ class PluginHost:
                 if not file.is_file():
                     raise FileNotFoundError(f"no plugin file {file}")
                 module = _import_file(file)
-            except Exception as exc:
+            except BaseException as exc:
                 self.infos[name] = PluginInfo(name, "0", f"file {file}")
-                self.fail(name, "load", exc)
+                self.fail(name, "load", boundary(exc))
                 continue
             self._add(name, module, f"file {file}", str(getattr(module, "__version__", "0")))
 
@@ -186,8 +230,8 @@ class PluginHost:
         for impl in impls:
             try:
                 result = impl.function(**{k: kwargs[k] for k in impl.argnames})
-            except Exception as exc:
-                self.fail(impl.plugin_name, hook, exc, sink)
+            except BaseException as exc:
+                self.fail(impl.plugin_name, hook, boundary(exc), sink)
                 continue
             out.append((impl.plugin_name, result))
         return out
@@ -196,9 +240,14 @@ class PluginHost:
         """Call one plugin's implementation of a hook, isolating a failure into ``sink``."""
         try:
             return impl.function(**{k: kwargs[k] for k in impl.argnames})
-        except Exception as exc:
-            self.fail(impl.plugin_name, impl.function.__name__, exc, sink)
+        except BaseException as exc:
+            self.fail(impl.plugin_name, impl.function.__name__, boundary(exc), sink)
             return None
+
+    def impls(self, hook: str) -> list[Any]:
+        """The implementations of a hook by third-party plugins, in name order (built-ins excluded)."""
+        found = getattr(self.pm.hook, hook).get_hookimpls()
+        return sorted((i for i in found if i.plugin_name not in BUILTIN), key=lambda i: i.plugin_name)
 
     def collect(self) -> Registrations:
         """Run the registration hooks once and gather what plugins registered."""
@@ -236,7 +285,8 @@ class PluginHost:
                 before = (len(reg.rule_sources), len(reg.derivers), dict(reg.formats))
                 try:
                     impl.function(register=registrar(impl.plugin_name, kind))
-                except Exception as exc:
+                except BaseException as exc:
+                    exc = boundary(exc)
                     # registration is all or nothing per plugin and hook
                     reg.rule_sources = [s for i, s in enumerate(reg.rule_sources) if i < before[0]]
                     reg.derivers = reg.derivers[: before[1]]

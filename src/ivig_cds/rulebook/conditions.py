@@ -11,9 +11,8 @@ A rule's ``when`` is a list of patterns. Each pattern matches one fact:
 ``eq ne lt le gt ge in present``; ``any:`` / ``all:`` hold lists of nested ``where`` mappings.
 A value written ``$name`` is a threshold, resolved from the thresholds table at compile time.
 
-Durable-rules executes these patterns (see :mod:`ivig_cds._durable`). The evaluator here gives
-the same two-valued answer (missing field = no match) and, in addition, Kleene three-valued
-answers that tell *which missing data* kept a rule from deciding.
+Durable-rules executes these patterns (:mod:`ivig_cds.backends._durable`); :mod:`ivig_cds.rulebook.truth`
+evaluates them in Python, two-valued and three-valued (which missing data kept a rule from deciding).
 """
 
 from __future__ import annotations
@@ -24,20 +23,17 @@ from typing import Any, Literal, TypeAlias
 
 __all__ = [
     "OPERATORS",
-    "UNKNOWN",
     "And",
     "Cond",
     "Or",
     "Pattern",
     "Test",
-    "eval_cond",
     "fields_of",
     "parse_where",
     "thresholds_of",
 ]
 
 OPERATORS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "present")
-UNKNOWN = None  # the third truth value
 
 
 @dataclass(frozen=True)
@@ -160,65 +156,3 @@ def fields_of(cond: Cond) -> list[str]:
 def thresholds_of(cond: Cond) -> list[str]:
     """The threshold names a condition uses, in written order, without repeats."""
     return list(dict.fromkeys(t.threshold for t in iter_tests(cond) if t.threshold))
-
-
-def _same_kind(a: Any, b: Any) -> bool:
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool)
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return True
-    return type(a) is type(b)
-
-
-def eval_test(test: Test, fact: Mapping[str, Any], unknown: list[str] | None = None) -> bool | None:
-    """Evaluate one test against a fact: ``True``, ``False``, or ``None`` when the field is missing.
-
-    A missing field makes every comparison unknown (three-valued logic); ``present`` is always
-    decided. Values of another kind than the literal never match (no string/number coercion).
-    """
-    value = fact.get(test.field)
-    if test.op == "present":
-        return (value is not None) is test.value
-    if value is None:
-        if unknown is not None:
-            unknown.append(test.field)
-        return UNKNOWN
-    if test.op == "in":
-        return any(_same_kind(value, v) and value == v for v in test.value)
-    if not _same_kind(value, test.value):
-        return False
-    if test.op == "eq":
-        return bool(value == test.value)
-    if test.op == "ne":
-        return bool(value != test.value)
-    if test.op == "lt":
-        return bool(value < test.value)
-    if test.op == "le":
-        return bool(value <= test.value)
-    if test.op == "gt":
-        return bool(value > test.value)
-    return bool(value >= test.value)
-
-
-def eval_cond(cond: Cond, fact: Mapping[str, Any], unknown: list[str] | None = None) -> bool | None:
-    """Kleene three-valued evaluation.
-
-    When the answer is unknown, the fields that made it so (only those on branches that could
-    still decide it) are appended to ``unknown``.
-    """
-    if isinstance(cond, Test):
-        return eval_test(cond, fact, unknown)
-    results: list[tuple[bool | None, list[str]]] = []
-    for item in cond.items:
-        missing: list[str] = []
-        results.append((eval_cond(item, fact, missing), missing))
-    decisive = not isinstance(cond, And)
-    if any(r is decisive for r, _ in results):
-        return decisive
-    undecided = [m for r, m in results if r is UNKNOWN]
-    if not undecided:
-        return not decisive
-    if unknown is not None:
-        for missing in undecided:
-            unknown.extend(missing)
-    return UNKNOWN

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ivig_cds.errors import RuleFileError
-from ivig_cds.rulebook.conditions import eval_cond
-from ivig_cds.rulebook.load import Rule
+from ivig_cds.rulebook.spec import Rule
+from ivig_cds.rulebook.truth import eval_cond
 
 __all__ = ["Plan", "conclusion_fact", "make_plan"]
 
