@@ -31,10 +31,10 @@ from hypothesis import strategies as st
 
 from builders import eligible
 from ivig_cds import Engine, EngineError, Evaluation
-from ivig_cds.backends import _durable, reference
-from ivig_cds.rulebook import truth
+from ivig_cds.backends import _durable
 from ivig_cds.inputs.files import load_patient
 from ivig_cds.rulebook import conditions as cnd
+from ivig_cds.rulebook import truth
 from strategies import cohort, patients, random_patient
 
 DIFF_N = int(os.environ.get("IVIG_CDS_DIFF_N", "1000"))

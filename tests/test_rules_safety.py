@@ -519,7 +519,8 @@ def test_no_risk_factors_is_never_eligible(engine: DualEngine) -> None:
         (lambda: eligible().risk(prior_ig_anaphylaxis=None), ["risk_factors.prior_ig_anaphylaxis"]),
         (lambda: eligible().risk(iga_deficiency=None).no_labs().lab("2024-05-01", "creatinine_mg_dl", 0.8),
          ["risk_factors.iga_deficiency"]),
-        (lambda: eligible().risk(iga_deficiency=True, anti_iga_antibodies=None), ["risk_factors.anti_iga_antibodies"]),
+        (lambda: eligible().risk(iga_deficiency=True, anti_iga_antibodies=None),
+         ["risk_factors.anti_iga_antibodies"]),
         (lambda: eligible().risk(hyperprolinemia=None), ["risk_factors.hyperprolinemia"]),  # no product named
         (lambda: with_order("Privigen").risk(hyperprolinemia=None), ["risk_factors.hyperprolinemia"]),
         (lambda: with_order("BrandX").risk(hyperprolinemia=None), ["risk_factors.hyperprolinemia"]),

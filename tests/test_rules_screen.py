@@ -40,8 +40,8 @@ CASES: list[tuple[str, Callable[[], PatientBuilder], Callable[[], PatientBuilder
     ),
     (
         "SCREEN-004",
-        lambda: eligible().no_labs().lab(day(-181, AS_OF), "creatinine_mg_dl", 0.8).lab("2024-05-01", "iga_mg_dl", 200),
-        lambda: eligible().no_labs().lab(day(-180, AS_OF), "egfr_ml_min_1_73m2", 90).lab("2024-05-01", "iga_mg_dl", 200),
+        lambda: eligible().no_labs().lab(day(-181, AS_OF), "creatinine_mg_dl", 0.8).lab(AS_OF, "iga_mg_dl", 200),
+        lambda: eligible().no_labs().lab(day(-180, AS_OF), "egfr_ml_min_1_73m2", 90).lab(AS_OF, "iga_mg_dl", 200),
         "labs[creatinine_mg_dl]",
     ),
     (

@@ -72,8 +72,8 @@ def _md_one(ev: Evaluation) -> list[str]:
     s, p = ev.status, ev.patient
     out = [f"## Patient {_md(ev.patient_id)}", ""]
     out.append(
-        f"As of {ev.as_of}{' (today, UTC)' if s.as_of_source == 'today' else ''} · {p.age_years} y {_md(p.sex)} · {_md(p.condition)} ({_md(p.classification)}) · "
-        f"{p.courses_given} IVIG course(s)"
+        f"As of {ev.as_of}{' (today, UTC)' if s.as_of_source == 'today' else ''} · {p.age_years} y {_md(p.sex)}"
+        f" · {_md(p.condition)} ({_md(p.classification)}) · {p.courses_given} IVIG course(s)"
     )
     out += ["", "| status | value |", "|---|---|"]
     rows: list[tuple[str, object]] = [
