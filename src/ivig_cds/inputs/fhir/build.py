@@ -207,6 +207,8 @@ def _document(
     )
     errors += [FieldError(f"{p.item.loc} ({p.item.ref})", p.message, "fhir_reference") for p in meds.problems]
     therapies = meds.therapies + _procedures([i for i in items if i.kind == "Procedure"], table, rb)
+    position = {i.ref: i.pos for i in items}
+    therapies.sort(key=lambda t: (t["start"], position.get(t["source"], 0)))
     _adverse_events(obs.get("ivig_adverse_event", []), index, meds, table, rb, errors)
     doc: dict[str, Any] = {"schema_version": 1, "patient_id": patient.id}
     if as_of is not None:
@@ -248,7 +250,7 @@ def _observations(items: list[Item], table: FhirMapping, rb: ReportBuilder) -> d
                             if k == "code" or k.startswith("value") or k in ("referenceRange", "dataAbsentReason")
                         }
                     )
-                    parts.append(Item(item.kind, item.id, item.loc, inner, item.full_url))
+                    parts.append(Item(item.kind, item.id, item.loc, inner, item.full_url, item.pos))
             parts = parts[1:] or parts
         matched = False
         for part in parts:
@@ -262,7 +264,7 @@ def _observations(items: list[Item], table: FhirMapping, rb: ReportBuilder) -> d
         if not matched:
             rb.ignored[item.kind] += 1
     for values in out.values():
-        values.sort(key=lambda o: (o.day, str(o.item.resource.get("effectiveDateTime", "")), o.item.ref))
+        values.sort(key=lambda o: (o.day, str(o.item.resource.get("effectiveDateTime", "")), o.item.pos))
     return out
 
 
@@ -451,15 +453,14 @@ def _assessments(obs: dict[str, list[ObsValue]], table: FhirMapping, rb: ReportB
 
 
 def _labs(obs: dict[str, list[ObsValue]], table: FhirMapping, rb: ReportBuilder) -> list[dict[str, Any]]:
-    out = []
+    out: list[tuple[date, int, dict[str, Any]]] = []
     for test in table.labs:
         for o in obs.get(f"lab:{test}", []):
             value = _convert(o, test, table, rb)
             if value is not None:
-                out.append(
-                    {"date": o.day.isoformat(), "test": test, "value": round(value, 6), "source": o.item.ref}
-                )
-    return sorted(out, key=lambda r: (r["date"], r["test"], r["source"]))
+                row = {"date": o.day.isoformat(), "test": test, "value": round(value, 6), "source": o.item.ref}
+                out.append((o.day, o.item.pos, row))
+    return [row for _, _, row in sorted(out, key=lambda r: (r[0], r[1]))]
 
 
 def _procedures(items: list[Item], table: FhirMapping, rb: ReportBuilder) -> list[dict[str, Any]]:

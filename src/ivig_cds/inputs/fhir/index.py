@@ -139,6 +139,7 @@ class Item:
     loc: str
     resource: Mapping[str, Any]
     full_url: str | None = None
+    pos: int = 0
 
     @property
     def ref(self) -> str:
@@ -171,7 +172,7 @@ class Index:
                 index.errors.append(FieldError(label, problem.msg, problem.type))
                 continue
             assert isinstance(kind, str)
-            item = Item(kind, rid, loc, resource, full_url)
+            item = Item(kind, rid, loc, resource, full_url, len(index.items))
             index.items.append(item)
             if rid is not None:
                 index.by_ref.setdefault(item.ref, item)

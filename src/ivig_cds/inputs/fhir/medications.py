@@ -165,12 +165,13 @@ def resource_period(item: Item) -> tuple[date | None, date | None]:
 
 
 def dose_steps(
-    item: Item, info: MedInfo, mapping: FhirMapping, rb: ReportBuilder, *, need_dose: bool
+    item: Item, info: MedInfo, mapping: FhirMapping, rb: ReportBuilder, *, need_dose: bool, quiet: bool = False
 ) -> list[DoseStep]:
     """The dose steps of a request or statement, each placed in time; what cannot be mapped is reported.
 
     Args:
         need_dose: Compute mg/day (glucocorticoids); else steps only mark dose changes (dose ``None``).
+        quiet: A step without a dose is expected (the doses are in statements that are ``partOf`` it).
     """
     ref = item.ref
     own_start, own_end = resource_period(item)
@@ -190,8 +191,8 @@ def dose_steps(
         start = start or own_start
         if start is None:
             continue
-        raw.append((start, end, _mg_per_day(d, info, mapping, rb, ref) if need_dose else None))
-    if need_dose and not dosages and own_start is not None:
+        raw.append((start, end, _mg_per_day(d, info, mapping, rb, ref, quiet) if need_dose else None))
+    if need_dose and not quiet and not dosages and own_start is not None:
         rb.warn(ref, _GC_FIELD, "no dosage: the glucocorticoid dose is not recorded")
     raw.sort(key=lambda s: (s[0], s[1] or date.max))
     steps: list[DoseStep] = []
@@ -220,7 +221,7 @@ def _bounds(dosage: Mapping[str, Any]) -> tuple[date | None, date | None]:
 
 
 def _mg_per_day(
-    dosage: Mapping[str, Any], info: MedInfo, mapping: FhirMapping, rb: ReportBuilder, ref: str
+    dosage: Mapping[str, Any], info: MedInfo, mapping: FhirMapping, rb: ReportBuilder, ref: str, quiet: bool
 ) -> float | None:
     if dosage.get("asNeededBoolean") is True or "asNeededCodeableConcept" in dosage:
         rb.warn(ref, _GC_FIELD, "as-needed dose: no daily dose can be derived")
@@ -235,6 +236,8 @@ def _mg_per_day(
             rb.warn(ref, _GC_FIELD, "dose given as a range: not mapped (never a guess)")
             return None
     if dose_q is None:
+        if quiet:
+            return None
         rb.warn(ref, _GC_FIELD, "no doseQuantity: the glucocorticoid dose is not recorded")
         return None
     if isinstance(dose_q, str) or dose_q.comparator:

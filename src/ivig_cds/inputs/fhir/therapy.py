@@ -74,6 +74,12 @@ def map_medications(
     therapies: list[tuple[dict[str, Any], list[date]]] = []
     ivig_requests: list[Item] = []
     admins: list[tuple[Item, MedInfo]] = []
+    parents = set()
+    for item in items:
+        part_of = item.resource.get("partOf")
+        target = index.resolve_item(reference(part_of[0]) or "") if isinstance(part_of, list) and part_of else None
+        if item.kind == "MedicationStatement" and target is not None:
+            parents.add(target.ref)
     for item in items:
         res = item.resource
         status = res.get("status")
@@ -120,7 +126,7 @@ def map_medications(
         if status == "unknown":
             rb.warn(item.ref, "therapies", "status unknown: mapped as recorded")
         gc = info.agent in mapping.glucocorticoids
-        steps = dose_steps(item, info, mapping, rb, need_dose=gc)
+        steps = dose_steps(item, info, mapping, rb, need_dose=gc, quiet=item.ref in parents)
         if gc:
             factor = mapping.prednisone_equivalents[info.agent]
             for s in steps:
