@@ -53,7 +53,8 @@ class FhirInputError(InputError):
 
 @dataclass(frozen=True)
 class MappingResult:
-    """The outcome of mapping: the patient (``None`` when ``errors``), its document, the report, the errors."""
+    """The outcome of mapping: the patient (``None`` when ``errors``), its document (partial when there are
+    errors, ``None`` when no patient was selected), the report and the errors."""
 
     patient: Patient | None
     document: dict[str, Any] | None
@@ -100,8 +101,8 @@ def map_entries(
     items = _patient_items(index, patient_item, as_of, rb)
     doc, problems = _document(index, patient_item, items, list(drafts_index.items), table, as_of, rb)
     errors += problems
-    if errors:
-        return MappingResult(None, None, report(), errors)
+    if errors:  # the partial document still shows a site what was mapped
+        return MappingResult(None, doc, report(), errors)
     try:
         patient = Patient.model_validate(doc)
     except ValidationError as exc:
@@ -109,7 +110,7 @@ def map_entries(
             _locate(doc, e["loc"], e["msg"], e["type"])
             for e in exc.errors(include_url=False, include_input=False, include_context=False)
         ]
-        return MappingResult(None, None, report(), errors)
+        return MappingResult(None, doc, report(), errors)
     return MappingResult(patient, doc, report(), [])
 
 

@@ -93,7 +93,7 @@ def bundle_from_patient(patient: Patient, *, mapping: FhirMapping | None = None)
         "birthDate": d.birth_date.isoformat(),
     }
     w.entries.append({"fullUrl": f"Patient/{p.patient_id}", "resource": {**person, "id": p.patient_id}})
-    anchor = p.as_of or p.diagnosis.diagnosed_on
+    anchor = p.diagnosis.diagnosed_on  # undated facts of the file are written as known from the diagnosis on
     w.observation(w.code("weight"), anchor, {"valueQuantity": _qty(d.weight_kg, "kg")}, "weight")
     if d.height_cm is not None:
         w.observation(w.code("height"), anchor, {"valueQuantity": _qty(d.height_cm, "cm")}, "height")
@@ -174,7 +174,7 @@ def _therapies(w: _Writer) -> None:
             w.add(res, "proc")
             continue
         codes = m.agents[t.agent.value]
-        rx = [c for c in codes.codes if c.system == m.systems["rxnorm"]]
+        rx = [c for c in codes.codes if c.system == m.systems["rxnorm"] and c.verified]
         coding = _coding(rx[0] if rx else codes.first())
         coding.setdefault("display", t.agent.value)
         steps = [t.start, *t.dose_changed_on]
@@ -307,7 +307,7 @@ def _order(w: _Writer) -> None:
 
 def _risks(w: _Writer) -> None:
     m, p = w.m, w.p
-    anchor = p.as_of or p.diagnosis.diagnosed_on
+    anchor = p.diagnosis.diagnosed_on
     for key, value in p.risk_factors.model_dump().items():
         if value is None:
             continue
