@@ -12,12 +12,12 @@ from pydantic import ValidationError
 from ivig_cds.errors import FieldError, InputError
 from ivig_cds.patient import Patient
 
-from .clinical import ObservationReader, ObsValue, abo_group, condition_status, field_of, outcome_of, risk_votes
+from .clinical import ObsValue, abo_group, condition_status, field_of, observation_reader, outcome_of, risk_votes
 from .index import READ_TYPES, Index, Item
 from .mapping import FhirMapping, contains_words, load_mapping, words
 from .report import MappingReport, ReportBuilder
 from .therapy import MedicationResult, map_medications
-from .values import codeable_text, codings, fhir_date, first_date
+from .values import codeable_text, codings, fhir_date, first_date, is_obj
 
 __all__ = ["FhirInputError", "MappingResult", "map_entries"]
 
@@ -84,7 +84,7 @@ def map_entries(
     index = Index.of(entries)
     drafts_index = Index.of((f"draft_orders[{i}]", r, None) for i, r in enumerate(draft_orders))
     errors = list(initial_errors) + index.errors + drafts_index.errors
-    patient_item = _select(index, patient_id, errors)
+    patient_item = _select(index, patient_id, errors) if not initial_errors else None
 
     def report() -> MappingReport:
         return rb.build(
@@ -125,7 +125,7 @@ def _locate(doc: Mapping[str, Any], loc: Sequence[str | int], msg: str, kind: st
             node = node[part]
         except (KeyError, IndexError, TypeError):
             break
-        if isinstance(node, Mapping) and isinstance(node.get("source"), str):
+        if is_obj(node) and isinstance(node.get("source"), str):
             source = node["source"]
     where = format_loc(loc)
     return FieldError(f"{where} ({source})" if source else where, msg, kind)
@@ -228,13 +228,16 @@ def _document(
     if meds.ivig_order is not None:
         doc["ivig_order"] = meds.ivig_order
     risks = _risk_factors(conditions, [i for i in items if i.kind == "AllergyIntolerance"], obs, table, as_of, rb)
+    for item in conditions:  # neither a myositis diagnosis nor a risk factor of the table
+        if not rb.was_used(item.ref):
+            rb.ignored[item.kind] += 1
     if risks:
         doc["risk_factors"] = risks
     return doc, errors
 
 
 def _observations(items: list[Item], table: FhirMapping, rb: ReportBuilder) -> dict[str, list[ObsValue]]:
-    reader = ObservationReader(table)
+    reader = observation_reader(table)
     out: dict[str, list[ObsValue]] = {}
     for item in items:
         if item.kind != "Observation":
@@ -242,7 +245,7 @@ def _observations(items: list[Item], table: FhirMapping, rb: ReportBuilder) -> d
         parts = [item]
         if not any(k.startswith("value") for k in item.resource):  # a panel: its components carry the values
             for comp in item.resource.get("component") or []:
-                if isinstance(comp, Mapping) and isinstance(comp.get("code"), Mapping):
+                if is_obj(comp) and is_obj(comp.get("code")):
                     inner = {k: v for k, v in item.resource.items() if k not in ("code", "component")}
                     inner.update(
                         {
@@ -507,7 +510,7 @@ def _adverse_events(
 ) -> None:
     for o in values:
         parents = o.item.resource.get("partOf") or []
-        target = parents[0].get("reference") if parents and isinstance(parents[0], Mapping) else None
+        target = parents[0].get("reference") if parents and is_obj(parents[0]) else None
         course = None
         if isinstance(target, str):
             admin = index.resolve_item(target)
@@ -538,7 +541,7 @@ def _adverse_events(
         )
         severity = None
         for comp in o.item.resource.get("component") or []:
-            value = comp.get("valueCodeableConcept") if isinstance(comp, Mapping) else None
+            value = comp.get("valueCodeableConcept") if is_obj(comp) else None
             severity = severity or next(
                 (table.answers["severity"][c] for _, c in codings(value) if c in table.answers["severity"]), None
             )
@@ -619,7 +622,7 @@ def _allergy(item: Item, table: FhirMapping, rb: ReportBuilder, votes: dict[str,
         return
     severe = False
     for reaction in res.get("reaction") or []:
-        if not isinstance(reaction, Mapping):
+        if not is_obj(reaction):
             continue
         manifest = [p for m in reaction.get("manifestation") or [] for p in codings(m)]
         if table.anaphylaxis.match(manifest) is not None or reaction.get("severity") == "severe":

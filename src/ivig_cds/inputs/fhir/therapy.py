@@ -11,7 +11,7 @@ from .index import Index, Item
 from .mapping import FhirMapping
 from .medications import DoseStep, MappingProblem, MedInfo, dose_steps, identify, resource_period, step_function
 from .report import ReportBuilder
-from .values import first_date, quantity, reference
+from .values import first_date, is_obj, quantity, reference
 
 __all__ = ["MedicationResult", "WeightAt", "map_medications"]
 
@@ -296,13 +296,13 @@ def _courses(
                 total += dose
                 rate = _rate(
                     item.resource.get("dosage", {}).get("rateQuantity")
-                    if isinstance(item.resource.get("dosage"), Mapping)
+                    if is_obj(item.resource.get("dosage"))
                     else None,
                     mapping,
                 )
                 if rate is not None:
                     rates.append(rate)
-                elif isinstance(item.resource.get("dosage"), Mapping) and "rateRatio" in item.resource["dosage"]:
+                elif is_obj(item.resource.get("dosage")) and "rateRatio" in item.resource["dosage"]:
                     rb.warn(
                         item.ref,
                         "ivig_courses.max_rate_mg_kg_min",
@@ -342,7 +342,7 @@ def _admin_dose(
     item: Item, mapping: FhirMapping, weight: tuple[float, str] | None, rb: ReportBuilder
 ) -> float | None:
     dosage = item.resource.get("dosage")
-    q = quantity(dosage.get("dose")) if isinstance(dosage, Mapping) else None
+    q = quantity(dosage.get("dose")) if is_obj(dosage) else None
     if q is None or isinstance(q, str) or q.comparator:
         rb.warn(item.ref, "ivig_courses", "no usable dosage.dose: the course is not mapped")
         return None
@@ -381,7 +381,7 @@ def _discontinued(requests: list[Item], rb: ReportBuilder) -> str | None:
         bounds = []
         for d in item.resource.get("dosageInstruction") or []:
             end_d, _, _ = first_date(
-                d.get("timing", {}).get("repeat", {}) if isinstance(d, Mapping) else {}, "boundsPeriod.end"
+                d.get("timing", {}).get("repeat", {}) if is_obj(d) else {}, "boundsPeriod.end"
             )
             if end_d is not None:
                 bounds.append(end_d)
@@ -431,7 +431,7 @@ def _order(
         if info.product:
             order["product"] = info.product
         dosage = next(iter(item.resource.get("dosageInstruction") or []), None)
-        if isinstance(dosage, Mapping):
+        if is_obj(dosage):
             _order_dosage(item, dosage, mapping, weight, rb, order)
         chosen = order
     return chosen
@@ -446,7 +446,7 @@ def _order_dosage(
     order: dict[str, Any],
 ) -> None:
     rate = next(iter(dosage.get("doseAndRate") or []), None)
-    if isinstance(rate, Mapping):
+    if is_obj(rate):
         q = quantity(rate.get("doseQuantity"))
         if not (q is None or isinstance(q, str)):
             per_kg = mapping.unit("dose_g_per_kg").convert(q.value, q.unit)
@@ -471,8 +471,8 @@ def _order_dosage(
         max_rate = _rate(rate.get("rateQuantity"), mapping)
         if max_rate is not None:
             order["max_rate_mg_kg_min"] = max_rate
-    repeat = dosage.get("timing", {}).get("repeat", {}) if isinstance(dosage.get("timing"), Mapping) else {}
-    if isinstance(repeat, Mapping):
+    repeat = dosage.get("timing", {}).get("repeat", {}) if is_obj(dosage.get("timing")) else {}
+    if is_obj(repeat):
         start, _, _ = first_date(repeat, "boundsPeriod.start")
         if start is not None:
             order["start"] = start.isoformat()

@@ -9,16 +9,27 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from typing_extensions import TypeIs
+
 __all__ = [
     "Quantity",
     "codeable_text",
     "codings",
     "fhir_date",
     "first_date",
+    "is_obj",
     "quantity",
     "reference",
     "status_code",
 ]
+
+_SCALARS = (str, int, float, list, type(None))
+
+
+def is_obj(value: object) -> TypeIs[Mapping[str, Any]]:
+    """A JSON object (``dict`` or another Mapping); fast for the plain types JSON gives."""
+    return type(value) is dict or (not isinstance(value, _SCALARS) and isinstance(value, Mapping))
+
 
 _DATE = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?")
 _EARLIEST, _LATEST = date(1800, 1, 1), date(2200, 12, 31)
@@ -59,7 +70,7 @@ def first_date(resource: Mapping[str, Any], *paths: str) -> tuple[date | None, s
     for path in paths:
         value: Any = resource
         for part in path.split("."):
-            value = value.get(part) if isinstance(value, Mapping) else None
+            value = value.get(part) if is_obj(value) else None
         if value is None:
             continue
         got = fhir_date(value)
@@ -71,13 +82,13 @@ def first_date(resource: Mapping[str, Any], *paths: str) -> tuple[date | None, s
 
 def codings(concept: object) -> Iterator[tuple[str, str]]:
     """``(system, code)`` of every coding of a CodeableConcept (or a bare Coding), skipping malformed ones."""
-    if not isinstance(concept, Mapping):
+    if not is_obj(concept):
         return
     items = concept.get("coding") if "coding" in concept else [concept]
     if not isinstance(items, list):
         return
     for coding in items:
-        if isinstance(coding, Mapping):
+        if is_obj(coding):
             system, code = coding.get("system"), coding.get("code")
             if isinstance(system, str) and isinstance(code, str):
                 yield system.rstrip("/"), code
@@ -85,7 +96,7 @@ def codings(concept: object) -> Iterator[tuple[str, str]]:
 
 def codeable_text(concept: object) -> list[str]:
     """The human-readable texts of a CodeableConcept: ``text``, then each coding's ``display``."""
-    if not isinstance(concept, Mapping):
+    if not is_obj(concept):
         return []
     out = []
     text = concept.get("text")
@@ -93,7 +104,7 @@ def codeable_text(concept: object) -> list[str]:
         out.append(text)
     items = concept.get("coding")
     for coding in items if isinstance(items, list) else []:
-        display = coding.get("display") if isinstance(coding, Mapping) else None
+        display = coding.get("display") if is_obj(coding) else None
         if isinstance(display, str) and display.strip():
             out.append(display)
     return out
@@ -112,7 +123,7 @@ def quantity(value: object) -> Quantity | str | None:
     """A Quantity's parts; ``None`` when absent; a reason string when it has no usable number."""
     if value is None:
         return None
-    if not isinstance(value, Mapping):
+    if not is_obj(value):
         return "not a Quantity"
     number = value.get("value")
     if isinstance(number, bool) or not isinstance(number, int | float) or not math.isfinite(number):
@@ -126,7 +137,7 @@ def quantity(value: object) -> Quantity | str | None:
 
 def reference(value: object) -> str | None:
     """The ``reference`` string of a Reference, else ``None``."""
-    if isinstance(value, Mapping):
+    if is_obj(value):
         ref = value.get("reference")
         if isinstance(ref, str) and ref:
             return ref
