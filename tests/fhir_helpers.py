@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from fhir_data import hl7_examples, synthea_bundles
 
 PID = "p1"

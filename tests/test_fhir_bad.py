@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 import pytest
-from fhir_helpers import LOINC, PID, RXNORM, SUBJECT, base, dosage, med_request, obs, patient, qty, weight
 
+from fhir_helpers import LOINC, PID, RXNORM, SUBJECT, base, dosage, med_request, obs, patient, qty, weight
 from ivig_cds import Engine, InputError
 from ivig_cds.fhir import (
     FhirInputError,

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fhir_helpers import hl7_dir, load_example, polymyositis, warnings_of
 
+from fhir_helpers import hl7_dir, load_example, polymyositis, warnings_of
 from ivig_cds.fhir import map_resources
 
 __all__ = ["hl7_dir"]  # the fixture, re-exported for pytest

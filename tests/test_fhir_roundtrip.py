@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FULL_PATIENT
 
+from conftest import FULL_PATIENT
 from ivig_cds import Engine, Patient
 from ivig_cds.fhir import bundle_from_patient, iter_bulk_patients, map_bundle, patient_from_bundle
 from ivig_cds.patient_io import load_patient

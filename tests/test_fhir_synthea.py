@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 
 import pytest
-from fhir_helpers import synthea_dir, warnings_of
 
+from fhir_helpers import synthea_dir, warnings_of
 from ivig_cds import Engine, InputError
 from ivig_cds.cli import main
 from ivig_cds.fhir import FhirInputError, iter_bulk_patients, map_bundle
