@@ -29,7 +29,7 @@ from .evaluation import (
     Status,
     StatusSource,
 )
-from .inputs.fhir.integration import load_input, with_mapping
+from .inputs.fhir.integration import load_input, resolve_mapping, with_mapping
 from .patient import Patient
 from .plan import conclusion_fact, make_plan
 from .plugins import EvaluationContext, PluginHost, PluginInfo
@@ -104,7 +104,8 @@ class Engine:
         fhir_mapping: Any = None,
         strict_fhir: bool = False,
     ) -> None:
-        self.fhir_mapping = fhir_mapping  # FHIR input: a site mapping table (FhirMapping or path); None: built-in
+        # FHIR input: a site mapping table, loaded (and checked) here so a bad table fails at start-up
+        self.fhir_mapping = resolve_mapping(fhir_mapping) if fhir_mapping is not None else None
         self.strict_fhir = strict_fhir
         self.host = PluginHost(
             CorePlugin(rules_dir),

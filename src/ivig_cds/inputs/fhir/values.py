@@ -149,6 +149,9 @@ def status_code(resource: Mapping[str, Any], key: str) -> str | None:
     value = resource.get(key)
     if isinstance(value, str):
         return value
-    for _, code in codings(value):
-        return code
+    items = value.get("coding") if is_obj(value) else None
+    for coding in items if isinstance(items, list) else []:
+        code = coding.get("code") if is_obj(coding) else None
+        if isinstance(code, str):  # a status code means one thing whatever its system (HL7's own code systems)
+            return code
     return None
