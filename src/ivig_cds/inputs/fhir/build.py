@@ -170,10 +170,11 @@ def _patient_items(index: Index, patient: Item, as_of: date | None, rb: ReportBu
             if target is None:
                 rb.warn(item.ref, "(subject)", "subject is not the Patient of the input: ignored")
             continue
-        day, _, _ = first_date(item.resource, *_DATED.get(item.kind, ()))
-        if as_of is not None and day is not None and day > as_of:
-            rb.after[item.kind] += 1
-            continue
+        if as_of is not None:
+            day, _, _ = first_date(item.resource, *_DATED.get(item.kind, ()))
+            if day is not None and day > as_of:
+                rb.after[item.kind] += 1
+                continue
         kept.append(item)
     return kept
 
@@ -243,7 +244,9 @@ def _observations(items: list[Item], table: FhirMapping, rb: ReportBuilder) -> d
         if item.kind != "Observation":
             continue
         parts = [item]
-        if not any(k.startswith("value") for k in item.resource):  # a panel: its components carry the values
+        if "component" in item.resource and not any(
+            k.startswith("value") for k in item.resource
+        ):  # a panel: its components carry the values
             for comp in item.resource.get("component") or []:
                 if is_obj(comp) and is_obj(comp.get("code")):
                     inner = {k: v for k, v in item.resource.items() if k not in ("code", "component")}

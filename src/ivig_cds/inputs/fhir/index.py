@@ -111,7 +111,8 @@ def check_shape(resource: Mapping[str, Any], where: str) -> FieldError | None:
         return FieldError(
             where, f"{kind} is not an R4 resource type (R4B/R5 data?): only FHIR R4 is read", "fhir_version"
         )
-    later = sorted(_LATER_KEYS.get(kind, frozenset()) & set(resource))
+    keys = _LATER_KEYS.get(kind)
+    later = sorted(keys.intersection(resource)) if keys is not None and not keys.isdisjoint(resource) else []
     if kind == "AllergyIntolerance" and is_obj(resource.get("type")):
         later.append("type")
     if kind == "Medication":
@@ -140,11 +141,11 @@ class Item:
     resource: Mapping[str, Any]
     full_url: str | None = None
     pos: int = 0
+    ref: str = field(init=False)
+    """``Type/id``, or ``Type (entry[3])`` when the resource has no id."""
 
-    @property
-    def ref(self) -> str:
-        """``Type/id``, or ``Type (entry[3])`` when the resource has no id."""
-        return f"{self.kind}/{self.id}" if self.id else f"{self.kind} ({self.loc})"
+    def __post_init__(self) -> None:
+        self.ref = f"{self.kind}/{self.id}" if self.id else f"{self.kind} ({self.loc})"
 
 
 @dataclass

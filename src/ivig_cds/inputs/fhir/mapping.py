@@ -88,6 +88,11 @@ class UnitTable:
 
     kind: str
     factors: Mapping[str, tuple[str, float]]
+    units: tuple[str, ...] = field(init=False)
+    """The accepted codes, the field's own unit first."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "units", tuple(self.factors))
 
     def convert(self, value: float, unit: str | None) -> float | None:
         """``value`` in the field's unit, or ``None`` when ``unit`` is not listed."""
@@ -95,10 +100,6 @@ class UnitTable:
             return None
         how, number = self.factors[unit]
         return value * number if how == "factor" else value / number
-
-    @property
-    def units(self) -> tuple[str, ...]:
-        return tuple(self.factors)
 
 
 @dataclass(frozen=True)

@@ -87,10 +87,16 @@ def identify(item: Item, index: Index, mapping: FhirMapping) -> MedInfo:
     texts = [t for c in concepts for t in codeable_text(c)]
     info = MedInfo(texts=texts)
     hits: dict[str, Code] = {}
-    for agent, codes in mapping.agents.items():
-        hit = codes.match(pairs)
-        if hit is not None:
-            hits[agent] = hit
+    exact = _agent_index(mapping)
+    for pair in pairs:
+        found = exact.get(pair)
+        if found is not None:
+            hits.setdefault(found[0], found[1])
+    for agent, codes in mapping.agents.items():  # prefix codes (none by default)
+        if agent not in hits and any(c.prefix for c in codes.codes):
+            hit = codes.match(pairs)
+            if hit is not None:
+                hits[agent] = hit
     ivig_code = mapping.ivig.match(pairs)
     product = next((t for t in texts if mapping.products.lookup(t).status in ("recognised", "ambiguous")), None)
     generic = next((t for t in texts if mapping.products.lookup(t).status == "generic"), None)
@@ -118,6 +124,25 @@ def identify(item: Item, index: Index, mapping: FhirMapping) -> MedInfo:
         info.unverified = code if code.system and not code.verified else None
         info.strength_mg = _strength(medications, mapping)
     return info
+
+
+_AGENT_INDEX: dict[int, tuple[FhirMapping, dict[tuple[str, str], tuple[str, Code]]]] = {}
+
+
+def _agent_index(mapping: FhirMapping) -> dict[tuple[str, str], tuple[str, Code]]:
+    """``(system, code) -> (agent, Code)`` for the exact agent codes of a table, built once per table."""
+    hit = _AGENT_INDEX.get(id(mapping))
+    if hit is None or hit[0] is not mapping:
+        index = {
+            (c.system, c.code): (agent, c)
+            for agent, codes in reversed(list(mapping.agents.items()))
+            for c in codes.codes
+            if not c.prefix
+        }
+        if len(_AGENT_INDEX) > 32:
+            _AGENT_INDEX.clear()
+        hit = _AGENT_INDEX[id(mapping)] = (mapping, index)
+    return hit[1]
 
 
 def _strength(medications: list[Mapping[str, Any]], mapping: FhirMapping) -> float | None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -46,6 +47,22 @@ def fhir_date(value: object) -> date | str | None:
         return None
     if not isinstance(value, str):
         return "not a date"
+    return _parse_date(value)
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_date(value: str) -> date | str:
+    """``fhir_date`` for a string (cached: the same dates recur across a patient's resources)."""
+    if len(value) >= 10 and value[4] == "-" and value[7] == "-" and (len(value) == 10 or value[10] == "T"):
+        try:
+            day = date.fromisoformat(value[:10])
+        except ValueError:
+            return "not a date"
+        return day if _EARLIEST <= day <= _LATEST else "out of range"
+    return _slow_date(value)
+
+
+def _slow_date(value: str) -> date | str:
     m = _DATE.match(value)
     if m is None:
         return "not a date"
@@ -69,8 +86,8 @@ def first_date(resource: Mapping[str, Any], *paths: str) -> tuple[date | None, s
     """
     for path in paths:
         value: Any = resource
-        for part in path.split("."):
-            value = value.get(part) if is_obj(value) else None
+        for part in _parts(path):
+            value = value.get(part) if type(value) is dict or is_obj(value) else None
         if value is None:
             continue
         got = fhir_date(value)
@@ -80,18 +97,25 @@ def first_date(resource: Mapping[str, Any], *paths: str) -> tuple[date | None, s
     return None, None, None
 
 
-def codings(concept: object) -> Iterator[tuple[str, str]]:
+@functools.lru_cache(maxsize=256)
+def _parts(path: str) -> tuple[str, ...]:
+    return tuple(path.split("."))
+
+
+def codings(concept: object) -> list[tuple[str, str]]:
     """``(system, code)`` of every coding of a CodeableConcept (or a bare Coding), skipping malformed ones."""
-    if not is_obj(concept):
-        return
+    if not (type(concept) is dict or is_obj(concept)):
+        return []
     items = concept.get("coding") if "coding" in concept else [concept]
     if not isinstance(items, list):
-        return
+        return []
+    out = []
     for coding in items:
-        if is_obj(coding):
+        if type(coding) is dict or is_obj(coding):
             system, code = coding.get("system"), coding.get("code")
-            if isinstance(system, str) and isinstance(code, str):
-                yield system.rstrip("/"), code
+            if type(system) is str and type(code) is str:
+                out.append((system[:-1] if system.endswith("/") else system, code))
+    return out
 
 
 def codeable_text(concept: object) -> list[str]:
