@@ -8,7 +8,7 @@ Usage::
 
 Metrics (medians, same process):
 
-* ``map_p50_ms`` - CPU ms per ``patient_from_bundle`` on the export of a seed patient (~100 resources), from a dict;
+* ``map_p50_ms`` - CPU ms per ``patient_from_bundle`` on the export of a seed patient (~100 resources);
 * ``eval_p50_ms`` - CPU ms per ``Engine().evaluate(patient)`` on the Patient it yields (durable backend);
 * ``map_over_eval`` - ``map_p50_ms / eval_p50_ms`` (the target is "well under" 1);
 * ``bundle_1e5_s`` - one Bundle of 100,000 resources (1 patient, 99,997 unread Observations), wall time;
