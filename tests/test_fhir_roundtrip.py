@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import FULL_PATIENT
 from ivig_cds import Engine, Patient
 from ivig_cds.fhir import bundle_from_patient, iter_bulk_patients, map_bundle, patient_from_bundle
 from ivig_cds.patient_io import load_patient
@@ -59,8 +57,8 @@ def test_round_trip_gives_the_same_patient_and_evaluation(path: Path, engine: En
     assert comparable(engine.evaluate(bundle)) == comparable(engine.evaluate(original))
 
 
-def test_every_field_of_the_contract_survives(engine: Engine) -> None:
-    original = Patient.model_validate(copy.deepcopy(FULL_PATIENT))
+def test_every_field_of_the_contract_survives(engine: Engine, full_patient_dict: dict[str, Any]) -> None:
+    original = Patient.model_validate(full_patient_dict)
     bundle = bundle_from_patient(original)
     patient, report = patient_from_bundle(bundle)
     assert strip_sources(patient.model_dump(mode="json")) == strip_sources(original.model_dump(mode="json"))
