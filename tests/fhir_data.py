@@ -11,6 +11,7 @@ when the data is absent and cannot be fetched.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -18,6 +19,7 @@ import sys
 import tarfile
 import tempfile
 from pathlib import Path
+from typing import Any
 
 HL7_PACKAGE = "hl7.fhir.r4.examples@4.0.1"
 FHIRY_SDIST = "fhiry==5.2.2"
@@ -60,6 +62,20 @@ def _complete(directory: Path, names: tuple[str, ...]) -> bool:
     return all((directory / n).is_file() for n in names)
 
 
+def _guarded(fetcher: Any) -> Any:
+    """A fetcher that returns ``(None, reason)`` instead of raising (no network, unwritable cache, ...)."""
+
+    @functools.wraps(fetcher)
+    def run(fetch: bool = True) -> tuple[Path | None, str]:
+        try:
+            return fetcher(fetch)  # type: ignore[no-any-return]
+        except (OSError, subprocess.SubprocessError, tarfile.TarError, KeyError) as exc:
+            return None, f"fetch failed: {type(exc).__name__}: {exc}"[:300]
+
+    return run
+
+
+@_guarded
 def hl7_examples(fetch: bool = True) -> tuple[Path | None, str]:
     """The directory of the HL7 R4 example files, fetching them once; ``(None, reason)`` when unavailable."""
     target = cache_dir() / "hl7.fhir.r4.examples-4.0.1"
@@ -92,6 +108,7 @@ def hl7_examples(fetch: bool = True) -> tuple[Path | None, str]:
     return target, ""
 
 
+@_guarded
 def synthea_bundles(fetch: bool = True) -> tuple[Path | None, str]:
     """The directory of fhiry's Synthea test resources, fetching the sdist once; ``(None, reason)`` if not."""
     target = cache_dir() / "fhiry-5.2.2"
