@@ -95,3 +95,23 @@ def test_the_docs_name_every_fhir_command_and_file() -> None:
         "python bench/fhir.py",
     ):
         assert text in DOC, text
+
+
+def test_the_public_fhir_api_is_the_documented_surface() -> None:
+    import ivig_cds.fhir as public
+    import ivig_cds.inputs.fhir as package
+
+    assert public.__all__ == sorted(public.__all__) == package.__all__
+    for name in public.__all__:
+        assert getattr(public, name) is getattr(package, name)
+    for name in (
+        "patient_from_resources",
+        "patient_from_bundle",
+        "patient_from_prefetch",
+        "prefetch_gaps",
+        "iter_bulk_patients",
+        "bundle_from_patient",
+        "load_mapping",
+        "MappingReport",
+    ):
+        assert f"`{name}" in DOC, name
