@@ -415,3 +415,38 @@ def test_the_report_is_deterministic_and_json_ready() -> None:
     second = map_resources(list(reversed(resources))).report.to_dict()
     assert first == second
     assert [w["resource"] for w in first["warnings"]] == ["MedicationRequest/x", "MedicationRequest/y"]
+
+
+def test_current_risk_answers_must_be_recent_when_as_of_is_known() -> None:
+    from datetime import date
+
+    old = obs(
+        "preg-old",
+        LOINC,
+        "82810-3",
+        "2020-01-01",
+        valueCodeableConcept={"coding": [{"system": SNOMED, "code": "60001007"}]},
+    )
+    refuted_sepsis = condition("sep", SNOMED, "91302008", verification="refuted", recordedDate="2020-01-01")
+    p, report = patient_from_resources([*base(), old, refuted_sepsis], as_of=date(2020, 6, 1))
+    assert (p.risk_factors.pregnant, p.risk_factors.sepsis) == (None, None)  # an old "no" says nothing today
+    stale = "dated more than 30 days before as_of: says nothing about today, not mapped"
+    assert stale in warnings_of(report, "Observation/preg-old") and stale in warnings_of(report, "Condition/sep")
+    assert any(
+        "latest body weight is more than 90 days before as_of" in w for w in warnings_of(report, "Observation/w1")
+    )
+    p, _ = patient_from_resources([*base(), old, refuted_sepsis], as_of=date(2020, 1, 20))
+    assert (p.risk_factors.pregnant, p.risk_factors.sepsis) == (False, False)
+
+
+def test_without_a_subject_a_resource_is_the_patients_only_when_there_is_one_patient() -> None:
+    loose = weight(kg=80, day="2021-01-01", rid="loose")
+    del loose["subject"]
+    p, report = patient_from_resources([*base(), loose])
+    assert p.demographics.weight_kg == 80
+    assert "no subject: taken as the patient's (the input holds one patient)" in warnings_of(
+        report, "Observation/loose"
+    )
+    p, report = patient_from_resources([*base(), loose, patient(id="p2")], patient_id="p1")
+    assert p.demographics.weight_kg == 70
+    assert "no subject, and the input holds several patients: ignored" in warnings_of(report, "Observation/loose")

@@ -146,6 +146,7 @@ def _select(index: Index, patient_id: str | None, errors: list[FieldError]) -> I
 def _patient_items(index: Index, patient: Item, as_of: date | None, rb: ReportBuilder) -> list[Item]:
     """The resources of ``patient`` (by subject), dated at or before ``as_of``; the rest counted."""
     kept = []
+    several = sum(1 for _ in index.of_kind("Patient")) > 1
     for item in index.items:
         if item is patient or item.kind == "Medication":
             continue
@@ -153,6 +154,10 @@ def _patient_items(index: Index, patient: Item, as_of: date | None, rb: ReportBu
             rb.ignored[item.kind] += 1
             continue
         ref, target = index.subject_of(item)
+        if ref is None and several:
+            rb.ignored[item.kind] += 1
+            rb.warn(item.ref, "(subject)", "no subject, and the input holds several patients: ignored")
+            continue
         if ref is None:
             rb.warn(item.ref, "(subject)", "no subject: taken as the patient's (the input holds one patient)")
         elif target is not patient:
@@ -180,7 +185,7 @@ def _document(
 ) -> tuple[dict[str, Any], list[FieldError]]:
     errors: list[FieldError] = []
     obs = observations(items, table, rb)
-    person = demographics(patient, obs, table, rb, errors)
+    person = demographics(patient, obs, table, rb, errors, as_of)
     weights = sorted(
         (o.day, kg, o.item.ref)
         for o in obs.get("weight", [])

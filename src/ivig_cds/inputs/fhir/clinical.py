@@ -20,6 +20,7 @@ __all__ = [
     "condition_status",
     "observation_reader",
     "outcome_of",
+    "recent",
     "risk_votes",
 ]
 
@@ -113,6 +114,17 @@ class ObservationReader:
         return ObsValue(kind, day, item, q, concept, boolean, text, uln, code)
 
 
+_STALE = "dated more than {} days before as_of: says nothing about today, not mapped"
+
+
+def recent(res: Mapping[str, Any], paths: tuple[str, ...], as_of: date | None, mapping: FhirMapping) -> bool:
+    """Whether a record is dated within the table's current-risk window of ``as_of`` (no ``as_of``: yes)."""
+    if as_of is None:
+        return True
+    day, _, _ = first_date(res, *paths)
+    return day is not None and (as_of - day).days <= mapping.current_days
+
+
 _READERS: dict[int, tuple[FhirMapping, ObservationReader]] = {}
 
 
@@ -201,6 +213,9 @@ def risk_votes(
             if verification == "entered-in-error":
                 continue
             if verification == "refuted":
+                if spec.current and not recent(item.resource, ("recordedDate", "onsetDateTime"), as_of, mapping):
+                    rb.warn(item.ref, f"risk_factors.{key}", _STALE.format(mapping.current_days))
+                    continue
                 votes.setdefault(key, []).append((False, item.ref))
             elif spec.current and clinical in _NOT_CURRENT:
                 rb.warn(

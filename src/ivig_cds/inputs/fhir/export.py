@@ -94,7 +94,9 @@ def bundle_from_patient(patient: Patient, *, mapping: FhirMapping | None = None)
     }
     w.entries.append({"fullUrl": f"Patient/{p.patient_id}", "resource": {**person, "id": p.patient_id}})
     anchor = p.diagnosis.diagnosed_on  # undated facts of the file are written as known from the diagnosis on
-    w.observation(w.code("weight"), anchor, {"valueQuantity": _qty(d.weight_kg, "kg")}, "weight")
+    # the weight twice, at the diagnosis and at as_of, so it is current at as_of and known before any course
+    for day in sorted({anchor, p.as_of or anchor}):
+        w.observation(w.code("weight"), day, {"valueQuantity": _qty(d.weight_kg, "kg")}, "weight")
     if d.height_cm is not None:
         w.observation(w.code("height"), anchor, {"valueQuantity": _qty(d.height_cm, "cm")}, "height")
     if d.abo_group is not None:
@@ -307,11 +309,12 @@ def _order(w: _Writer) -> None:
 
 def _risks(w: _Writer) -> None:
     m, p = w.m, w.p
-    anchor = p.diagnosis.diagnosed_on
     for key, value in p.risk_factors.model_dump().items():
         if value is None:
             continue
         spec = m.risk_factors[key]
+        # a current state (pregnant, sepsis, ...) is recorded as of the file's date; a history at diagnosis
+        anchor = (p.as_of or p.diagnosis.diagnosed_on) if spec.current else p.diagnosis.diagnosed_on
         verified = [c for c in spec.conditions.codes if c.verified and not c.prefix]
         if verified:
             status = "confirmed" if value else "refuted"

@@ -139,6 +139,8 @@ class FhirMapping:
     risk_factors: Mapping[str, RiskFactorSpec]
     anaphylaxis: CodeSet
     corn_names: tuple[tuple[str, ...], ...]
+    current_days: int
+    weight_warn_days: int
     products: ProductTable = field(compare=False)
 
     def local(self, code: str) -> dict[str, str]:
@@ -261,6 +263,8 @@ def _build(data: Mapping[str, Any], source: str) -> FhirMapping:
     answers = r.section("answers")
     pregnancy = answers.get("pregnancy", {})
     allergies = r.section("allergies")
+    recency = r.section("recency")
+    days = {k: r.number(recency.get(k), f"recency.{k}") for k in ("current_risk_factor_days", "weight_warn_days")}
     return FhirMapping(
         version=str(data.get("version", "1")),
         source=source,
@@ -288,6 +292,8 @@ def _build(data: Mapping[str, Any], source: str) -> FhirMapping:
             allergies.get("anaphylaxis_manifestations", []), "allergies.anaphylaxis_manifestations"
         ),
         corn_names=r.names(allergies.get("corn_names", []), "allergies.corn_names"),
+        current_days=int(days["current_risk_factor_days"]),
+        weight_warn_days=int(days["weight_warn_days"]),
         products=load_product_table(),
     )
 

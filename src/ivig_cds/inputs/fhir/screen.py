@@ -8,7 +8,7 @@ from typing import Any
 
 from ivig_cds.errors import FieldError
 
-from .clinical import ObsValue, condition_status, outcome_of, risk_votes
+from .clinical import _STALE, ObsValue, condition_status, outcome_of, recent, risk_votes
 from .index import Index, Item
 from .mapping import FhirMapping, contains_words, words
 from .report import ReportBuilder
@@ -16,6 +16,8 @@ from .therapy import MedicationResult
 from .values import codeable_text, codings, first_date, is_obj
 
 __all__ = ["adverse_events", "procedures", "risk_factors"]
+
+_OBS_DATES = ("effectiveDateTime", "effectivePeriod.start", "effectiveInstant")
 
 
 def procedures(items: list[Item], table: FhirMapping, rb: ReportBuilder) -> list[dict[str, Any]]:
@@ -118,15 +120,21 @@ def risk_factors(
     rb: ReportBuilder,
 ) -> dict[str, bool]:
     votes = risk_votes(conditions, table, as_of, rb)
-    for key in table.risk_factors:
+    window = (_OBS_DATES, as_of, table)
+    for key, spec in table.risk_factors.items():
         for o in obs.get(f"rf:{key}", []):
             if o.boolean is None:
                 rb.warn(o.item.ref, f"risk_factors.{key}", "no valueBoolean: not mapped")
                 continue
+            if spec.current and not recent(o.item.resource, *window):
+                rb.warn(o.item.ref, f"risk_factors.{key}", _STALE.format(table.current_days))
+                continue
             votes.setdefault(key, []).append((o.boolean, o.item.ref))
             rb.used("Observation", o.item.ref)
     pregnancy = obs.get("pregnancy", [])
-    if pregnancy:
+    if pregnancy and not recent(pregnancy[-1].item.resource, *window):
+        rb.warn(pregnancy[-1].item.ref, "risk_factors.pregnant", _STALE.format(table.current_days))
+    elif pregnancy:
         latest = pregnancy[-1]
         pairs = list(codings(latest.concept)) if latest.concept else []
         if table.pregnancy_positive.match(pairs):

@@ -98,7 +98,12 @@ def convert(
 
 
 def demographics(
-    patient: Item, obs: dict[str, list[ObsValue]], table: FhirMapping, rb: ReportBuilder, errors: list[FieldError]
+    patient: Item,
+    obs: dict[str, list[ObsValue]],
+    table: FhirMapping,
+    rb: ReportBuilder,
+    errors: list[FieldError],
+    as_of: date | None = None,
 ) -> dict[str, Any]:
     res, ref = patient.resource, patient.ref
     rb.used("Patient", ref)
@@ -122,6 +127,17 @@ def demographics(
         values = [(o, v) for o in obs.get(kind, []) if (v := convert(o, unit, table, rb)) is not None]
         if values:
             out[key] = round(values[-1][1], 3)
+            if (
+                kind == "weight"
+                and as_of is not None
+                and (as_of - values[-1][0].day).days > table.weight_warn_days
+            ):
+                rb.warn(
+                    values[-1][0].item.ref,
+                    "demographics.weight_kg",
+                    f"the latest body weight is more than {table.weight_warn_days} days before as_of:"
+                    " confirm it before dosing",
+                )
     if "weight_kg" not in out:
         errors.append(
             FieldError(
