@@ -450,3 +450,12 @@ def test_without_a_subject_a_resource_is_the_patients_only_when_there_is_one_pat
     p, report = patient_from_resources([*base(), loose, patient(id="p2")], patient_id="p1")
     assert p.demographics.weight_kg == 70
     assert "no subject, and the input holds several patients: ignored" in warnings_of(report, "Observation/loose")
+
+
+def test_a_stopped_glucocorticoid_order_without_an_end_gives_no_open_dose() -> None:
+    mr = med_request("gc", "8640", dosage(qty(20, "mg"), "2020-01-01"), status="stopped")
+    p, report = patient_from_resources([*base(), mr])
+    assert p.glucocorticoid_doses == [] and p.therapies == []
+    assert "status stopped without an end date: its dose is not mapped" in warnings_of(
+        report, "MedicationRequest/gc"
+    )

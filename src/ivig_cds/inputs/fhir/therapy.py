@@ -130,7 +130,14 @@ def map_medications(
         if gc:
             factor = mapping.prednisone_equivalents[info.agent]
             for s in steps:
-                if s.mg_per_day is not None:
+                if s.mg_per_day is not None and s.end is None and status in _ENDED:
+                    # a stopped order without an end would read as a dose held to this day
+                    rb.warn(
+                        item.ref,
+                        "glucocorticoid_doses",
+                        f"status {status} without an end date: its dose is not mapped",
+                    )
+                elif s.mg_per_day is not None:
                     gc_intervals.append((s, s.mg_per_day * factor))
             if factor != 1 and any(s.mg_per_day is not None for s in steps):
                 rb.convert(
