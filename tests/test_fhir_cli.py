@@ -168,3 +168,9 @@ def test_strict_fhir_without_the_extra_says_how_to_install(
     monkeypatch.setattr(importlib, "import_module", no_fhir_resources)
     assert main(["fhir", "map", str(bundle_file), "--strict-fhir"]) == 2
     assert "strict FHIR validation needs fhir.resources: pip install 'ivig-cds[fhir]'" in capsys.readouterr().err
+
+
+def test_explain_reads_a_bundle_too(capsys: pytest.CaptureFixture[str]) -> None:
+    bundle = ROOT / "examples" / "fhir" / "polymyositis-bundle.json"
+    assert main(["explain", str(bundle), "RESP-003", "--format", "json", "--backend", "reference"]) == 0
+    assert json.loads(capsys.readouterr().out)["fired"] is True
