@@ -115,3 +115,13 @@ def test_the_public_fhir_api_is_the_documented_surface() -> None:
         "MappingReport",
     ):
         assert f"`{name}" in DOC, name
+
+
+def test_the_minimal_bundle_in_the_docs_is_complete() -> None:
+    import json
+
+    block = DOC.split("<!-- bundle:start -->", 1)[1].split("<!-- bundle:end -->", 1)[0]
+    bundle = json.loads(block.strip().removeprefix("```json").removesuffix("```"))
+    evaluation = Engine().evaluate(bundle)
+    assert evaluation.mapping is not None and evaluation.mapping["warnings"] == []
+    assert (evaluation.status.refractory, evaluation.status.eligibility) == (True, "eligible")
