@@ -32,6 +32,7 @@ from ivig_cds.batch.runner import (
     default_jobs,
     run_batch,
 )
+from ivig_cds.cli_fhir import add_fhir_parser, add_mapping_options, run_fhir
 from ivig_cds.cohort import CohortEntry, summarize
 from ivig_cds.console.evaluation import progress_bar, render_brief, render_evaluation
 from ivig_cds.console.reports import render_cohort, render_explanation, render_plugins, render_rules
@@ -83,7 +84,7 @@ def _batch_options(p: argparse.ArgumentParser) -> None:
         "inputs",
         nargs="+",
         metavar="INPUT",
-        help="patient files (JSON, YAML, NDJSON), directories, or - for stdin",
+        help="patient files (JSON, YAML, NDJSON), FHIR Bundles, Bulk Data NDJSON, directories, or - for stdin",
     )
     p.add_argument("--as-of", type=_iso_date, metavar="DATE", help="evaluate as of this date (YYYY-MM-DD)")
     p.add_argument(
@@ -97,6 +98,7 @@ def _batch_options(p: argparse.ArgumentParser) -> None:
         default="durable",
         help="rules backend: durable (default) or the pure-Python reference (same rules, same results)",
     )
+    add_mapping_options(p)
 
 
 def _plugin_options(p: argparse.ArgumentParser) -> None:
@@ -186,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--format", "-f", choices=["rich", "json"], default="rich")
     pl.add_argument("--width", type=_width, metavar="COLS", help=argparse.SUPPRESS)
     _plugin_options(pl)
+    add_fhir_parser(sub, _iso_date)
     sub.add_parser("schema", help="print the patient-file JSON Schema")
     fo = sub.add_parser("formats", help="list the output formats (built-in and plugins')")
     _plugin_options(fo)
@@ -215,6 +218,8 @@ def _spec(args: argparse.Namespace, backend: str | None = None) -> EngineSpec:
         backend="reference" if chosen == "reference" else "durable",
         plugin_paths=tuple(getattr(args, "plugin", None) or ()),
         strict_plugins=bool(getattr(args, "strict_plugins", False)),
+        fhir_mapping=getattr(args, "mapping", None),
+        strict_fhir=bool(getattr(args, "strict_fhir", False)),
     )
 
 
@@ -543,6 +548,7 @@ def _dispatch(argv: Sequence[str] | None) -> int:
         "rules": _cmd_rules,
         "formats": _cmd_formats,
         "plugins": _cmd_plugins,
+        "fhir": run_fhir,
     }
     return commands[args.command](args)
 

@@ -20,7 +20,7 @@ import yaml
 
 from ivig_cds.errors import RuleFileError
 from ivig_cds.facts.catalog import CATALOG, FactField
-from ivig_cds.inputs.files import load_patient
+from ivig_cds.inputs.fhir.integration import load_input
 from ivig_cds.model.evaluation import Finding
 from ivig_cds.model.patient import Patient
 from ivig_cds.rulebook.conditions import And, Cond, Test
@@ -276,7 +276,7 @@ def explain_rule(
     """
     rid = resolve_rule_id(rule_id, sorted(engine.rules))
     rule = engine.rules[rid]
-    model = load_patient(patient)
+    model, _ = load_input(patient, as_of=as_of, mapping=engine.fhir_mapping)  # a patient file or a FHIR Bundle
     day = as_of or model.as_of or date.today()
     derived = engine.derive(model, day)
     all_facts, matches = engine.run_rules(derived)

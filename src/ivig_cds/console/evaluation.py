@@ -26,6 +26,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ivig_cds.batch.runner import Result
+from ivig_cds.console.fhir import mapping_panel
 from ivig_cds.console.timeline import TimelineView, timeline_data
 from ivig_cds.model.evaluation import SEVERITY_ORDER, Evaluation, Finding
 from ivig_cds.model.patient import Patient
@@ -320,6 +321,9 @@ def render_evaluation(
         )
     )
     console.print(_status_panel(ev))
+    fhir = mapping_panel(ev.mapping)
+    if fhir is not None:
+        console.print(fhir)
     blocked = ev.status.eligibility in ("contraindicated", "not_eligible")
     dose_title = "Dose plan (seed regimen)" + (
         f" · for reference only: {_v(ev.status.eligibility)}" if blocked else ""

@@ -20,7 +20,8 @@ from ivig_cds.engine.status import assemble_status, check_status_table, dose_pla
 from ivig_cds.errors import EngineError, IvigCdsError
 from ivig_cds.facts.derive import Derived, derive
 from ivig_cds.facts.scoring import TisTable
-from ivig_cds.inputs.files import check_as_of, load_patient
+from ivig_cds.inputs.fhir.integration import load_input, resolve_mapping, with_mapping
+from ivig_cds.inputs.files import check_as_of
 from ivig_cds.model.evaluation import EngineInfo, Evaluation, PatientSummary, PluginFailure, RulesetInfo
 from ivig_cds.model.patient import Patient
 from ivig_cds.plugins.core import CorePlugin
@@ -74,6 +75,8 @@ class Engine:
         strict_plugins: Raise :class:`~ivig_cds.PluginError` when a plugin fails instead of
             isolating it and reporting it in each result.
         clock: Today's date when no ``as_of`` is given (default :func:`today_utc`; tests pass a fixed one).
+        fhir_mapping: For FHIR input, a site mapping table (``FhirMapping`` or a path); default built-in.
+        strict_fhir: Validate FHIR input against the R4B models of ``fhir.resources`` first ([fhir] extra).
     """
 
     def __init__(
@@ -88,8 +91,13 @@ class Engine:
         entry_points: bool = True,
         strict_plugins: bool = False,
         clock: Callable[[], date] = today_utc,
+        fhir_mapping: Any = None,
+        strict_fhir: bool = False,
     ) -> None:
         self._clock = clock
+        # FHIR input: a site mapping table, loaded (and checked) here so a bad table fails at start-up
+        self.fhir_mapping = resolve_mapping(fhir_mapping) if fhir_mapping is not None else None
+        self.strict_fhir = strict_fhir
         self.host = PluginHost(
             CorePlugin(rules_dir),
             entry_points=entry_points,
@@ -270,7 +278,8 @@ class Engine:
 
         Args:
             patient: A :class:`Patient`, a dict in the patient-file shape, JSON or YAML text or bytes,
-                or a path to a JSON/YAML file.
+                or a path to a JSON/YAML file; or a FHIR R4 Bundle (dict, bytes or file, recognised by
+                ``resourceType``): the result then has a ``mapping`` block.
             as_of: Evaluate as of this date (a ``date`` or ``YYYY-MM-DD``); else the file's ``as_of``;
                 else today in UTC (the only clock read).
 
@@ -282,12 +291,17 @@ class Engine:
 
     def trace(self, patient: PatientSource, *, as_of: AsOf = None) -> Trace:
         """Evaluate one patient and keep what produced the result (see :class:`Trace`)."""
-        model = load_patient(patient)
+        model, report = load_input(
+            patient,
+            as_of=check_as_of(as_of, None) if as_of is not None else None,
+            mapping=self.fhir_mapping,
+            strict=self.strict_fhir,
+        )
         day, day_source = self._as_of(as_of, model)
         failures: Failures = []
         derived = self.derive(model, day, failures)
         all_facts, matches = self.run_rules(derived)
-        result = self._assemble(model, day, day_source, derived, all_facts, matches)
+        result = with_mapping(self._assemble(model, day, day_source, derived, all_facts, matches), report)
         if self.host.has_impls("adjust_findings"):
             result = adjust_findings(self.host, result, failures)
         result = self._with_failures(result, failures)

@@ -327,12 +327,12 @@ def load_patient(
     )
 
 
-def check_as_of(value: object, patient: Patient) -> date:
+def check_as_of(value: object, patient: Patient | None) -> date:
     """An evaluation date given by the caller (or the clock), checked like every date of the file.
 
     Args:
         value: A ``date`` or an ISO ``YYYY-MM-DD`` string.
-        patient: The patient it applies to (the date may not precede the birth date).
+        patient: The patient it applies to (the date may not precede the birth date); ``None``: not yet known.
 
     Raises:
         InputError: Not a date, out of range, or before ``demographics.birth_date`` (loc ``as_of``).
@@ -341,7 +341,7 @@ def check_as_of(value: object, patient: Patient) -> date:
         day = check_iso_date(value)
     except PydanticCustomError as exc:
         raise InputError("as_of", [FieldError("as_of", exc.message(), "iso_date")]) from None
-    if day < patient.demographics.birth_date:
+    if patient is not None and day < patient.demographics.birth_date:
         raise InputError(
             "as_of", [FieldError("as_of", "date is before demographics.birth_date", "date_before_birth")]
         )
