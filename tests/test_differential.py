@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 
 from builders import eligible
 from ivig_cds import Engine, EngineError, Evaluation
-from ivig_cds.backends import _durable
+from ivig_cds.backends import _durable, durable_compile, durable_json
 from ivig_cds.inputs.files import load_patient
 from ivig_cds.rulebook import conditions as cnd
 from ivig_cds.rulebook import truth
@@ -239,14 +239,14 @@ def test_regression_extreme_ck_gives_the_same_answer_or_the_same_error(pair: Pai
 
 
 def test_dumps_writes_numbers_durable_can_read() -> None:
-    assert _durable._dumps([{"v": 1e20}]) == '[{"v": 1.0e+20}]'
-    assert _durable._dumps([{"v": 1e-7, "w": 2.5e-7}]) == '[{"v": 1.0e-07, "w": 2.5e-07}]'
-    assert _durable._dumps([{"v": float("inf")}]) == '[{"v": 1.7976931348623157e+308}]'
-    assert _durable._dumps([{"v": float("-inf")}]) == '[{"v": -1.7976931348623157e+308}]'
-    assert _durable._dumps([{"v": 2**70}]) == '[{"v": 1.1805916207174113e+21}]'
-    assert _durable._dumps([{"v": "1e5 é"}]) == '[{"v": "1e5 é"}]'  # strings untouched, raw UTF-8
+    assert durable_json.dumps([{"v": 1e20}]) == '[{"v": 1.0e+20}]'
+    assert durable_json.dumps([{"v": 1e-7, "w": 2.5e-7}]) == '[{"v": 1.0e-07, "w": 2.5e-07}]'
+    assert durable_json.dumps([{"v": float("inf")}]) == '[{"v": 1.7976931348623157e+308}]'
+    assert durable_json.dumps([{"v": float("-inf")}]) == '[{"v": -1.7976931348623157e+308}]'
+    assert durable_json.dumps([{"v": 2**70}]) == '[{"v": 1.1805916207174113e+21}]'
+    assert durable_json.dumps([{"v": "1e5 é"}]) == '[{"v": "1e5 é"}]'  # strings untouched, raw UTF-8
     with pytest.raises(EngineError, match="NaN"):
-        _durable._dumps([{"v": float("nan")}])
+        durable_json.dumps([{"v": float("nan")}])
 
 
 def test_durable_parses_what_dumps_writes() -> None:
@@ -258,7 +258,7 @@ def test_durable_parses_what_dumps_writes() -> None:
     handle = host.get_ruleset("rt")._handle
     values = [1e20, 1e-7, 5e-324, 1.5, -0.0, 2**62, 12345678901234567.0, float("inf")]
     facts = [{"t": "x", "v": v, "sid": "p", "id": f"i{i}"} for i, v in enumerate(values)]
-    dre.assert_facts(handle, _durable._dumps(facts))
+    dre.assert_facts(handle, durable_json.dumps(facts))
     stored = sorted(json.loads(dre.get_facts(handle, "p")), key=lambda f: int(f["id"][1:]))
     got = [f["v"] for f in stored]
     assert got[:7] == values[:7]
@@ -515,11 +515,11 @@ def test_action_messages_are_read_without_parsing_the_facts() -> None:
     """_message_frames finds alias -> id by a marker that cannot occur inside a fact's JSON."""
     tricky = {"id": "f1", "sid": "s", "t": "x", "note": 'a":{"id": "f9"}', "k": "}{", "e": "\\"}
     other = {"id": "c9", "t": "y", "note": '"b":{"id": "f8"'}
-    msg = '{"R":{"a":' + _durable._fact_json(tricky) + ',"b":' + _durable._fact_json(other) + "}}"
-    assert _durable._message_frames(msg) == ("R", [{"a": "f1", "b": "c9"}])
-    assert _durable._message_frames(msg, fast=False) == ("R", [{"a": "f1", "b": "c9"}])
+    msg = '{"R":{"a":' + durable_json.fact_json(tricky) + ',"b":' + durable_json.fact_json(other) + "}}"
+    assert durable_json.message_frames(msg) == ("R", [{"a": "f1", "b": "c9"}])
+    assert durable_json.message_frames(msg, fast=False) == ("R", [{"a": "f1", "b": "c9"}])
     listed = '{"site:R-1":[{"a":{"id": "f1"}},{"a":{"id": "f2"}}]}'
-    assert _durable._message_frames(listed) == ("site:R-1", [{"a": "f1"}, {"a": "f2"}])
+    assert durable_json.message_frames(listed) == ("site:R-1", [{"a": "f1"}, {"a": "f2"}])
 
 
 def test_string_values_with_json_lookalikes_round_trip_through_durable(tmp_path: Path) -> None:
@@ -540,9 +540,9 @@ def test_string_values_with_json_lookalikes_round_trip_through_durable(tmp_path:
 
     handle = host.get_ruleset("rt")._handle
     fact = {"id": "f0", "sid": "p", "t": "x", "note": 'a":{"id": "f9"}'}
-    _, state = dre.assert_facts(handle, "[" + _durable._fact_json(fact) + "]")
+    _, state = dre.assert_facts(handle, "[" + durable_json.fact_json(fact) + "]")
     result = dre.start_action_for_state(handle, state)
-    assert _durable._message_frames(result[1]) == ("r", [{"m": "f0"}])
+    assert durable_json.message_frames(result[1]) == ("r", [{"m": "f0"}])
     dre.complete_and_start_action(handle, state)
     dre.delete_state(handle, "p")
 
@@ -573,18 +573,18 @@ def test_conclusion_pattern_with_rule_in_a_list_loads(tmp_path: Path) -> None:
 
 def test_property_hash_is_durables() -> None:
     """durable looks fields up by a 32-bit FNV-1a hash of the name (its own constants for id / sid)."""
-    assert _durable._property_hash("id") == 926444256
-    assert _durable._property_hash("sid") == 3593476751
+    assert durable_compile._property_hash("id") == 926444256
+    assert durable_compile._property_hash("sid") == 3593476751
 
 
 def test_field_names_durable_cannot_tell_apart_are_refused() -> None:
     rule = Engine(entry_points=False, backend="reference").rules["DX-001"]
-    _durable._check_property_names([rule])  # the real names do not collide
+    durable_compile.check_property_names([rule])  # the real names do not collide
     a, b = "r__x_", "wvbcq"  # found by brute force: equal FNV-1a hashes
-    assert _durable._property_hash(a) == _durable._property_hash(b)
+    assert durable_compile._property_hash(a) == durable_compile._property_hash(b)
     fake: Any = type("R", (), {})()
     fake.id = "X-1"
     fake.spec = type("S", (), {"sets": {}})()
     fake.patterns = [cnd.Pattern("match", "patient", "p", cnd.And((cnd.Test(a, "eq", 1), cnd.Test(b, "eq", 2))))]
     with pytest.raises(EngineError, match="collide"):
-        _durable._check_property_names([fake])
+        durable_compile.check_property_names([fake])

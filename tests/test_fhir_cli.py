@@ -7,12 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
-from ivig_cds.console.evaluation import render_evaluation
 from rich.console import Console
 
 from fhir_helpers import base, med_request
 from ivig_cds import Engine
 from ivig_cds.cli import main
+from ivig_cds.console.evaluation import render_evaluation
 from ivig_cds.fhir import bundle_from_patient
 from ivig_cds.inputs.files import load_patient
 

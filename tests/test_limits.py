@@ -172,7 +172,7 @@ def test_a_long_but_legitimate_history_evaluates(engine: Engine) -> None:
 
 def test_batch_has_a_record_count_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(batch.MAX_RECORDS, int) and batch.MAX_RECORDS >= 100_000
-    monkeypatch.setattr(batch.runner, "MAX_RECORDS", 5)
+    monkeypatch.setattr(batch.records, "MAX_RECORDS", 5)
     line = json.dumps(eligible().build())
     path = tmp_path / "cohort.ndjson"
     path.write_text("\n".join([line] * 8))

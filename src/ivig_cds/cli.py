@@ -22,20 +22,13 @@ import yaml
 from rich.console import Console
 
 from ivig_cds._version import __version__
-from ivig_cds.batch.runner import (
-    EngineSpec,
-    Failure,
-    Record,
-    Result,
-    Tally,
-    collect_records,
-    default_jobs,
-    run_batch,
-)
+from ivig_cds.batch.records import Failure, Record, Result, Tally, collect_records
+from ivig_cds.batch.runner import default_jobs, run_batch
 from ivig_cds.cli_fhir import add_fhir_parser, add_mapping_options, run_fhir
 from ivig_cds.cohort import CohortEntry, summarize
 from ivig_cds.console.evaluation import progress_bar, render_brief, render_evaluation
 from ivig_cds.console.reports import render_cohort, render_explanation, render_plugins, render_rules
+from ivig_cds.engine.config import EngineSpec
 from ivig_cds.engine.engine import Engine
 from ivig_cds.errors import InputError, IvigCdsError
 from ivig_cds.explain import UnknownRuleError, explain_rule, lint_rules, rule_document, rule_rows

@@ -2,27 +2,31 @@
 
 from __future__ import annotations
 
-from ivig_cds.batch.runner import (
+from ivig_cds.batch.evaluate import Evaluator, evaluate_record
+from ivig_cds.batch.records import (
+    MAX_FILE_BYTES,
     MAX_RECORDS,
     PATIENT_SUFFIXES,
-    EngineSpec,
     Failure,
     Record,
     Result,
     Tally,
     collect_records,
-    default_jobs,
-    evaluate_record,
-    run_batch,
 )
+from ivig_cds.batch.runner import InProcess, Runner, default_jobs, run_batch
+from ivig_cds.engine.config import EngineSpec
 
 __all__ = [
+    "MAX_FILE_BYTES",
     "MAX_RECORDS",
     "PATIENT_SUFFIXES",
     "EngineSpec",
+    "Evaluator",
     "Failure",
+    "InProcess",
     "Record",
     "Result",
+    "Runner",
     "Tally",
     "collect_records",
     "default_jobs",

@@ -25,7 +25,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from ivig_cds.batch.runner import Result
+from ivig_cds.batch.records import Result
 from ivig_cds.console.fhir import mapping_panel
 from ivig_cds.console.timeline import TimelineView, timeline_data
 from ivig_cds.model.evaluation import SEVERITY_ORDER, Evaluation, Finding

@@ -19,7 +19,7 @@ from ivig_cds.rulebook.conditions import iter_tests
 from ivig_cds.rulebook.spec import TEMPLATE_REF, RuleBook
 from ivig_cds.rulebook.truth import rule_truth
 
-__all__ = ["FindingBuilder", "cite", "finding_key", "plugin_failure_finding", "render_template"]
+__all__ = ["FindingBuilder", "finding_key", "plugin_failure_finding", "render_template"]
 
 GAP_SEVERITY = {"stop": "warning", "warning": "advisory", "advisory": "info", "info": "info"}
 Typed = dict[str, list[tuple[str, Mapping[str, Any]]]]
@@ -52,12 +52,6 @@ def render_template(text: str, aliases: Mapping[str, Mapping[str, Any]], thresho
         return _display(thresholds.get(ref), spec)
 
     return TEMPLATE_REF.sub(sub, text)
-
-
-def cite(bibliography: Mapping[str, Mapping[str, Any]], key: str) -> str:
-    """``[key] citation``, marked ``(UNVERIFIED)`` when the source is not verified."""
-    src = bibliography.get(key, {})
-    return f"[{key}] {src.get('citation', key)}" + ("" if src.get("verified", True) else " (UNVERIFIED)")
 
 
 def finding_key(f: Finding) -> tuple[int, str, str, str]:
@@ -114,7 +108,7 @@ class FindingBuilder:
                 rule.fields_read(),
                 {p.alias: p.fact_type for p in rule.patterns if p.kind == "match"},
                 used,
-                tuple(cite(book.bibliography, k) for k in rule.spec.evidence),
+                tuple(book.cite(k) for k in rule.spec.evidence),
             )
 
     def evidence(self, rule_id: str) -> tuple[str, ...]:

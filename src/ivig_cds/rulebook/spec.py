@@ -181,6 +181,11 @@ class RuleBook:
     tis_table: dict[str, Any]
     files: list[RuleFileInfo] = field(default_factory=list)
 
+    def cite(self, key: str) -> str:
+        """``[key] citation`` of a bibliography entry, marked ``(UNVERIFIED)`` when the source is not verified."""
+        src = self.bibliography.get(key, {})
+        return f"[{key}] {src.get('citation', key)}" + ("" if src.get("verified", True) else " (UNVERIFIED)")
+
     def threshold_values(self) -> dict[str, Any]:
         return {name: t.value for name, t in self.thresholds.items()}
 

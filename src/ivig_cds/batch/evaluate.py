@@ -1,0 +1,59 @@
+"""Evaluate one batch record, never raising: a result, or a failure that names the record and not its data."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Protocol
+
+from ivig_cds.batch.records import Failure, Record, Result
+from ivig_cds.errors import FieldError, InputError, IvigCdsError
+from ivig_cds.model.evaluation import Evaluation
+from ivig_cds.model.patient import Patient
+
+__all__ = ["Evaluator", "Task", "evaluate_record"]
+
+Task = tuple[int, Record]
+
+
+class Evaluator(Protocol):
+    """What a runner evaluates with: an :class:`~ivig_cds.Engine`, or anything with its ``evaluate``."""
+
+    def evaluate(self, patient: Patient, *, as_of: date | None = None) -> Evaluation: ...
+
+
+def _load(record: Record, engine: Evaluator, as_of: date | None) -> tuple[Patient, Any]:
+    """The record as a patient (FHIR input recognised by ``resourceType``) and its mapping report, if FHIR."""
+    from ivig_cds.inputs.fhir.integration import load_input
+
+    mapping, strict = getattr(engine, "fhir_mapping", None), getattr(engine, "strict_fhir", False)
+    if record.path is not None:
+        return load_input(record.path, as_of=as_of, mapping=mapping, strict=strict)
+    return load_input(
+        record.text or b"", as_of=as_of, mapping=mapping, strict=strict, name=record.source, fmt=record.fmt
+    )
+
+
+def evaluate_record(
+    engine: Evaluator, index: int, record: Record, as_of: date | None, keep_patient: bool = False
+) -> Result:
+    """Load and evaluate one record; never raises for a bad record.
+
+    Unexpected exceptions become a ``failed`` result naming only the exception type: its message
+    could quote patient data.
+    """
+    from ivig_cds.inputs.fhir.integration import with_mapping
+
+    try:
+        patient, report = _load(record, engine, as_of)
+        evaluation = with_mapping(engine.evaluate(patient, as_of=as_of), report)
+    except InputError as exc:
+        return Result(index, record.source, failure=Failure(record.source, tuple(exc.errors)))
+    except IvigCdsError as exc:
+        fail = Failure(record.source, (FieldError("", str(exc), "engine"),), "failed")
+        return Result(index, record.source, failure=fail)
+    except Exception as exc:
+        msg = f"internal error ({type(exc).__name__}); please report"
+        return Result(
+            index, record.source, failure=Failure(record.source, (FieldError("", msg, "internal"),), "failed")
+        )
+    return Result(index, record.source, evaluation=evaluation, patient=patient if keep_patient else None)
