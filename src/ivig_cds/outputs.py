@@ -1,4 +1,4 @@
-"""The output-format registry: how a list of evaluations becomes text (json, ndjson, markdown, rich, plugins).
+"""The output-format registry: how evaluations become text (json, ndjson, markdown, cds-hooks, rich, plugins).
 
 A format is an :class:`OutputFormat`; :func:`builtin_formats` returns the built-in ones and
 :func:`available_formats` merges in extra (plugin) formats, which is the one place the CLI resolves
@@ -175,6 +175,12 @@ def _md_error(record: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n\n"
 
 
+def _render_cds_hooks(evaluations: Sequence[Evaluation]) -> str:
+    from .cards import render_cds_hooks  # lazy: the card codes are read only when the format is used
+
+    return render_cds_hooks(evaluations)
+
+
 def _render_rich_text(evaluations: Sequence[Evaluation]) -> str:
     from .render import render_text  # lazy: this module must not import rich
 
@@ -194,6 +200,8 @@ def builtin_formats() -> dict[str, OutputFormat]:
                      "application/x-ndjson", _ndjson_error, per_record=True),
         OutputFormat("markdown", "a Markdown report per patient", render_markdown, "text/markdown", _md_error,
                      per_record=True),
+        OutputFormat("cds-hooks", "CDS Hooks 2.0 cards, one patient-view response per line", _render_cds_hooks,
+                     "application/json", _ndjson_error, per_record=True),
     ]  # fmt: skip
     return {f.name: f for f in formats}
 

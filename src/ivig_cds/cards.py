@@ -1,0 +1,469 @@
+"""CDS Hooks 2.0 cards from an evaluation: pure Python, shared by ``--format cds-hooks`` and the service.
+
+One card per finding at ``advisory`` or above (most severe first) after one summary card (eligibility
+with the screen gaps, response, taper, outcome, relapse alert, dose plan and the draft order against
+it). ``stop`` is ``critical``, ``warning`` is ``warning``, anything else ``info``. Every card has a
+``uuid`` stable for the same hook instance, rule and ruleset, a ``source`` naming the rule (``label``,
+``url`` when a rule documentation URL is configured, ``topic`` Coding with the rule id) and
+``overrideReasons`` with displays. Suggestions are made only where the action is clear: order a
+missing IgA level or creatinine (a ``ServiceRequest`` create) and, for a draft IVIG order whose days
+match the plan, change its daily dose to the planned grams (an update of the draft
+``MedicationRequest``). Optional attributes without a value are omitted: no ``null`` and no empty
+string, array or object appear anywhere except ``"cards": []``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .evaluation import Evaluation, Finding
+
+__all__ = [
+    "HOOKS",
+    "MAX_SUMMARY",
+    "SUMMARY_RULE",
+    "CardMeta",
+    "CardOptions",
+    "CardSet",
+    "DraftOrder",
+    "build_cards",
+    "render_cds_hooks",
+    "shorten",
+]
+
+MAX_SUMMARY = 139  # the spec: "<140 characters"
+HOOKS = ("patient-view", "order-select", "order-sign")
+SUMMARY_RULE = "ivig-cds-summary"
+INDICATOR = {"stop": "critical", "warning": "warning", "advisory": "info", "info": "info"}
+_CARDED = ("stop", "warning", "advisory")
+_RANK = {"info": 0, "warning": 1, "critical": 2}
+NAMESPACE = uuid.UUID("4b0d3c3e-8f6e-5a52-9a57-1d7c1b8e2f10")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~#])")
+_ELIGIBILITY = {
+    "eligible": "eligible",
+    "eligible_with_precautions": "eligible with precautions",
+    "screen_incomplete": "pre-IVIG screen incomplete",
+    "not_eligible": "not eligible",
+    "contraindicated": "contraindicated",
+}
+
+
+@dataclass(frozen=True)
+class DraftOrder:
+    """The draft IVIG order a card is about, as the EHR sent it and as the patient file read it.
+
+    Attributes:
+        resource: The draft ``MedicationRequest`` (the update suggestion is a copy of it).
+        g_per_kg_per_day: The ordered daily dose in g/kg (the patient file's ``ivig_order``).
+        days: The ordered consecutive infusion days, when the order says.
+    """
+
+    resource: Mapping[str, Any]
+    g_per_kg_per_day: float | None = None
+    days: int | None = None
+
+
+@dataclass(frozen=True)
+class CardOptions:
+    """How to build the cards of one response.
+
+    Attributes:
+        hook: ``patient-view``, ``order-select`` or ``order-sign`` (sets the wording).
+        hook_instance: The request's ``hookInstance``; card uuids derive from it, the rule and the ruleset.
+        rule_url: Template of a rule's documentation URL with ``{rule_id}`` (``source.url``); ``None``
+            leaves ``source.url`` out.
+        patient_reference: ``Patient/<id>`` for the subject of suggested orders (default from the
+            evaluation's patient id).
+        draft_order: The draft IVIG order (order-select and order-sign).
+        dose_tolerance_pct: A draft order's daily grams may differ from the plan by this much before a
+            dose change is suggested.
+    """
+
+    hook: str = "patient-view"
+    hook_instance: str | None = None
+    rule_url: str | None = None
+    patient_reference: str | None = None
+    draft_order: DraftOrder | None = None
+    dose_tolerance_pct: float = 5.0
+
+
+@dataclass(frozen=True)
+class CardMeta:
+    """What the feedback store keeps about a card: never the patient."""
+
+    uuid: str
+    rule_id: str
+    rule_version: str
+    indicator: str
+
+
+@dataclass(frozen=True)
+class CardSet:
+    """A CDS Hooks response (``{"cards": [...]}``) and the metadata of each card."""
+
+    response: dict[str, Any]
+    cards: tuple[CardMeta, ...]
+    ruleset_hash: str
+
+
+@lru_cache(maxsize=1)
+def _codes() -> dict[str, Any]:
+    data = yaml.safe_load(Path(__file__).with_name("card_codes.yaml").read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def shorten(text: str, limit: int = MAX_SUMMARY) -> str:
+    """One line of at most ``limit`` characters, cut on a word boundary with an ellipsis."""
+    line = " ".join(text.split())
+    if len(line) <= limit:
+        return line
+    cut = line[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:-–")
+    return cut + "…"
+
+
+def _esc(value: Any) -> str:
+    """A value as markdown text: HTML and markdown syntax in patient data are shown, never interpreted."""
+    if value is None:
+        return "not recorded"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and value.is_integer():
+        text = str(int(value))
+    elif isinstance(value, (list, dict)):
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    else:
+        text = str(value)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") or "(empty)"
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+
+
+def _num(value: float | None, unit: str = "") -> str:
+    if value is None:
+        return "not recorded"
+    text = f"{value:.1f}".rstrip("0").rstrip(".")
+    return f"{text}{unit}"
+
+
+def _label(value: str | None) -> str:
+    return "not recorded" if value is None else value.replace("_", " ")
+
+
+def _card_uuid(hook_instance: str, ruleset: str, key: str) -> str:
+    return str(uuid.uuid5(NAMESPACE, f"{hook_instance}|{ruleset}|{key}"))
+
+
+def _prune(value: Any) -> Any:
+    """Drop nulls and empty strings, arrays and objects (the JSON rules of CDS Hooks)."""
+    if isinstance(value, Mapping):
+        out = {k: _prune(v) for k, v in value.items()}
+        return {k: v for k, v in out.items() if v is not None and v != "" and v != [] and v != {}}
+    if isinstance(value, list):
+        items = [_prune(v) for v in value]
+        return [v for v in items if v is not None and v != "" and v != [] and v != {}]
+    return value
+
+
+# ---------------------------------------------------------------- pieces
+
+
+def _source(rule_id: str, rule_version: str, title: str, rule_url: str | None) -> dict[str, Any]:
+    label = f"ivig-cds v{rule_version}" if rule_id == SUMMARY_RULE else f"ivig-cds {rule_id} v{rule_version}"
+    source: dict[str, Any] = {
+        "label": label,
+        "topic": {"system": _codes()["topic_system"], "code": rule_id, "display": title},
+    }
+    if rule_url:
+        source["url"] = rule_url.replace("{rule_id}", rule_id)
+    return source
+
+
+def _override_reasons() -> list[dict[str, str]]:
+    spec = _codes()["override_reasons"]
+    return [{"system": spec["system"], "code": c["code"], "display": c["display"]} for c in spec["codes"]]
+
+
+def _screen_gaps(ev: Evaluation) -> list[str]:
+    """The pre-IVIG screen fields not recorded (``status.missing_screen``, evaluation contract 1.1)."""
+    return [str(p) for p in getattr(ev.status, "missing_screen", None) or []]
+
+
+def _lab_suggestions(gaps: Sequence[str], card: str, subject: str) -> list[dict[str, Any]]:
+    out = []
+    for order in _codes()["lab_orders"]:
+        if not any(token in gap for gap in gaps for token in order["match"]):
+            continue
+        resource = {
+            "resourceType": "ServiceRequest",
+            "status": "draft",
+            "intent": "proposal",
+            "code": {"coding": [dict(order["coding"])], "text": order["text"]},
+            "subject": {"reference": subject},
+            "reasonCode": [{"text": "Pre-IVIG screen (ivig-cds)"}],
+        }
+        out.append(
+            {
+                "uuid": str(uuid.uuid5(uuid.UUID(card), f"lab|{order['key']}")),
+                "label": order["label"],
+                "actions": [
+                    {
+                        "type": "create",
+                        "description": f"Create a draft order: {order['text']}",
+                        "resource": resource,
+                    }
+                ],
+            }
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class _DoseCheck:
+    ordered_g: float | None
+    planned_g: float
+    differs: bool
+    suggestion: dict[str, Any] | None
+    note: str
+
+
+def _dose_check(ev: Evaluation, order: DraftOrder, tolerance_pct: float, card: str) -> _DoseCheck | None:
+    plan = ev.dose_plan
+    if plan is None:
+        return None
+    planned = plan.grams_per_day
+    if order.g_per_kg_per_day is None:
+        return _DoseCheck(None, planned, False, None, "the draft order's dose could not be read")
+    ordered = round(order.g_per_kg_per_day * plan.actual_weight_kg, 1)
+    differs = abs(ordered - planned) > planned * tolerance_pct / 100
+    if not differs:
+        return _DoseCheck(ordered, planned, False, None, "the ordered daily dose matches the plan")
+    if order.days != plan.days_per_course:
+        # Another schedule (e.g. 0.4 g/kg over 5 days): changing the daily grams alone would be unsafe.
+        days = "not stated" if order.days is None else f"{order.days} days"
+        note = f"the draft order's days ({days}) differ from the plan's {plan.days_per_course}: review the course"
+        return _DoseCheck(ordered, planned, True, None, note)
+    basis = f"{_num(plan.g_per_kg_per_day)} g/kg on {plan.weight_basis} weight {_num(plan.dosing_weight_kg)} kg"
+    resource = _dose_update(order.resource, planned)
+    if resource is None:
+        return _DoseCheck(ordered, planned, True, None, "the draft order's dosage has several steps: review it")
+    suggestion = {
+        "uuid": str(uuid.uuid5(uuid.UUID(card), "dose")),
+        "label": f"Change the dose to {_num(planned)} g/day",
+        "actions": [
+            {
+                "type": "update",
+                "description": f"Set the draft IVIG order's dose to {_num(planned)} g per day ({basis})",
+                "resource": resource,
+            }
+        ],
+    }
+    return _DoseCheck(ordered, planned, True, suggestion, "the ordered daily dose differs from the plan")
+
+
+def _dose_update(resource: Mapping[str, Any], grams: float) -> dict[str, Any] | None:
+    """The draft MedicationRequest with its one dose set to ``grams`` g; None when the dosage is ambiguous."""
+    new = copy.deepcopy(dict(resource))
+    instructions = new.get("dosageInstruction") or [{}]
+    if not isinstance(instructions, list) or len(instructions) != 1 or not isinstance(instructions[0], dict):
+        return None
+    rates = instructions[0].get("doseAndRate") or [{}]
+    if not isinstance(rates, list) or len(rates) != 1 or not isinstance(rates[0], dict):
+        return None
+    unit = _codes()["dose_unit"]
+    rates[0] = {**rates[0], "doseQuantity": {"value": grams, **unit}}
+    rates[0].pop("doseRange", None)
+    instructions[0] = {**instructions[0], "doseAndRate": rates}
+    new["dosageInstruction"] = instructions
+    pruned = _prune(new)
+    assert isinstance(pruned, dict)
+    return pruned
+
+
+# ---------------------------------------------------------------- summary card
+
+
+def _summary_line(ev: Evaluation, hook: str, dose: _DoseCheck | None) -> str:
+    s = ev.status
+    elig = _ELIGIBILITY.get(s.eligibility, _label(s.eligibility))
+    reasons = ", ".join(s.eligibility_reasons)
+    dose_part = ""
+    if dose is not None and dose.differs and dose.ordered_g is not None:
+        dose_part = f"; ordered {_num(dose.ordered_g)} g/day, plan {_num(dose.planned_g)} g/day"
+    if hook == "order-sign":
+        lead = {
+            "contraindicated": f"Do not sign: IVIG is contraindicated ({reasons})",
+            "not_eligible": f"Review before signing: IVIG is not indicated ({reasons})",
+            "screen_incomplete": "Complete the pre-IVIG screen before signing",
+            "eligible_with_precautions": f"Sign only with precautions ({reasons})",
+        }.get(s.eligibility, "IVIG order checked: eligible")
+        return shorten(lead + dose_part)
+    if hook == "order-select":
+        return shorten(f"IVIG order: {elig}" + (f" ({reasons})" if reasons else "") + dose_part)
+    alert = "; RELAPSE ALERT" if s.relapse_alert else ""
+    return shorten(f"IVIG: {elig}; response {_label(s.response)}; outcome {_label(s.outcome)}{alert}")
+
+
+def _summary_detail(ev: Evaluation, gaps: Sequence[str], dose: _DoseCheck | None) -> str:
+    s = ev.status
+    reasons = f" ({', '.join(s.eligibility_reasons)})" if s.eligibility_reasons else ""
+    rows = [f"- **Eligibility**: {_esc(_ELIGIBILITY.get(s.eligibility, s.eligibility))}{reasons}"]
+    if gaps:
+        rows.append("- **Not recorded**: " + ", ".join(f"`{g.replace('`', '')}`" for g in gaps))
+    rows.append(f"- **Refractory**: {_esc(s.refractory)}")
+    response = _label(s.response) + (f" ({s.response_level})" if s.response_level else "")
+    if s.total_improvement_score is not None:
+        response += f", best TIS {_num(s.total_improvement_score)}"
+    latest = getattr(s, "latest_total_improvement_score", None)
+    if latest is not None:
+        response += f", latest TIS {_num(latest)}"
+    rows.append(f"- **Response**: {_esc(response)}")
+    if s.steroid_reduction_pct is not None:
+        beyond = {True: "beyond 50%", False: "not beyond 50%", None: "target not assessed"}
+        rows.append(
+            f"- **Steroid taper**: {_num(s.steroid_reduction_pct)}% below baseline "
+            f"({beyond[s.steroid_taper_beyond_50]})"
+        )
+    rows.append(f"- **Outcome**: {_esc(_label(s.outcome))}")
+    if s.relapse_alert:
+        months = f" {_num(s.months_to_relapse)} months after stopping IVIG" if s.months_to_relapse else ""
+        rows.append(f"- **Relapse alert**: relapse{months}")
+    d = ev.dose_plan
+    if d is not None:
+        basis = f"{_num(d.g_per_kg_per_day)} g/kg/day on {d.weight_basis} weight {_num(d.dosing_weight_kg)} kg"
+        phase = f"{_esc(d.courses_in_first_phase)} courses in the first phase"
+        rows.append(
+            f"- **Dose plan**: {_num(d.grams_per_day)} g/day × {d.days_per_course} days every {d.interval_weeks} "
+            f"weeks ({basis}; {_num(d.grams_per_course)} g per course; {phase})"
+        )
+    else:
+        rows.append("- **Dose plan**: none (weight not recorded)")
+    if dose is not None:
+        ordered = "not readable" if dose.ordered_g is None else f"{_num(dose.ordered_g)} g/day"
+        rows.append(f"- **Draft order**: {ordered}; {_esc(dose.note)}")
+    source = getattr(s, "as_of_source", None)
+    when = f"As of {ev.as_of}" + (f" ({source})" if source else "")
+    rows += ["", f"{when} · ruleset `{ev.engine.ruleset_hash[:12]}` · ivig-cds {ev.engine.version} · "
+             "decision support only: review against the patient and the product label."]  # fmt: skip
+    return "\n".join(rows)
+
+
+# ---------------------------------------------------------------- finding cards
+
+
+def _finding_summary(f: Finding, hook: str) -> str:
+    if hook == "order-sign" and f.severity == "stop":
+        return shorten("Do not sign: " + f.summary)
+    if hook == "order-sign" and f.severity == "warning":
+        return shorten("Before signing: " + f.summary)
+    return shorten(f.summary)
+
+
+def _finding_detail(f: Finding, ruleset: str) -> str:
+    lines = [_esc(f.summary)]
+    if f.detail:
+        lines += ["", _esc(f.detail)]
+    if f.facts:
+        lines += ["", "**Values used**", ""] + [f"- `{k}`: {_esc(v)}" for k, v in f.facts.items()]
+    if f.thresholds:
+        lines += ["", "**Thresholds**", ""] + [f"- `{k}`: {_esc(v)}" for k, v in f.thresholds.items()]
+    if f.dates:
+        lines += ["", "**Dates**: " + ", ".join(f"{_label(k)} {_esc(v)}" for k, v in f.dates.items())]
+    if f.sources:
+        lines += ["", "**From**: " + ", ".join(_esc(s) for s in f.sources)]
+    if f.evidence:
+        lines += ["", "**Evidence**", ""] + [f"- {_esc(e)}" for e in f.evidence]
+    lines += ["", f"Rule {f.rule_id} v{f.rule_version} ({_esc(f.origin)}) · ruleset `{ruleset[:12]}`"]
+    return "\n".join(lines)
+
+
+def _finding_key(f: Finding) -> str:
+    return f"{f.rule_id}:{f.facts.get('rule')}" if f.rule_id == "DATA-001" else f.rule_id
+
+
+# ---------------------------------------------------------------- response
+
+
+def build_cards(ev: Evaluation, options: CardOptions | None = None) -> CardSet:
+    """The CDS Hooks response for one evaluation: the summary card, then one card per finding ≥ advisory.
+
+    Args:
+        ev: The evaluation.
+        options: Hook, hook instance, rule documentation URL, the draft order (default: patient-view).
+
+    Returns:
+        The response and what the feedback store keeps about each card.
+    """
+    opts = options or CardOptions()
+    ruleset = ev.engine.ruleset_hash
+    instance = opts.hook_instance or str(uuid.uuid5(NAMESPACE, f"{ev.patient_id}|{ev.as_of}"))
+    subject = opts.patient_reference or f"Patient/{ev.patient_id}"
+    reasons = _override_reasons()
+    summary_uuid = _card_uuid(instance, ruleset, SUMMARY_RULE)
+    dose = (
+        _dose_check(ev, opts.draft_order, opts.dose_tolerance_pct, summary_uuid)
+        if opts.draft_order is not None
+        else None
+    )
+    gaps = _screen_gaps(ev)
+    carded = [f for f in ev.findings if f.severity in _CARDED]
+    indicator = max((INDICATOR[f.severity] for f in carded), key=_RANK.__getitem__, default="info")
+    if dose is not None and dose.differs and indicator == "info":
+        indicator = "warning"
+    summary: dict[str, Any] = {
+        "uuid": summary_uuid,
+        "summary": _summary_line(ev, opts.hook, dose),
+        "indicator": indicator,
+        "detail": _summary_detail(ev, gaps, dose),
+        "source": _source(
+            SUMMARY_RULE, ev.engine.version, "IVIG in refractory polymyositis: status", opts.rule_url
+        ),
+    }
+    suggestions = _lab_suggestions(gaps, summary_uuid, subject)
+    if dose is not None and dose.suggestion is not None:
+        suggestions.append(dose.suggestion)
+    if suggestions:
+        summary["suggestions"] = suggestions
+        summary["selectionBehavior"] = "any"
+    summary["overrideReasons"] = reasons
+    cards = [summary]
+    meta = [CardMeta(summary_uuid, SUMMARY_RULE, ev.engine.version, indicator)]
+    seen: dict[str, int] = {}
+    for f in sorted(carded, key=lambda f: -_RANK[INDICATOR[f.severity]]):  # stable: keeps the engine's order
+        key = _finding_key(f)
+        seen[key] = seen.get(key, 0) + 1
+        card_uuid = _card_uuid(instance, ruleset, f"{key}#{seen[key]}")
+        url_rule = str(f.facts.get("rule", f.rule_id)) if f.rule_id == "DATA-001" else f.rule_id
+        source = _source(f.rule_id, f.rule_version, f.title, None)
+        if opts.rule_url:
+            source["url"] = opts.rule_url.replace("{rule_id}", url_rule)
+        cards.append(
+            {
+                "uuid": card_uuid,
+                "summary": _finding_summary(f, opts.hook),
+                "indicator": INDICATOR[f.severity],
+                "detail": _finding_detail(f, ruleset),
+                "source": source,
+                "overrideReasons": reasons,
+            }
+        )
+        meta.append(CardMeta(card_uuid, f.rule_id, f.rule_version, INDICATOR[f.severity]))
+    response = _prune({"cards": cards})
+    assert isinstance(response, dict) and len(response["cards"]) == len(cards)
+    return CardSet(response=response, cards=tuple(meta), ruleset_hash=ruleset)
+
+
+def render_cds_hooks(evaluations: Sequence[Evaluation]) -> str:
+    """One CDS Hooks patient-view response per evaluation, one JSON document per line."""
+    return "".join(
+        json.dumps(build_cards(ev).response, ensure_ascii=False, sort_keys=True) + "\n" for ev in evaluations
+    )
