@@ -1,0 +1,39 @@
+"""FHIR R4 input and export: the public names of :mod:`ivig_cds.inputs.fhir` (see ``docs/fhir.md``)."""
+
+from __future__ import annotations
+
+from .inputs.fhir import (
+    FhirInputError,
+    FhirMapping,
+    MappingNote,
+    MappingReport,
+    MappingResult,
+    bundle_entries,
+    default_mapping_path,
+    load_mapping,
+    map_bundle,
+    map_prefetch,
+    map_resources,
+    patient_from_bundle,
+    patient_from_prefetch,
+    patient_from_resources,
+    prefetch_gaps,
+)
+
+__all__ = [
+    "FhirInputError",
+    "FhirMapping",
+    "MappingNote",
+    "MappingReport",
+    "MappingResult",
+    "bundle_entries",
+    "default_mapping_path",
+    "load_mapping",
+    "map_bundle",
+    "map_prefetch",
+    "map_resources",
+    "patient_from_bundle",
+    "patient_from_prefetch",
+    "patient_from_resources",
+    "prefetch_gaps",
+]
