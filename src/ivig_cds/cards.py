@@ -30,6 +30,7 @@ from .evaluation import Evaluation, Finding
 
 __all__ = [
     "HOOKS",
+    "INPUT_RULE",
     "MAX_SUMMARY",
     "SUMMARY_RULE",
     "CardMeta",
@@ -39,11 +40,13 @@ __all__ = [
     "build_cards",
     "render_cds_hooks",
     "shorten",
+    "unevaluable_cards",
 ]
 
 MAX_SUMMARY = 139  # the spec: "<140 characters"
 HOOKS = ("patient-view", "order-select", "order-sign")
 SUMMARY_RULE = "ivig-cds-summary"
+INPUT_RULE = "ivig-cds-input"
 INDICATOR = {"stop": "critical", "warning": "warning", "advisory": "info", "info": "info"}
 _CARDED = ("stop", "warning", "advisory")
 _RANK = {"info": 0, "warning": 1, "critical": 2}
@@ -87,6 +90,8 @@ class CardOptions:
         draft_order: The draft IVIG order (order-select and order-sign).
         dose_tolerance_pct: A draft order's daily grams may differ from the plan by this much before a
             dose change is suggested.
+        mapping_warnings: What the input adapter could not read (one line each, no patient values): listed
+            on the summary card so an unmapped medication is never invisible.
     """
 
     hook: str = "patient-view"
@@ -95,6 +100,7 @@ class CardOptions:
     patient_reference: str | None = None
     draft_order: DraftOrder | None = None
     dose_tolerance_pct: float = 5.0
+    mapping_warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -178,7 +184,8 @@ def _prune(value: Any) -> Any:
 
 
 def _source(rule_id: str, rule_version: str, title: str, rule_url: str | None) -> dict[str, Any]:
-    label = f"ivig-cds v{rule_version}" if rule_id == SUMMARY_RULE else f"ivig-cds {rule_id} v{rule_version}"
+    own = rule_id in (SUMMARY_RULE, INPUT_RULE)
+    label = f"ivig-cds v{rule_version}" if own else f"ivig-cds {rule_id} v{rule_version}"
     source: dict[str, Any] = {
         "label": label,
         "topic": {"system": _codes()["topic_system"], "code": rule_id, "display": title},
@@ -313,7 +320,18 @@ def _summary_line(ev: Evaluation, hook: str, dose: _DoseCheck | None) -> str:
     return shorten(f"IVIG: {elig}; response {_label(s.response)}; outcome {_label(s.outcome)}{alert}")
 
 
-def _summary_detail(ev: Evaluation, gaps: Sequence[str], dose: _DoseCheck | None) -> str:
+_MAX_LISTED = 10
+
+
+def _listed(title: str, lines: Sequence[str]) -> list[str]:
+    shown = [f"- {_esc(line)}" for line in lines[:_MAX_LISTED]]
+    more = [f"- … and {len(lines) - _MAX_LISTED} more"] if len(lines) > _MAX_LISTED else []
+    return ["", f"**{title}** ({len(lines)})", "", *shown, *more]
+
+
+def _summary_detail(
+    ev: Evaluation, gaps: Sequence[str], dose: _DoseCheck | None, warnings: Sequence[str] = ()
+) -> str:
     s = ev.status
     reasons = f" ({', '.join(s.eligibility_reasons)})" if s.eligibility_reasons else ""
     rows = [f"- **Eligibility**: {_esc(_ELIGIBILITY.get(s.eligibility, s.eligibility))}{reasons}"]
@@ -350,6 +368,8 @@ def _summary_detail(ev: Evaluation, gaps: Sequence[str], dose: _DoseCheck | None
     if dose is not None:
         ordered = "not readable" if dose.ordered_g is None else f"{_num(dose.ordered_g)} g/day"
         rows.append(f"- **Draft order**: {ordered}; {_esc(dose.note)}")
+    if warnings:
+        rows += _listed("Not read from the record", warnings)
     source = getattr(s, "as_of_source", None)
     when = f"As of {ev.as_of}" + (f" ({source})" if source else "")
     rows += ["", f"{when} · ruleset `{ev.engine.ruleset_hash[:12]}` · ivig-cds {ev.engine.version} · "
@@ -423,7 +443,7 @@ def build_cards(ev: Evaluation, options: CardOptions | None = None) -> CardSet:
         "uuid": summary_uuid,
         "summary": _summary_line(ev, opts.hook, dose),
         "indicator": indicator,
-        "detail": _summary_detail(ev, gaps, dose),
+        "detail": _summary_detail(ev, gaps, dose, opts.mapping_warnings),
         "source": _source(
             SUMMARY_RULE, ev.engine.version, "IVIG in refractory polymyositis: status", opts.rule_url
         ),
@@ -460,6 +480,38 @@ def build_cards(ev: Evaluation, options: CardOptions | None = None) -> CardSet:
     response = _prune({"cards": cards})
     assert isinstance(response, dict) and len(response["cards"]) == len(cards)
     return CardSet(response=response, cards=tuple(meta), ruleset_hash=ruleset)
+
+
+def unevaluable_cards(
+    problems: Sequence[tuple[str, str]], *, ruleset_hash: str, version: str, options: CardOptions | None = None
+) -> CardSet:
+    """The one card saying the evaluation could not run because the record lacks data it needs.
+
+    Args:
+        problems: ``(field path, message)`` of each problem (messages carry no patient values).
+        ruleset_hash: The ruleset in force (for the uuid).
+        version: The ivig-cds version.
+        options: Hook, hook instance, rule documentation URL, mapping warnings.
+    """
+    opts = options or CardOptions()
+    instance = opts.hook_instance or str(uuid.uuid5(NAMESPACE, "|".join(loc for loc, _ in problems)))
+    card_uuid = _card_uuid(instance, ruleset_hash, INPUT_RULE)
+    lines = [f"`{loc.replace('`', '') or 'record'}`: {_esc(msg)}" for loc, msg in problems]
+    detail = ["IVIG decision support did not evaluate this patient: record the data below and try again.",
+              "Missing data is never read as a negative.", "", *(f"- {line}" for line in lines)]  # fmt: skip
+    if opts.mapping_warnings:
+        detail += _listed("Not read from the record", opts.mapping_warnings)
+    card = {
+        "uuid": card_uuid,
+        "summary": shorten("IVIG decision support could not run: the record lacks data it needs"),
+        "indicator": "info" if opts.hook == "patient-view" else "warning",
+        "detail": "\n".join(detail),
+        "source": _source(INPUT_RULE, version, "IVIG decision support: input incomplete", opts.rule_url),
+        "overrideReasons": _override_reasons(),
+    }
+    response = _prune({"cards": [card]})
+    assert isinstance(response, dict)
+    return CardSet(response, (CardMeta(card_uuid, INPUT_RULE, version, str(card["indicator"])),), ruleset_hash)
 
 
 def render_cds_hooks(evaluations: Sequence[Evaluation]) -> str:
