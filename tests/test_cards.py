@@ -1,8 +1,7 @@
-"""CDS Hooks cards (``ivig_cds.cards``, ``--format cds-hooks``): the card rules of CDS Hooks 2.0 and the suggestions."""
+"""CDS Hooks cards (`ivig_cds.cards`, `--format cds-hooks`): the card rules of CDS Hooks 2.0, the suggestions."""
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 from typing import Any

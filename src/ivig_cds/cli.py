@@ -537,7 +537,9 @@ def _cmd_formats(args: argparse.Namespace) -> int:
 def _cmd_service(args: argparse.Namespace) -> int:
     """``serve`` and ``feedback``: imported here only, so the core CLI never loads the web stack."""
     try:
-        from .service.cli import run_command
+        from .service.cli import ensure_stack, run_command
+
+        ensure_stack(args.command)
     except ImportError as exc:
         sys.stderr.write(
             f"ivig-cds: error: {args.command} needs the service extra: pip install 'ivig-cds[service]'"

@@ -18,9 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from stack import MISSING
+from stack import MISSING, SECRETS, assert_no_secrets
 
-SECRETS: list[str] = []  # strings that must never reach a log: patient ids, tokens, patient values
 TOKEN_FACTORIES: list[Any] = []
 PUBLIC_URL = "https://cds.test"
 PV, OSEL, OSIGN = "ivig-cds-patient-view", "ivig-cds-order-select", "ivig-cds-order-sign"
@@ -36,11 +35,6 @@ class _Capture(logging.Handler):
         if record.exc_info:
             text += "\n" + logging.Formatter().formatException(record.exc_info)
         self.lines.append(f"{record.name} {record.levelname} {text}")
-
-
-def assert_no_secrets(text: str, secrets: list[str]) -> None:
-    leaked = sorted({s for s in secrets if s and s in text})
-    assert not leaked, f"{len(leaked)} secret(s) reached the log, e.g. {leaked[0][:12]}…"
 
 
 @pytest.fixture(scope="session", autouse=True)

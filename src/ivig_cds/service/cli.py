@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import ipaddress
 import json
 import os
@@ -11,12 +12,10 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import inspect
 
 from .config import ConfigError, ServiceConfig, load_config, parse_config
-from .store import Store, StoreError
 
-__all__ = ["app_from_env", "is_loopback", "run_command"]
+__all__ = ["app_from_env", "ensure_stack", "is_loopback", "run_command"]
 
 ENV_CONFIG = "IVIG_CDS_SERVICE_CONFIG_JSON"
 ENV_DEV = "IVIG_CDS_SERVICE_DEV"
@@ -28,6 +27,22 @@ _BANNER = """\
  Never use it with real patient data; use a configuration with [[trust]] entries instead.
 ==========================================================================================
 """
+
+
+_STACK = {
+    "serve": ("fastapi", "uvicorn", "jwt", "httpx", "sqlalchemy", "cryptography"),
+    "feedback": ("sqlalchemy",),
+}
+
+
+def ensure_stack(command: str) -> None:
+    """Import what ``command`` needs now, so a missing extra is one clear error and not a traceback later.
+
+    Raises:
+        ImportError: A module of the [service] extra is not installed.
+    """
+    for name in _STACK.get(command, ()):
+        importlib.import_module(name)
 
 
 def is_loopback(host: str) -> bool:
@@ -44,7 +59,13 @@ def _log_config() -> dict[str, Any]:
     from uvicorn.config import LOGGING_CONFIG
 
     config: dict[str, Any] = json.loads(json.dumps(LOGGING_CONFIG))
-    config["loggers"]["ivig_cds.service"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    config["formatters"]["service"] = {"format": "%(asctime)s %(levelname)s pid=%(process)d %(message)s"}
+    config["handlers"]["service"] = {
+        "formatter": "service",
+        "class": "logging.StreamHandler",
+        "stream": "ext://sys.stderr",
+    }
+    config["loggers"]["ivig_cds.service"] = {"handlers": ["service"], "level": "INFO", "propagate": False}
     return config
 
 
@@ -69,12 +90,14 @@ def _config(args: argparse.Namespace) -> ServiceConfig:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     if args.dev and not is_loopback(args.host):
         sys.stderr.write(f"ivig-cds: error: --dev is refused on a non-loopback address ({args.host})\n")
         return 2
     config = _config(args)
+    import uvicorn
+
+    from .store import Store
+
     Store(config.feedback.database_url).close()  # create the tables once, before any worker races to
     if config.dev:
         sys.stderr.write(_BANNER.format(host=args.host))
@@ -112,6 +135,10 @@ def _render_report(rows: list[dict[str, Any]], console: Console) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from sqlalchemy import inspect
+
+    from .store import Store, StoreError
+
     if args.database_url:
         url = args.database_url
     elif args.config:

@@ -179,34 +179,40 @@ class Store:
 
     # ------------------------------------------------------------ helpers
 
-    def _insert_ignore(self, conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> int:
-        """Insert rows whose primary key is new; return how many were inserted."""
-        if not rows:
-            return 0
+    def _ignoring(self, table: Table) -> Any:
+        """An INSERT that skips rows whose primary key exists (None: the dialect has no such clause)."""
         if self.dialect == "sqlite":
             from sqlalchemy.dialects import sqlite
 
-            result = conn.execute(sqlite.insert(table).on_conflict_do_nothing(), list(rows))
-            return max(int(result.rowcount or 0), 0)
+            return sqlite.insert(table).on_conflict_do_nothing()
         if self.dialect == "postgresql":
             from sqlalchemy.dialects import postgresql
 
-            result = conn.execute(postgresql.insert(table).on_conflict_do_nothing(), list(rows))
-            return max(int(result.rowcount or 0), 0)
-        inserted = 0
+            return postgresql.insert(table).on_conflict_do_nothing()
+        return None
+
+    def _insert_ignore(self, conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert the rows whose primary key is new."""
+        if not rows:
+            return
+        stmt = self._ignoring(table)
+        if stmt is not None:
+            conn.execute(stmt, list(rows))
+            return
         for row in rows:
             try:
                 with conn.begin_nested():
                     conn.execute(insert(table), [row])
-                inserted += 1
             except IntegrityError:
                 continue
-        return inserted
 
     # ------------------------------------------------------------ replay store
 
     def claim_token(self, iss: str, jti: str, expires_at: int) -> bool:
         """Record a token id; ``False`` when it was seen before and has not expired (a replay).
+
+        The insert itself is the check, so two workers (or hosts) claiming one id at the same
+        moment cannot both succeed.
 
         Args:
             iss: The issuer.
@@ -214,16 +220,17 @@ class Store:
             expires_at: When the record may be forgotten (``exp`` plus the leeway, epoch seconds).
         """
         now = time.time()
+        row = {"key": _token_key(iss, jti), "expires_at": int(expires_at)}
+        stmt = self._ignoring(token_ids)
         try:
             with self.engine.begin() as conn:
                 if now - self._purged > _PURGE_EVERY_S:
                     self._purged = now  # a race between threads only purges twice
                     conn.execute(delete(token_ids).where(token_ids.c.expires_at < int(now)))
-                if self.dialect in ("sqlite", "postgresql"):
-                    row = {"key": _token_key(iss, jti), "expires_at": int(expires_at)}
-                    return self._insert_ignore(conn, token_ids, [row]) == 1
-                conn.execute(insert(token_ids), [{"key": _token_key(iss, jti), "expires_at": int(expires_at)}])
-                return True
+                if stmt is None:
+                    conn.execute(insert(token_ids), [row])
+                    return True
+                return conn.execute(stmt.returning(token_ids.c.key), row).first() is not None
         except IntegrityError:
             return False
         except SQLAlchemyError as exc:
