@@ -159,9 +159,8 @@ def patient_resources(
                 referenceRange=[{"high": {"value": 190, "unit": "U/L"}}],
             )
         )
-        out.append(
-            _obs(pid, f"{pid}-mmt8-{i}", {"system": LOCAL, "code": "mmt8"}, when, **_qty(50 + i, "{score}"))
-        )
+        mmt8 = _qty(min(80, 50 + i), "{score}")
+        out.append(_obs(pid, f"{pid}-mmt8-{i}", {"system": LOCAL, "code": "mmt8"}, when, **mmt8))
     return out
 
 
@@ -226,6 +225,18 @@ def other_draft(pid: str) -> dict[str, Any]:
         "intent": "order",
         "subject": {"reference": f"Patient/{pid}"},
         "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": "723"}], "text": "Amoxicillin 500 mg"},
+    }
+
+
+def lab_draft(pid: str) -> dict[str, Any]:
+    """A draft order that is not a medication (a ServiceRequest)."""
+    return {
+        "resourceType": "ServiceRequest",
+        "id": "draft-cbc",
+        "status": "draft",
+        "intent": "order",
+        "subject": {"reference": f"Patient/{pid}"},
+        "code": {"text": "Complete blood count"},
     }
 
 

@@ -12,7 +12,7 @@ from stack import skip_without_stack
 
 skip_without_stack()
 
-from fhir_data import hook_request, ivig_draft, other_draft, prefetch_of  # noqa: E402
+from fhir_data import hook_request, ivig_draft, lab_draft, other_draft, prefetch_of  # noqa: E402
 from invariants import failures  # noqa: E402
 from servers import FHIR_TOKEN  # noqa: E402
 
@@ -205,7 +205,7 @@ def test_order_sign_uses_the_strongest_wording_and_ignores_other_orders(api: Any
     cards = api.call(OSIGN, body).json()["cards"]
     assert cards[0]["summary"].startswith("Do not sign: IVIG is contraindicated")
     assert cards[1]["summary"].startswith("Do not sign: ")
-    only_other = hook_request("order-sign", pid, prefetch=prefetch, drafts=[other_draft(pid)])
+    only_other = hook_request("order-sign", pid, prefetch=prefetch, drafts=[other_draft(pid), lab_draft(pid)])
     assert api.call(OSIGN, only_other).json() == {"cards": []}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import logging
 import os
@@ -24,17 +25,18 @@ from ivig_cds import Engine, IvigCdsError
 
 from .config import ConfigError, ServiceConfig
 from .fhirfetch import Precondition, complete_prefetch
-from .hooks import BadRequest, parse_call, parse_json
+from .hooks import BadRequest, HookCall, parse_call, parse_json
 from .middleware import LOG, CorsMiddleware, DevGuardMiddleware, RequestLogMiddleware, relative_path
-from .pipeline import EMPTY, Mapper, Pipeline, default_mapper
+from .pipeline import EMPTY, CallResult, Mapper, Pipeline, default_mapper
 from .security import AuthError, JwksCache, TokenVerifier
-from .services import SERVICES, discovery_document
+from .services import SERVICES, ServiceSpec, discovery_document
 from .store import FeedbackItem, Store, StoreError
 
 __all__ = ["ServiceState", "create_app"]
 
 _DRAIN_FACTOR = 8  # a body over the cap is read (and dropped) up to this many times the cap, then cut
 _MAX_FEEDBACK = 1000
+_TELEMETRY_OFF = ("tracing", "metrics", "logs", "operation_spans", "auto_configure")
 
 
 class _Problem(Exception):
@@ -204,11 +206,7 @@ def _routes(app: FastAPI) -> None:
                 prefetch = await complete_prefetch(
                     parsed, service.prefetch, state.pipeline.gaps, state.http, state.config.fhir
                 )
-                result = await run_in_threadpool(state.pipeline.run, service, parsed, prefetch)
-                if result.cards:
-                    await run_in_threadpool(
-                        state.store.record_cards, service.id, result.ruleset_hash, result.cards
-                    )
+                result = await run_in_threadpool(_evaluate_and_record, state, service, parsed, prefetch)
                 return _json(result.response if result.cards else EMPTY)
         except TimeoutError:
             raise _Problem(503, "the request took longer than the service's time budget", "timeout") from None
@@ -233,6 +231,16 @@ def _routes(app: FastAPI) -> None:
             raise _Problem(400, exc.reason) from None
         stored = await run_in_threadpool(state.store.add_feedback, service_id, items)
         return _json({"stored": stored})
+
+
+def _evaluate_and_record(
+    state: ServiceState, service: ServiceSpec, call: HookCall, prefetch: dict[str, Any]
+) -> CallResult:
+    """Map, evaluate, build the cards and record them as shown (one worker-thread hop per call)."""
+    result = state.pipeline.run(service, call, prefetch)
+    if result.cards:
+        state.store.record_cards(service.id, result.ruleset_hash, result.cards)
+    return result
 
 
 def _internal(request: Request, exc: Exception) -> _Problem:
@@ -292,7 +300,10 @@ def create_app(config: ServiceConfig, *, mapper: Mapper | ModuleType | None = No
         store = Store(config.feedback.database_url)
     except StoreError as exc:
         raise ConfigError(f"feedback.database_url: {exc}") from None
-    pipeline = Pipeline(engine, mapper or default_mapper(), config.cards)
+    try:
+        pipeline = Pipeline(engine, mapper or default_mapper(), config.cards, config.fhir.mapping)
+    except IvigCdsError as exc:
+        raise ConfigError(f"fhir.mapping: {exc}") from None
     state = ServiceState(config=config, engine=engine, store=store, pipeline=pipeline)
 
     async def claim(iss: str, jti: str, forget_after: int) -> bool:
@@ -317,8 +328,18 @@ def create_app(config: ServiceConfig, *, mapper: Mapper | ModuleType | None = No
             yield
         store.close()
 
+    options: dict[str, Any] = {}
+    if "telemetry" in inspect.signature(FastAPI).parameters:
+        # FastAPI's own OpenTelemetry export would carry exception messages (patient data) if a site
+        # configured a provider: off; the request log is the service's observability.
+        options["telemetry"] = {key: False for key in _TELEMETRY_OFF}
     app = FastAPI(
-        title="ivig-cds CDS Hooks service", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
+        title="ivig-cds CDS Hooks service",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+        **options,
     )
     app.state.ivig = state
     _routes(app)

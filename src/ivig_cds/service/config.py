@@ -128,6 +128,10 @@ class FhirSettings(_Settings):
     max_bytes: int = Field(default=20_000_000, ge=1024, description="Size cap of everything fetched for a call.")
     max_pages: int = Field(default=10, ge=1, le=1000, description="Search result pages followed per query.")
     allow_http: bool = Field(default=False, description="Allow http:// FHIR servers (development only).")
+    mapping: Path | None = Field(
+        default=None,
+        description="A site FHIR mapping table (YAML) instead of the built-in rules/fhir/mapping.yaml.",
+    )
 
 
 class TlsSettings(_Settings):
@@ -234,6 +238,9 @@ def _resolve(data: dict[str, Any], base: Path) -> dict[str, Any]:
         trust.append(entry)
     if trust:
         out["trust"] = trust
+    fhir = out.get("fhir")
+    if isinstance(fhir, dict) and isinstance(fhir.get("mapping"), str):
+        out["fhir"] = {**fhir, "mapping": str(base / fhir["mapping"])}
     tls = out.get("tls")
     if isinstance(tls, dict) and isinstance(tls.get("ca_file"), str):
         out["tls"] = {**tls, "ca_file": str(base / tls["ca_file"])}

@@ -71,6 +71,7 @@ def _check_fhir_server(url: Any, allow_http: bool, allowed: Sequence[str]) -> st
 
 
 def _draft_orders(context: Mapping[str, Any], hook: str) -> tuple[dict[str, Any], ...]:
+    """The draft MedicationRequests to check: the selected ones (order-select) or all (order-sign)."""
     bundle = context["draftOrders"]
     if bundle.get("resourceType") != "Bundle" or not isinstance(bundle.get("entry", []), list):
         raise BadRequest("context.draftOrders must be a FHIR Bundle")
@@ -81,7 +82,7 @@ def _draft_orders(context: Mapping[str, Any], hook: str) -> tuple[dict[str, Any]
             raise BadRequest("context.draftOrders: every entry needs a resource")
         resources.append(resource)
     if hook != "order-select":
-        return tuple(resources)
+        return tuple(r for r in resources if r["resourceType"] == "MedicationRequest")
     selections = context["selections"]
     if not selections or not all(isinstance(s, str) and s for s in selections):
         raise BadRequest("context.selections must list the selected orders (ResourceType/id)")
@@ -89,7 +90,7 @@ def _draft_orders(context: Mapping[str, Any], hook: str) -> tuple[dict[str, Any]
     missing = [s for s in selections if s not in by_ref]
     if missing:
         raise BadRequest("context.selections names an order that is not in context.draftOrders")
-    return tuple(by_ref[s] for s in selections)
+    return tuple(by_ref[s] for s in selections if by_ref[s]["resourceType"] == "MedicationRequest")
 
 
 def parse_call(

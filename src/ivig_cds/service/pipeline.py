@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
 
@@ -31,11 +32,14 @@ class Mapper(Protocol):
         prefetch: Mapping[str, Any],
         *,
         as_of: Any = None,
+        mapping: Any = None,
         patient_id: str | None = None,
         draft_orders: Sequence[Mapping[str, Any]] = (),
     ) -> tuple[Patient, Any]: ...
 
     def prefetch_gaps(self, prefetch: Mapping[str, Any], keys: Sequence[str]) -> Sequence[str]: ...
+
+    def load_mapping(self, path: Any = None) -> Any: ...
 
 
 def default_mapper() -> ModuleType:
@@ -77,12 +81,19 @@ class Pipeline:
         engine: The engine (rules, thresholds, plugins) in force.
         mapper: The FHIR adapter.
         cards: Card settings (rule documentation URL, dose tolerance).
+        mapping: A site mapping table file (default: the adapter's built-in table), loaded once here.
+
+    Raises:
+        IvigCdsError: The mapping table is invalid.
     """
 
-    def __init__(self, engine: Engine, mapper: Mapper | ModuleType, cards: CardSettings) -> None:
+    def __init__(
+        self, engine: Engine, mapper: Mapper | ModuleType, cards: CardSettings, mapping: Path | None = None
+    ) -> None:
         self.engine = engine
         self.mapper: Any = mapper
         self.cards = cards
+        self.mapping = mapper.load_mapping(mapping)
 
     def gaps(self, prefetch: Mapping[str, Any], keys: Sequence[str]) -> Sequence[str]:
         """The prefetch keys not fetched (absent or an OperationOutcome)."""
@@ -92,7 +103,7 @@ class Pipeline:
         """The response to a validated call whose prefetch is complete (never raises for bad FHIR data)."""
         try:
             patient, report = self.mapper.patient_from_prefetch(
-                prefetch, patient_id=call.patient_id, draft_orders=call.draft_orders
+                prefetch, mapping=self.mapping, patient_id=call.patient_id, draft_orders=call.draft_orders
             )
         except InputError as exc:
             if _no_myositis(exc):
