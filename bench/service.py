@@ -75,7 +75,7 @@ def start_server(directory: Path, key: SigningKey, workers: int) -> tuple[subpro
     (directory / "service.toml").write_text(
         f'public_url = "{PUBLIC}"\n[[trust]]\niss = "{ISS}"\njwks_file = "jwks.json"\nalgorithms = ["ES384"]\n'
         '[feedback]\ndatabase_url = "sqlite:///feedback.sqlite3"\n[engine]\nentry_points = false\n'
-        "[limits]\nrequest_budget_seconds = 30\n"
+        '[limits]\nrequest_budget_seconds = 30\n[cards]\nrule_url = "https://docs.bench/rules/{rule_id}"\n'
     )
     port = free_port()
     log = directory / "serve.log"

@@ -102,21 +102,37 @@ def test_config_errors_name_each_key(tmp_path: Path, capsys: pytest.CaptureFixtu
         '[cors]\norigins = ["*"]\n'
         "[surprise]\nkey = 1\n"
     )
-    result = run("serve", "--config", str(config))
-    assert result.returncode == 2
+    result = run("serve", "--config", str(config))  # one real process: what a user sees
+    assert result.returncode == 2 and "Traceback" not in result.stderr
     for expected in (
+        "public_url: must be https",
         "trust.0.jku",
-        "must be https",
         "trust.0.algorithms.0",
+        "trust.0.algorithms.1",
         "jwt.leeway_seconds",
         "cors.origins",
         "surprise",
     ):
         assert expected in result.stderr, expected
-    config.write_text('public_url = "https://cds.example"\n')
-    assert "no [[trust]] entry" in run("serve", "--config", str(config)).stderr
-    config.write_text("public_url = \n")
-    assert "not valid TOML" in run("serve", "--config", str(config)).stderr
+    for text, expected in (
+        ('public_url = "https://cds.example"\n', "no [[trust]] entry"),
+        (
+            'public_url = "https://cds.example"\n[[trust]]\niss = "https://e.example"\njwks_file = "k.json"\n',
+            "[cards] rule_url is required",
+        ),
+        ("public_url = \n", "not valid TOML"),
+    ):
+        config.write_text(text)
+        assert main(["serve", "--config", str(config)]) == 2
+        assert expected in capsys.readouterr().err
+    assert main(["serve", "--config", str(tmp_path / "absent.toml")]) == 2
+    assert "cannot read service configuration" in capsys.readouterr().err
+    config.write_text(
+        'public_url = "https://cds.example"\n[[trust]]\niss = "https://e.example"\njwks_file = "absent.json"\n'
+        '[cards]\nrule_url = "https://docs.example/{rule_id}"\n[feedback]\ndatabase_url = "sqlite:///fb.db"\n'
+    )
+    assert main(["serve", "--config", str(config)]) == 2
+    assert "trust.jwks_file" in capsys.readouterr().err
 
 
 def test_dev_mode_is_loud_and_needs_no_token(tmp_path: Path) -> None:
@@ -145,6 +161,7 @@ def test_two_workers_share_postgresql_a_jti_replayed_to_the_other_worker_is_refu
         '[[trust]]\niss = "https://ehr.test"\njwks_file = "ehr-jwks.json"\nalgorithms = ["RS384"]\n'
         f'[feedback]\ndatabase_url = "{os.environ[PG_ENV]}"\n'
         '[engine]\nbackend = "reference"\nentry_points = false\n'
+        '[cards]\nrule_url = "https://docs.test/{rule_id}"\n'
     )
     served = Served(["--workers", "2", "--config", "service.toml"], tmp_path)
     pid = f"w2-SECRET-{os.getpid()}"

@@ -86,7 +86,8 @@ def _config(args: argparse.Namespace) -> ServiceConfig:
         return load_config(args.config, dev=args.dev, overrides=overrides)
     if not args.dev:
         raise ConfigError("give --config FILE (see docs/service.md), or --dev for unauthenticated development")
-    return parse_config({"public_url": f"http://{args.host}:{args.port}"}, source="(--dev defaults)", dev=True)
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    return parse_config({"public_url": f"http://{host}:{args.port}"}, source="(--dev defaults)", dev=True)
 
 
 def _serve(args: argparse.Namespace) -> int:

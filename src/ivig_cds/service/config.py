@@ -7,7 +7,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from ivig_cds import IvigCdsError
 
@@ -198,6 +206,7 @@ class CardSettings(_Settings):
 class ServiceConfig(_Settings):
     """Everything the service needs; ``dev`` is set by ``ivig-cds serve --dev`` only, never from a file."""
 
+    dev: bool = Field(default=False, exclude=True, description="Unauthenticated development mode (loopback only).")
     public_url: str = Field(description="The base URL EHRs call; JWT `aud` = public_url + the endpoint path.")
     trust: list[TrustEntry] = Field(default_factory=list, description="Trusted EHRs.")
     jwt: JwtSettings = Field(default_factory=JwtSettings)
@@ -208,14 +217,22 @@ class ServiceConfig(_Settings):
     cors: CorsSettings = Field(default_factory=CorsSettings)
     engine: EngineSettings = Field(default_factory=EngineSettings)
     cards: CardSettings = Field(default_factory=CardSettings)
-    dev: bool = Field(default=False, exclude=True, description="Unauthenticated development mode (loopback only).")
+
+    @field_validator("public_url")
+    @classmethod
+    def check_public_url(cls, value: str, info: ValidationInfo) -> str:
+        """An absolute URL without query or fragment; https unless in development mode."""
+        return _check_url(value, https=not info.data.get("dev", False))
 
     @model_validator(mode="after")
     def check_public_url_and_trust(self) -> ServiceConfig:
-        """Production needs https and at least one trusted issuer; issuers are unique."""
-        _check_url(self.public_url, https=not self.dev)
+        """Production needs https, at least one trusted issuer and a rule documentation URL; issuers are unique."""
         if not self.dev and not self.trust:
             raise ValueError("no [[trust]] entry: no EHR could call the service (or use `ivig-cds serve --dev`)")
+        if not self.dev and self.cards.rule_url is None:
+            raise ValueError(
+                "[cards] rule_url is required: where clinicians read a rule's documentation, with {rule_id}"
+            )
         issuers = [t.iss for t in self.trust]
         dupes = sorted({i for i in issuers if issuers.count(i) > 1})
         if dupes:
@@ -225,7 +242,7 @@ class ServiceConfig(_Settings):
     @property
     def base_url(self) -> str:
         """``public_url`` without a trailing slash."""
-        return self.public_url.rstrip("/")
+        return self.public_url
 
 
 def _resolve(data: dict[str, Any], base: Path) -> dict[str, Any]:
