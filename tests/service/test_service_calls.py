@@ -99,6 +99,12 @@ def test_412_when_data_can_be_neither_prefetched_nor_fetched(api: Any) -> None:
     assert "conditions" in response.json()["issue"][0]["diagnostics"]
     no_token = hook_request("patient-view", pid, prefetch=prefetch, fhirServer=f"{api.fhir.base}/fhir")
     assert api.call(PV, no_token).status_code == 412
+    prefetch["conditions"] = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "timeout"}],
+    }
+    response = api.call(PV, hook_request("patient-view", pid, prefetch=prefetch))
+    assert response.status_code == 412 and "conditions" in response.json()["issue"][0]["diagnostics"]
     assert fetched(api, pid) == []
 
 
@@ -218,6 +224,23 @@ def test_a_record_missing_required_data_gets_a_card_not_silence(api: Any) -> Non
     (card,) = api.call(PV, hook_request("patient-view", pid, prefetch=prefetch)).json()["cards"]
     assert card["summary"] == "IVIG decision support could not run: the record lacks data it needs"
     assert "`demographics.weight_kg`" in card["detail"]
+
+
+def test_what_the_mapping_could_not_read_is_on_the_summary_card(api: Any) -> None:
+    pid, resources = api.patient()
+    prefetch = prefetch_of(resources)
+    unknown = {
+        "resourceType": "MedicationStatement",
+        "id": f"{pid}-unknown",
+        "status": "active",
+        "subject": {"reference": f"Patient/{pid}"},
+        "medicationCodeableConcept": {"text": "Zzzumab 40 mg"},
+        "effectivePeriod": {"start": "2024-01-01"},
+    }
+    prefetch["medicationStatements"]["entry"].append({"resource": unknown})
+    detail = api.call(PV, hook_request("patient-view", pid, prefetch=prefetch)).json()["cards"][0]["detail"]
+    assert "**Not read from the record** (1)" in detail
+    assert f"MedicationStatement/{pid}-unknown" in detail
 
 
 # ---------------------------------------------------------------- malformed requests: 400, 404, 405, 413

@@ -8,8 +8,6 @@ from typing import Any
 
 __all__ = ["PREFETCH", "SERVICES", "ServiceSpec", "discovery_document"]
 
-CDS_HOOKS_VERSION = "2.0"
-
 # What the FHIR mapping reads (docs/fhir-mapping.md), one query per resource type, using only the
 # spec's template subset: a read, type searches by patient reference, the {{context.patientId}} token.
 PREFETCH: dict[str, str] = {
@@ -43,7 +41,6 @@ class ServiceSpec:
             "prefetch": dict(self.prefetch),
             "usageRequirements": "Needs the prefetch, or fhirServer with fhirAuthorization so the service can "
             "fetch what is missing (412 otherwise). Decision support only: review every card.",
-            "version": CDS_HOOKS_VERSION,
         }
 
 
