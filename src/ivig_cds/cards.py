@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -51,7 +50,8 @@ INDICATOR = {"stop": "critical", "warning": "warning", "advisory": "info", "info
 _CARDED = ("stop", "warning", "advisory")
 _RANK = {"info": 0, "warning": 1, "critical": 2}
 NAMESPACE = uuid.UUID("4b0d3c3e-8f6e-5a52-9a57-1d7c1b8e2f10")
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~#])")
+# HTML is written as entities, markdown syntax is backslash-escaped: patient text is shown, never interpreted
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", **{c: "\\" + c for c in "\\`*_[]|~#"}})
 _ELIGIBILITY = {
     "eligible": "eligible",
     "eligible_with_precautions": "eligible with precautions",
@@ -150,8 +150,7 @@ def _esc(value: Any) -> str:
         text = json.dumps(value, ensure_ascii=False, sort_keys=True)
     else:
         text = str(value)
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") or "(empty)"
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+    return " ".join(text.split()).translate(_ESCAPES) or "(empty)"
 
 
 def _num(value: float | None, unit: str = "") -> str:
@@ -169,14 +168,17 @@ def _card_uuid(hook_instance: str, ruleset: str, key: str) -> str:
     return str(uuid.uuid5(NAMESPACE, f"{hook_instance}|{ruleset}|{key}"))
 
 
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, (str, list, dict)) and not value)
+
+
 def _prune(value: Any) -> Any:
     """Drop nulls and empty strings, arrays and objects (the JSON rules of CDS Hooks)."""
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         out = {k: _prune(v) for k, v in value.items()}
-        return {k: v for k, v in out.items() if v is not None and v != "" and v != [] and v != {}}
+        return {k: v for k, v in out.items() if not _empty(v)}
     if isinstance(value, list):
-        items = [_prune(v) for v in value]
-        return [v for v in items if v is not None and v != "" and v != [] and v != {}]
+        return [v for v in (_prune(v) for v in value) if not _empty(v)]
     return value
 
 
