@@ -12,9 +12,11 @@ about 100 FHIR resources (a refractory polymyositis patient with 44 monthly CK a
 prefetch is complete, so the service fetches nothing). Every request carries a fresh signed JWT
 (pre-signed before the clock starts, so the client's signing is not measured). Per concurrency level:
 requests, requests/s, client p50/p99 (round trip), server p50/p99 (the service's own request log, from
-request arrival to response), errors. Then, in this process, where the time of one request goes: the
-same steps the service runs, timed one by one (median of 200). Client, server and all its workers
-share the machine's cores.
+request arrival to response), errors, and the CPU time per request of the service's processes and of
+the client (from /proc: it does not depend on what else the machine runs, so 2 cores / the sum is the
+rate two idle cores would reach). Then, in this process, where the time of one request goes: the same
+steps the service runs, timed one by one (median of 200). Client, server and all its workers share the
+machine's cores.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ os.environ["IVIG_CDS_LOAD_PLUGINS"] = ""
 
 import httpx  # noqa: E402
 import jwt  # noqa: E402
-from fhir_data import hook_request, patient_resources, prefetch_of  # noqa: E402
+from hook_data import hook_request, patient_resources, prefetch_of  # noqa: E402
 from servers import SigningKey, TokenFactory, jwks  # noqa: E402
 
 SERVICE = "ivig-cds-patient-view"
@@ -130,6 +132,21 @@ async def drive(url: str, body: bytes, tokens: list[str], clients: int, seconds:
     return {"latencies": latencies, "ids": request_ids, "errors": errors, "seconds": elapsed}
 
 
+def cpu_seconds(root: int) -> float:
+    """User + system CPU seconds of a process and its children (Linux /proc; 0 elsewhere)."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, ppid = int(stat.parent.name), int(fields[1])
+        if root in (pid, ppid):
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def server_latencies(log: Path, ids: list[str]) -> list[float]:
     wanted = set(ids)
     found = re.findall(r"request_id=([0-9a-f]+) .*latency_ms=([0-9.]+)", log.read_text())
@@ -208,7 +225,9 @@ def main(argv: list[str] | None = None) -> int:
             for clients in [int(c) for c in args.clients.split(",")]:
                 budget = int(seconds * 450) + 50  # more tokens than the service can use in the time
                 batch = [tokens.make(key, PUBLIC + PATH, iss=ISS, lifetime=300) for _ in range(budget)]
+                cpu_server, cpu_client = cpu_seconds(proc.pid), time.process_time()
                 run = asyncio.run(drive(url, body, batch, clients, seconds))
+                cpu_server, cpu_client = cpu_seconds(proc.pid) - cpu_server, time.process_time() - cpu_client
                 time.sleep(0.5)  # let the log catch up
                 server = server_latencies(log, run["ids"])
                 lat = run["latencies"]
@@ -220,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
                     "server_p50_ms": round(percentile(server, 0.50), 2),
                     "server_p99_ms": round(percentile(server, 0.99), 2),
                     "errors": run["errors"],
+                    "server_cpu_ms_per_request": round(1000 * cpu_server / max(1, len(lat)), 2),
+                    "client_cpu_ms_per_request": round(1000 * cpu_client / max(1, len(lat)), 2),
                 }
                 results["levels"][str(clients)] = level
                 say(f"{clients:>3} clients: {json.dumps(level)}")

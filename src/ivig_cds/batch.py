@@ -27,7 +27,6 @@ from typing import Any, BinaryIO, Literal, Protocol
 from .errors import FieldError, InputError, IvigCdsError
 from .evaluation import Evaluation
 from .patient import Patient
-from .patient_io import load_patient, parse_document, validate_patient
 
 __all__ = [
     "PATIENT_SUFFIXES",
@@ -63,12 +62,16 @@ class EngineSpec:
         thresholds: Site threshold overrides.
         plugin_paths: Local plugin files or directories (``--plugin``).
         strict_plugins: A failing plugin is fatal (``--strict-plugins``).
+        fhir_mapping: A site FHIR mapping table (``--mapping``).
+        strict_fhir: Validate FHIR input with the R4B models first (``--strict-fhir``).
     """
 
     backend: Literal["durable", "reference"] = "durable"
     thresholds: tuple[tuple[str, Any], ...] = ()
     plugin_paths: tuple[str, ...] = ()
     strict_plugins: bool = False
+    fhir_mapping: str | None = None
+    strict_fhir: bool = False
 
     def __call__(self) -> _Evaluator:
         from .engine import Engine
@@ -78,6 +81,8 @@ class EngineSpec:
             thresholds=dict(self.thresholds) or None,
             plugin_paths=self.plugin_paths,
             strict_plugins=self.strict_plugins,
+            fhir_mapping=self.fhir_mapping,
+            strict_fhir=self.strict_fhir,
         )
 
 
@@ -180,6 +185,8 @@ def _read(path: Path) -> bytes | Failure:
 
 
 def _file_records(path: Path) -> list[Record | Failure]:
+    if _is_fhir_ndjson(path):
+        return _bulk_records([path])
     if path.suffix.lower() in _NDJSON_SUFFIXES:
         data = _read(path)
         return [data] if isinstance(data, Failure) else list(_ndjson_records(data, str(path)))
@@ -212,8 +219,12 @@ def collect_records(inputs: Sequence[str], stdin: BinaryIO | None = None) -> lis
             except OSError as exc:
                 out.append(_failure(item, f"cannot read directory: {exc.strerror or type(exc).__name__}"))
                 continue
+            bulk = [c for c in children if _is_fhir_ndjson(c)]  # a Bulk Data export: one file per type
+            if bulk:
+                out.extend(_bulk_records(bulk))
             for child in children:
-                out.extend(_file_records(child))
+                if child not in bulk:
+                    out.extend(_file_records(child))
         elif path.exists():
             out.extend(_file_records(path))
         else:
@@ -233,14 +244,36 @@ def collect_records(inputs: Sequence[str], stdin: BinaryIO | None = None) -> lis
     return out
 
 
+def _is_fhir_ndjson(path: Path) -> bool:
+    """An NDJSON file whose first record is a FHIR resource (Bulk Data), not a patient file."""
+    from .inputs.fhir.integration import sniff_ndjson
+
+    return path.suffix.lower() in _NDJSON_SUFFIXES and sniff_ndjson(path)
+
+
+def _bulk_records(paths: list[Path]) -> list[Record | Failure]:
+    """One record per Patient of a Bulk Data export (its resources as a Bundle); bad lines are failures."""
+    from .inputs.fhir.integration import bulk_bundles
+
+    return [
+        Record(source, text=text, fmt="json") if text is not None else Failure(source, errors)
+        for source, text, errors in bulk_bundles(paths)
+    ]
+
+
 # ---------------------------------------------------------------- evaluation
 
 
-def _load(record: Record) -> Patient:
+def _load(record: Record, engine: _Evaluator, as_of: date | None) -> tuple[Patient, Any]:
+    """The record as a patient (FHIR input recognised by ``resourceType``) and its mapping report, if FHIR."""
+    from .inputs.fhir.integration import load_input
+
+    mapping, strict = getattr(engine, "fhir_mapping", None), getattr(engine, "strict_fhir", False)
     if record.path is not None:
-        return load_patient(record.path)
-    data = parse_document(record.text or b"", source=record.source, fmt=record.fmt)
-    return validate_patient(data, source=record.source)
+        return load_input(record.path, as_of=as_of, mapping=mapping, strict=strict)
+    return load_input(
+        record.text or b"", as_of=as_of, mapping=mapping, strict=strict, name=record.source, fmt=record.fmt
+    )
 
 
 def evaluate_record(
@@ -251,9 +284,11 @@ def evaluate_record(
     Unexpected exceptions become a ``failed`` result naming only the exception type: its message
     could quote patient data.
     """
+    from .inputs.fhir.integration import with_mapping
+
     try:
-        patient = _load(record)
-        evaluation = engine.evaluate(patient, as_of=as_of)
+        patient, report = _load(record, engine, as_of)
+        evaluation = with_mapping(engine.evaluate(patient, as_of=as_of), report)
     except InputError as exc:
         return Result(index, record.source, failure=Failure(record.source, tuple(exc.errors)))
     except IvigCdsError as exc:

@@ -23,6 +23,7 @@ from rich.console import Console
 
 from . import __version__
 from .batch import EngineSpec, Failure, Record, Result, Tally, collect_records, default_jobs, run_batch
+from .cli_fhir import add_fhir_parser, add_mapping_options, run_fhir
 from .cohort import CohortEntry, summarize
 from .engine import Engine
 from .errors import InputError, IvigCdsError
@@ -74,7 +75,7 @@ def _batch_options(p: argparse.ArgumentParser) -> None:
         "inputs",
         nargs="+",
         metavar="INPUT",
-        help="patient files (JSON, YAML, NDJSON), directories, or - for stdin",
+        help="patient files (JSON, YAML, NDJSON), FHIR Bundles, Bulk Data NDJSON, directories, or - for stdin",
     )
     p.add_argument("--as-of", type=_iso_date, metavar="DATE", help="evaluate as of this date (YYYY-MM-DD)")
     p.add_argument(
@@ -88,6 +89,7 @@ def _batch_options(p: argparse.ArgumentParser) -> None:
         default="durable",
         help="rules backend: durable (default) or the pure-Python reference (same rules, same results)",
     )
+    add_mapping_options(p)
 
 
 def _plugin_options(p: argparse.ArgumentParser) -> None:
@@ -177,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--format", "-f", choices=["rich", "json"], default="rich")
     pl.add_argument("--width", type=_width, metavar="COLS", help=argparse.SUPPRESS)
     _plugin_options(pl)
+    add_fhir_parser(sub, _iso_date)
     sv = sub.add_parser("serve", help="run the CDS Hooks 2.0 service (needs the [service] extra)")
     sv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     sv.add_argument("--port", type=int, default=8080, help="port (default 8080)")
@@ -221,6 +224,8 @@ def _spec(args: argparse.Namespace, backend: str | None = None) -> EngineSpec:
         backend="reference" if chosen == "reference" else "durable",
         plugin_paths=tuple(getattr(args, "plugin", None) or ()),
         strict_plugins=bool(getattr(args, "strict_plugins", False)),
+        fhir_mapping=getattr(args, "mapping", None),
+        strict_fhir=bool(getattr(args, "strict_fhir", False)),
     )
 
 
@@ -564,6 +569,7 @@ def _dispatch(argv: Sequence[str] | None) -> int:
         "rules": _cmd_rules,
         "formats": _cmd_formats,
         "plugins": _cmd_plugins,
+        "fhir": run_fhir,
         "serve": _cmd_service,
         "feedback": _cmd_service,
     }

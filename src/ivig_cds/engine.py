@@ -29,8 +29,8 @@ from .evaluation import (
     Status,
     StatusSource,
 )
+from .inputs.fhir.integration import load_input, resolve_mapping, with_mapping
 from .patient import Patient
-from .patient_io import load_patient
 from .plan import conclusion_fact, make_plan
 from .plugins import EvaluationContext, PluginHost, PluginInfo
 from .reference import ReferenceBackend, rule_truth
@@ -86,6 +86,8 @@ class Engine:
             the ``IVIG_CDS_LOAD_PLUGINS`` environment variable (empty: none).
         strict_plugins: Raise :class:`~ivig_cds.PluginError` when a plugin fails instead of
             isolating it and reporting it in each result.
+        fhir_mapping: For FHIR input, a site mapping table (``FhirMapping`` or a path); default built-in.
+        strict_fhir: Validate FHIR input against the R4B models of ``fhir.resources`` first ([fhir] extra).
     """
 
     def __init__(
@@ -99,7 +101,12 @@ class Engine:
         plugin_paths: Iterable[str | os.PathLike[str]] = (),
         entry_points: bool = True,
         strict_plugins: bool = False,
+        fhir_mapping: Any = None,
+        strict_fhir: bool = False,
     ) -> None:
+        # FHIR input: a site mapping table, loaded (and checked) here so a bad table fails at start-up
+        self.fhir_mapping = resolve_mapping(fhir_mapping) if fhir_mapping is not None else None
+        self.strict_fhir = strict_fhir
         self.host = PluginHost(
             CorePlugin(rules_dir),
             entry_points=entry_points,
@@ -246,18 +253,20 @@ class Engine:
         """Evaluate one patient.
 
         Args:
-            patient: A :class:`Patient`, a dict in the patient-file shape, or a path to a JSON/YAML file.
+            patient: A :class:`Patient`, a dict in the patient-file shape, or a path to a JSON/YAML file;
+                or a FHIR R4 Bundle (dict, bytes or file, recognised by ``resourceType``): the result then
+                has a ``mapping`` block.
             as_of: Evaluate as of this date; else the file's ``as_of``; else today (the only clock read).
 
         Raises:
             InputError: the patient file is invalid (``errors`` lists each field path).
             EngineError: the rules engine failed.
         """
-        model = load_patient(patient)
+        model, report = load_input(patient, as_of=as_of, mapping=self.fhir_mapping, strict=self.strict_fhir)
         day = as_of or model.as_of or date.today()
         failures: list[tuple[str, str, str]] = []
         derived = self.derive(model, day, failures)
-        result = self._evaluate(model, day, derived, failures)
+        result = with_mapping(self._evaluate(model, day, derived, failures), report)
         if self.host.has_impls("adjust_findings"):
             result = self._adjust(result, failures)
         result = self._with_failures(result, failures)

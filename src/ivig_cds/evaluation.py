@@ -134,7 +134,10 @@ class Evaluation(_Out):
         default_factory=list, description="Which rule set each status value."
     )
     ignored_after_as_of: int
+    mapping: dict[str, Any] | None = Field(
+        default=None, description="FHIR input only: the mapping report (absent for a patient file)."
+    )
 
     def to_json(self, *, indent: int | None = 2) -> str:
-        """The contract's JSON, byte-stable for the same input and rules."""
-        return self.model_dump_json(indent=indent)
+        """The contract's JSON, byte-stable for the same input and rules (no ``mapping`` key for patient files)."""
+        return self.model_dump_json(indent=indent, exclude={"mapping"} if self.mapping is None else None)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from .inputs.fhir import (
+    BulkResult,
     FhirInputError,
     FhirMapping,
     MappingNote,
     MappingReport,
     MappingResult,
     bundle_entries,
+    bundle_from_patient,
     default_mapping_path,
+    iter_bulk_patients,
     load_mapping,
     map_bundle,
     map_prefetch,
@@ -21,13 +24,16 @@ from .inputs.fhir import (
 )
 
 __all__ = [
+    "BulkResult",
     "FhirInputError",
     "FhirMapping",
     "MappingNote",
     "MappingReport",
     "MappingResult",
     "bundle_entries",
+    "bundle_from_patient",
     "default_mapping_path",
+    "iter_bulk_patients",
     "load_mapping",
     "map_bundle",
     "map_prefetch",

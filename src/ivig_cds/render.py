@@ -28,6 +28,7 @@ from rich.text import Text
 from .batch import Result
 from .evaluation import SEVERITY_ORDER, Evaluation, Finding
 from .patient import Patient
+from .render_fhir import mapping_panel
 from .timeline import TimelineView, timeline_data
 
 __all__ = [
@@ -304,6 +305,9 @@ def render_evaluation(
         )
     )
     console.print(_status_panel(ev))
+    fhir = mapping_panel(ev.mapping)
+    if fhir is not None:
+        console.print(fhir)
     blocked = ev.status.eligibility in ("contraindicated", "not_eligible")
     dose_title = "Dose plan (seed regimen)" + (
         f" · for reference only: {_v(ev.status.eligibility)}" if blocked else ""

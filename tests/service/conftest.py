@@ -57,7 +57,7 @@ def service_log() -> Iterator[_Capture]:
 
 if not MISSING:
     import httpx
-    from fhir_data import patient_resources
+    from hook_data import patient_resources
     from invariants import check_cards_response
     from servers import FHIR_TOKEN, ISS, FhirApp, JwksApp, SigningKey, ThreadServer, TokenFactory, jwks, make_tls
 

@@ -14,7 +14,7 @@ from stack import skip_without_stack
 
 skip_without_stack()
 
-from fhir_data import hook_request, ivig_draft, prefetch_of  # noqa: E402
+from hook_data import hook_request, ivig_draft, prefetch_of  # noqa: E402
 from invariants import failures  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 

@@ -20,7 +20,7 @@ from stack import SECRETS, assert_no_secrets, skip_without_stack
 skip_without_stack()
 
 import httpx  # noqa: E402
-from fhir_data import hook_request, patient_resources, prefetch_of  # noqa: E402
+from hook_data import hook_request, patient_resources, prefetch_of  # noqa: E402
 from invariants import check_cards_response  # noqa: E402
 from servers import jwks  # noqa: E402
 

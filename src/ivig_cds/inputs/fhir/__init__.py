@@ -21,17 +21,22 @@ from .api import (
     prefetch_gaps,
 )
 from .build import FhirInputError, MappingResult
+from .bulk import BulkResult, iter_bulk_patients
+from .export import bundle_from_patient
 from .mapping import FhirMapping, default_mapping_path, load_mapping
 from .report import MappingNote, MappingReport
 
 __all__ = [
+    "BulkResult",
     "FhirInputError",
     "FhirMapping",
     "MappingNote",
     "MappingReport",
     "MappingResult",
     "bundle_entries",
+    "bundle_from_patient",
     "default_mapping_path",
+    "iter_bulk_patients",
     "load_mapping",
     "map_bundle",
     "map_prefetch",

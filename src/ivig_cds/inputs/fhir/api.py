@@ -12,7 +12,7 @@ from ivig_cds.patient import Patient
 from .build import FhirInputError, MappingResult, map_entries
 from .mapping import FhirMapping
 from .report import MappingReport, ReportBuilder
-from .values import fhir_date
+from .values import fhir_date, is_obj
 
 __all__ = [
     "FhirInputError",
@@ -37,8 +37,8 @@ def bundle_entries(
     bundle: Mapping[str, Any], where: str = "entry"
 ) -> tuple[list[tuple[str, Mapping[str, Any], str | None]], list[FieldError]]:
     """``(location, resource, fullUrl)`` of every entry of a Bundle, and shape errors (not a Bundle, ...)."""
-    if not isinstance(bundle, Mapping) or bundle.get("resourceType") != "Bundle":
-        kind = bundle.get("resourceType") if isinstance(bundle, Mapping) else None
+    if not is_obj(bundle) or bundle.get("resourceType") != "Bundle":
+        kind = bundle.get("resourceType") if is_obj(bundle) else None
         return [], [
             FieldError(
                 "resourceType",
@@ -53,7 +53,7 @@ def bundle_entries(
     errors: list[FieldError] = []
     for i, entry in enumerate(entries):
         loc = f"{where}[{i}]"
-        if not isinstance(entry, Mapping):
+        if not is_obj(entry):
             errors.append(FieldError(loc, "a Bundle entry must be an object", "fhir_shape"))
             continue
         resource = entry.get("resource")
@@ -124,7 +124,7 @@ def map_bundle(
 ) -> MappingResult:
     """Like :func:`patient_from_bundle`, but never raises for bad input: errors are in the result."""
     entries, errors = bundle_entries(bundle)
-    if as_of is None and isinstance(bundle, Mapping):
+    if as_of is None and is_obj(bundle):
         stamp = fhir_date(bundle.get("timestamp"))
         as_of = stamp if isinstance(stamp, date) else None
     return map_entries(
@@ -154,7 +154,7 @@ def patient_from_bundle(
 
 
 def _is_outcome(value: object) -> bool:
-    return isinstance(value, Mapping) and value.get("resourceType") == "OperationOutcome"
+    return is_obj(value) and value.get("resourceType") == "OperationOutcome"
 
 
 def prefetch_gaps(prefetch: Mapping[str, Any], keys: Iterable[str]) -> list[str]:
@@ -184,17 +184,13 @@ def map_prefetch(
         if _is_outcome(value):
             rb.warn(where, "(prefetch)", "not fetched (OperationOutcome): data of this template is missing")
             continue
-        if isinstance(value, Mapping) and value.get("resourceType") == "Bundle":
+        if is_obj(value) and value.get("resourceType") == "Bundle":
             found, errs = bundle_entries(value, f"{where}.entry")
             errors += errs
         else:
             found = [(where, value, None)]
         for loc, resource, full in found:
-            rtype, rid = (
-                (resource.get("resourceType"), resource.get("id"))
-                if isinstance(resource, Mapping)
-                else (None, None)
-            )
+            rtype, rid = (resource.get("resourceType"), resource.get("id")) if is_obj(resource) else (None, None)
             key_id = f"{rtype}/{rid}" if rid else None
             if key_id is not None and key_id in seen:  # the same resource under two templates
                 continue

@@ -11,9 +11,18 @@ from typing import Any
 from .index import Item
 from .mapping import Code, CodeSet, FhirMapping, contains_words, words
 from .report import ReportBuilder
-from .values import Quantity, codeable_text, codings, first_date, quantity, status_code
+from .values import Quantity, codeable_text, codings, first_date, is_obj, quantity, status_code
 
-__all__ = ["ObsValue", "ObservationReader", "abo_group", "condition_status", "outcome_of", "risk_votes"]
+__all__ = [
+    "ObsValue",
+    "ObservationReader",
+    "abo_group",
+    "condition_status",
+    "observation_reader",
+    "outcome_of",
+    "recent",
+    "risk_votes",
+]
 
 _OBS_OK = frozenset({"final", "amended", "corrected", "preliminary"})
 _ABO = re.compile(r"^\s*(AB|A|B|O)(?![A-Za-z])")
@@ -45,13 +54,27 @@ class ObservationReader:
         for key in mapping.risk_factors:
             local = Code(mapping.local_system, "rf-" + key.replace("_", "-"))
             self.kinds.append((f"rf:{key}", CodeSet([local])))
+        # one lookup for every exact code (first kind wins, as in table order); prefixes scanned after
+        self._exact: dict[tuple[str, str], tuple[str, Code]] = {}
+        self._prefix: list[tuple[str, Code]] = []
+        for kind, codes in self.kinds:
+            for c in codes.codes:
+                if c.prefix:
+                    self._prefix.append((kind, c))
+                else:
+                    self._exact.setdefault((c.system, c.code), (kind, c))
 
     def classify(self, item: Item) -> tuple[str, Code] | None:
+        """The kind (mapping key) of an Observation's code, or ``None`` when the table does not list it."""
         pairs = list(codings(item.resource.get("code")))
-        for kind, codes in self.kinds:
-            hit = codes.match(pairs)
+        for pair in pairs:
+            hit = self._exact.get(pair)
             if hit is not None:
-                return kind, hit
+                return hit
+        for system, code in pairs:
+            for kind, c in self._prefix:
+                if system == c.system and code.startswith(c.code):
+                    return kind, c
         return None
 
     def read(self, item: Item, kind: str, code: Code, rb: ReportBuilder) -> ObsValue | None:
@@ -79,16 +102,40 @@ class ObservationReader:
             q = Quantity(float(integer), None, None)
         uln = None
         for rr in res.get("referenceRange") or []:
-            high = quantity(rr.get("high")) if isinstance(rr, Mapping) else None
+            high = quantity(rr.get("high")) if is_obj(rr) else None
             if isinstance(high, Quantity):
                 uln = high
                 break
         boolean = res.get("valueBoolean") if isinstance(res.get("valueBoolean"), bool) else None
-        concept = res.get("valueCodeableConcept") if isinstance(res.get("valueCodeableConcept"), Mapping) else None
+        concept = res.get("valueCodeableConcept") if is_obj(res.get("valueCodeableConcept")) else None
         text = res.get("valueString") if isinstance(res.get("valueString"), str) else None
         if code.system and not code.verified:
             rb.warn(ref, _field(kind), f"matched the unverified default code {code.label()}")
         return ObsValue(kind, day, item, q, concept, boolean, text, uln, code)
+
+
+_STALE = "dated more than {} days before as_of: says nothing about today, not mapped"
+
+
+def recent(res: Mapping[str, Any], paths: tuple[str, ...], as_of: date | None, mapping: FhirMapping) -> bool:
+    """Whether a record is dated within the table's current-risk window of ``as_of`` (no ``as_of``: yes)."""
+    if as_of is None:
+        return True
+    day, _, _ = first_date(res, *paths)
+    return day is not None and (as_of - day).days <= mapping.current_days
+
+
+_READERS: dict[int, tuple[FhirMapping, ObservationReader]] = {}
+
+
+def observation_reader(mapping: FhirMapping) -> ObservationReader:
+    """The reader of ``mapping``, built once per table (tables are immutable)."""
+    hit = _READERS.get(id(mapping))
+    if hit is None or hit[0] is not mapping:
+        if len(_READERS) > 32:
+            _READERS.clear()
+        hit = _READERS[id(mapping)] = (mapping, ObservationReader(mapping))
+    return hit[1]
 
 
 def _field(kind: str) -> str:
@@ -166,6 +213,9 @@ def risk_votes(
             if verification == "entered-in-error":
                 continue
             if verification == "refuted":
+                if spec.current and not recent(item.resource, ("recordedDate", "onsetDateTime"), as_of, mapping):
+                    rb.warn(item.ref, f"risk_factors.{key}", _STALE.format(mapping.current_days))
+                    continue
                 votes.setdefault(key, []).append((False, item.ref))
             elif spec.current and clinical in _NOT_CURRENT:
                 rb.warn(

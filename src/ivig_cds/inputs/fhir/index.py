@@ -8,7 +8,7 @@ from typing import Any
 
 from ivig_cds.errors import FieldError
 
-from .values import reference
+from .values import is_obj, reference
 
 __all__ = ["READ_TYPES", "Index", "Item", "check_shape"]
 
@@ -111,12 +111,13 @@ def check_shape(resource: Mapping[str, Any], where: str) -> FieldError | None:
         return FieldError(
             where, f"{kind} is not an R4 resource type (R4B/R5 data?): only FHIR R4 is read", "fhir_version"
         )
-    later = sorted(_LATER_KEYS.get(kind, frozenset()) & set(resource))
-    if kind == "AllergyIntolerance" and isinstance(resource.get("type"), Mapping):
+    keys = _LATER_KEYS.get(kind)
+    later = sorted(keys.intersection(resource)) if keys is not None and not keys.isdisjoint(resource) else []
+    if kind == "AllergyIntolerance" and is_obj(resource.get("type")):
         later.append("type")
     if kind == "Medication":
         ingredients = resource.get("ingredient")
-        if isinstance(ingredients, list) and any(isinstance(i, Mapping) and "item" in i for i in ingredients):
+        if isinstance(ingredients, list) and any(is_obj(i) and "item" in i for i in ingredients):
             later.append("ingredient.item")
     if later:
         return FieldError(
@@ -139,11 +140,12 @@ class Item:
     loc: str
     resource: Mapping[str, Any]
     full_url: str | None = None
+    pos: int = 0
+    ref: str = field(init=False)
+    """``Type/id``, or ``Type (entry[3])`` when the resource has no id."""
 
-    @property
-    def ref(self) -> str:
-        """``Type/id``, or ``Type (entry[3])`` when the resource has no id."""
-        return f"{self.kind}/{self.id}" if self.id else f"{self.kind} ({self.loc})"
+    def __post_init__(self) -> None:
+        self.ref = f"{self.kind}/{self.id}" if self.id else f"{self.kind} ({self.loc})"
 
 
 @dataclass
@@ -160,7 +162,7 @@ class Index:
         """Index ``(location, resource, fullUrl)`` triples; shape problems are collected in ``errors``."""
         index = cls()
         for loc, resource, full_url in entries:
-            if not isinstance(resource, Mapping):
+            if not is_obj(resource):
                 index.errors.append(FieldError(loc, "not a FHIR resource (not an object)", "fhir_shape"))
                 continue
             problem = check_shape(resource, loc)
@@ -171,7 +173,7 @@ class Index:
                 index.errors.append(FieldError(label, problem.msg, problem.type))
                 continue
             assert isinstance(kind, str)
-            item = Item(kind, rid, loc, resource, full_url)
+            item = Item(kind, rid, loc, resource, full_url, len(index.items))
             index.items.append(item)
             if rid is not None:
                 index.by_ref.setdefault(item.ref, item)
@@ -190,7 +192,7 @@ class Index:
             if holder is None:
                 return None
             for inner in holder.resource.get("contained") or []:
-                if isinstance(inner, Mapping) and inner.get("id") == ref[1:]:
+                if is_obj(inner) and inner.get("id") == ref[1:]:
                     return inner
             return None
         item = self.resolve_item(ref)

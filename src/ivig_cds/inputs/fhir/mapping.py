@@ -88,6 +88,11 @@ class UnitTable:
 
     kind: str
     factors: Mapping[str, tuple[str, float]]
+    units: tuple[str, ...] = field(init=False)
+    """The accepted codes, the field's own unit first."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "units", tuple(self.factors))
 
     def convert(self, value: float, unit: str | None) -> float | None:
         """``value`` in the field's unit, or ``None`` when ``unit`` is not listed."""
@@ -95,10 +100,6 @@ class UnitTable:
             return None
         how, number = self.factors[unit]
         return value * number if how == "factor" else value / number
-
-    @property
-    def units(self) -> tuple[str, ...]:
-        return tuple(self.factors)
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,8 @@ class FhirMapping:
     risk_factors: Mapping[str, RiskFactorSpec]
     anaphylaxis: CodeSet
     corn_names: tuple[tuple[str, ...], ...]
+    current_days: int
+    weight_warn_days: int
     products: ProductTable = field(compare=False)
 
     def local(self, code: str) -> dict[str, str]:
@@ -260,6 +263,8 @@ def _build(data: Mapping[str, Any], source: str) -> FhirMapping:
     answers = r.section("answers")
     pregnancy = answers.get("pregnancy", {})
     allergies = r.section("allergies")
+    recency = r.section("recency")
+    days = {k: r.number(recency.get(k), f"recency.{k}") for k in ("current_risk_factor_days", "weight_warn_days")}
     return FhirMapping(
         version=str(data.get("version", "1")),
         source=source,
@@ -287,6 +292,8 @@ def _build(data: Mapping[str, Any], source: str) -> FhirMapping:
             allergies.get("anaphylaxis_manifestations", []), "allergies.anaphylaxis_manifestations"
         ),
         corn_names=r.names(allergies.get("corn_names", []), "allergies.corn_names"),
+        current_days=int(days["current_risk_factor_days"]),
+        weight_warn_days=int(days["weight_warn_days"]),
         products=load_product_table(),
     )
 

@@ -10,7 +10,7 @@ from typing import Any
 from .index import Index, Item
 from .mapping import Code, FhirMapping, contains_words, words
 from .report import ReportBuilder
-from .values import codeable_text, codings, first_date, quantity, reference
+from .values import codeable_text, codings, first_date, is_obj, quantity, reference
 
 __all__ = ["DoseStep", "MedInfo", "dose_steps", "identify", "step_function"]
 
@@ -45,7 +45,7 @@ def _concepts(item: Item, index: Index) -> tuple[list[Mapping[str, Any]], list[M
     """The medication's CodeableConcepts and the Medication resources behind it (contained or referenced)."""
     res = item.resource
     concept = res.get("medicationCodeableConcept")
-    if isinstance(concept, Mapping):
+    if is_obj(concept):
         return [concept], []
     ref = reference(res.get("medicationReference"))
     if ref is None:
@@ -54,15 +54,15 @@ def _concepts(item: Item, index: Index) -> tuple[list[Mapping[str, Any]], list[M
     if medication is None or medication.get("resourceType") != "Medication":
         raise MappingProblem(item, f"medicationReference {ref[:80]!r} is not a Medication in the input")
     code = medication.get("code")
-    found: list[Mapping[str, Any]] = [code] if isinstance(code, Mapping) else []
+    found: list[Mapping[str, Any]] = [code] if is_obj(code) else []
     for ingredient in medication.get("ingredient") or []:
-        if not isinstance(ingredient, Mapping):
+        if not is_obj(ingredient):
             continue
-        if isinstance(ingredient.get("itemCodeableConcept"), Mapping):
+        if is_obj(ingredient.get("itemCodeableConcept")):
             found.append(ingredient["itemCodeableConcept"])
         inner_ref = reference(ingredient.get("itemReference"))
         inner = _resolve_in(medication, inner_ref, index, item) if inner_ref else None
-        if isinstance(inner, Mapping) and isinstance(inner.get("code"), Mapping):
+        if is_obj(inner) and is_obj(inner.get("code")):
             found.append(inner["code"])
     return found, [medication]
 
@@ -70,7 +70,7 @@ def _concepts(item: Item, index: Index) -> tuple[list[Mapping[str, Any]], list[M
 def _resolve_in(medication: Mapping[str, Any], ref: str, index: Index, holder: Item) -> Mapping[str, Any] | None:
     if ref.startswith("#"):
         for inner in list(medication.get("contained") or []) + list(holder.resource.get("contained") or []):
-            if isinstance(inner, Mapping) and inner.get("id") == ref[1:]:
+            if is_obj(inner) and inner.get("id") == ref[1:]:
                 return inner
         return None
     return index.resolve(ref, holder)
@@ -87,10 +87,16 @@ def identify(item: Item, index: Index, mapping: FhirMapping) -> MedInfo:
     texts = [t for c in concepts for t in codeable_text(c)]
     info = MedInfo(texts=texts)
     hits: dict[str, Code] = {}
-    for agent, codes in mapping.agents.items():
-        hit = codes.match(pairs)
-        if hit is not None:
-            hits[agent] = hit
+    exact = _agent_index(mapping)
+    for pair in pairs:
+        found = exact.get(pair)
+        if found is not None:
+            hits.setdefault(found[0], found[1])
+    for agent, codes in mapping.agents.items():  # prefix codes (none by default)
+        if agent not in hits and any(c.prefix for c in codes.codes):
+            hit = codes.match(pairs)
+            if hit is not None:
+                hits[agent] = hit
     ivig_code = mapping.ivig.match(pairs)
     product = next((t for t in texts if mapping.products.lookup(t).status in ("recognised", "ambiguous")), None)
     generic = next((t for t in texts if mapping.products.lookup(t).status == "generic"), None)
@@ -120,13 +126,32 @@ def identify(item: Item, index: Index, mapping: FhirMapping) -> MedInfo:
     return info
 
 
+_AGENT_INDEX: dict[int, tuple[FhirMapping, dict[tuple[str, str], tuple[str, Code]]]] = {}
+
+
+def _agent_index(mapping: FhirMapping) -> dict[tuple[str, str], tuple[str, Code]]:
+    """``(system, code) -> (agent, Code)`` for the exact agent codes of a table, built once per table."""
+    hit = _AGENT_INDEX.get(id(mapping))
+    if hit is None or hit[0] is not mapping:
+        index = {
+            (c.system, c.code): (agent, c)
+            for agent, codes in reversed(list(mapping.agents.items()))
+            for c in codes.codes
+            if not c.prefix
+        }
+        if len(_AGENT_INDEX) > 32:
+            _AGENT_INDEX.clear()
+        hit = _AGENT_INDEX[id(mapping)] = (mapping, index)
+    return hit[1]
+
+
 def _strength(medications: list[Mapping[str, Any]], mapping: FhirMapping) -> float | None:
     """mg of active ingredient per dose unit, when the Medication has exactly one ingredient with a strength."""
     strengths = []
     for medication in medications:
         for ingredient in medication.get("ingredient") or []:
-            ratio = ingredient.get("strength") if isinstance(ingredient, Mapping) else None
-            if not isinstance(ratio, Mapping):
+            ratio = ingredient.get("strength") if is_obj(ingredient) else None
+            if not is_obj(ratio):
                 continue
             num, den = quantity(ratio.get("numerator")), quantity(ratio.get("denominator"))
             if num is None or isinstance(num, str) or isinstance(den, str):
@@ -151,7 +176,7 @@ class DoseStep:
 def _dosages(item: Item) -> list[Mapping[str, Any]]:
     key = "dosageInstruction" if item.kind == "MedicationRequest" else "dosage"
     value = item.resource.get(key)
-    return [d for d in value if isinstance(d, Mapping)] if isinstance(value, list) else []
+    return [d for d in value if is_obj(d)] if isinstance(value, list) else []
 
 
 def resource_period(item: Item) -> tuple[date | None, date | None]:
@@ -165,12 +190,13 @@ def resource_period(item: Item) -> tuple[date | None, date | None]:
 
 
 def dose_steps(
-    item: Item, info: MedInfo, mapping: FhirMapping, rb: ReportBuilder, *, need_dose: bool
+    item: Item, info: MedInfo, mapping: FhirMapping, rb: ReportBuilder, *, need_dose: bool, quiet: bool = False
 ) -> list[DoseStep]:
     """The dose steps of a request or statement, each placed in time; what cannot be mapped is reported.
 
     Args:
         need_dose: Compute mg/day (glucocorticoids); else steps only mark dose changes (dose ``None``).
+        quiet: A step without a dose is expected (the doses are in statements that are ``partOf`` it).
     """
     ref = item.ref
     own_start, own_end = resource_period(item)
@@ -190,8 +216,8 @@ def dose_steps(
         start = start or own_start
         if start is None:
             continue
-        raw.append((start, end, _mg_per_day(d, info, mapping, rb, ref) if need_dose else None))
-    if need_dose and not dosages and own_start is not None:
+        raw.append((start, end, _mg_per_day(d, info, mapping, rb, ref, quiet) if need_dose else None))
+    if need_dose and not quiet and not dosages and own_start is not None:
         rb.warn(ref, _GC_FIELD, "no dosage: the glucocorticoid dose is not recorded")
     raw.sort(key=lambda s: (s[0], s[1] or date.max))
     steps: list[DoseStep] = []
@@ -204,10 +230,8 @@ def dose_steps(
 
 
 def _bounds(dosage: Mapping[str, Any]) -> tuple[date | None, date | None]:
-    repeat = (
-        ((dosage.get("timing") or {}).get("repeat") or {}) if isinstance(dosage.get("timing"), Mapping) else {}
-    )
-    if not isinstance(repeat, Mapping):
+    repeat = ((dosage.get("timing") or {}).get("repeat") or {}) if is_obj(dosage.get("timing")) else {}
+    if not is_obj(repeat):
         return None, None
     start, _, _ = first_date(repeat, "boundsPeriod.start")
     end, _, _ = first_date(repeat, "boundsPeriod.end")
@@ -220,7 +244,7 @@ def _bounds(dosage: Mapping[str, Any]) -> tuple[date | None, date | None]:
 
 
 def _mg_per_day(
-    dosage: Mapping[str, Any], info: MedInfo, mapping: FhirMapping, rb: ReportBuilder, ref: str
+    dosage: Mapping[str, Any], info: MedInfo, mapping: FhirMapping, rb: ReportBuilder, ref: str, quiet: bool
 ) -> float | None:
     if dosage.get("asNeededBoolean") is True or "asNeededCodeableConcept" in dosage:
         rb.warn(ref, _GC_FIELD, "as-needed dose: no daily dose can be derived")
@@ -228,13 +252,15 @@ def _mg_per_day(
     rates = dosage.get("doseAndRate")
     dose_q = None
     for rate in rates if isinstance(rates, list) else []:
-        if isinstance(rate, Mapping) and "doseQuantity" in rate:
+        if is_obj(rate) and "doseQuantity" in rate:
             dose_q = quantity(rate["doseQuantity"])
             break
-        if isinstance(rate, Mapping) and "doseRange" in rate:
+        if is_obj(rate) and "doseRange" in rate:
             rb.warn(ref, _GC_FIELD, "dose given as a range: not mapped (never a guess)")
             return None
     if dose_q is None:
+        if quiet:
+            return None
         rb.warn(ref, _GC_FIELD, "no doseQuantity: the glucocorticoid dose is not recorded")
         return None
     if isinstance(dose_q, str) or dose_q.comparator:
@@ -251,11 +277,14 @@ def _mg_per_day(
             return None
         mg = dose_q.value * info.strength_mg
         rb.convert(ref, _GC_FIELD, f"{dose_q.unit} dose × Medication.ingredient.strength → mg")
+    elif mg is None and dose_q.unit is None:
+        rb.warn(ref, _GC_FIELD, "dose without a unit (a tablet count?): mg unknown, not mapped")
+        return None
     elif mg is None:
         rb.warn(ref, _GC_FIELD, f"dose unit {str(dose_q.unit)[:32]!r} is not a mass or a tablet count: not mapped")
         return None
-    repeat = ((dosage.get("timing") or {}).get("repeat")) if isinstance(dosage.get("timing"), Mapping) else None
-    if not isinstance(repeat, Mapping) or not ({"frequency", "period", "periodUnit"} & set(repeat)):
+    repeat = ((dosage.get("timing") or {}).get("repeat")) if is_obj(dosage.get("timing")) else None
+    if not is_obj(repeat) or not ({"frequency", "period", "periodUnit"} & set(repeat)):
         rb.warn(ref, _GC_FIELD, "no timing.repeat frequency/period: the daily dose is unknown, not mapped")
         return None
     if "frequencyMax" in repeat or "periodMax" in repeat:

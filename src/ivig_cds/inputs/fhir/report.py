@@ -66,6 +66,9 @@ class ReportBuilder:
             self._read_refs.add(ref)
             self.read[kind] += 1
 
+    def was_used(self, ref: str) -> bool:
+        return ref in self._read_refs
+
     def warn(self, ref: str, field: str, message: str) -> None:
         self.warnings.append(MappingNote(resource=ref, field=field, message=message))
 

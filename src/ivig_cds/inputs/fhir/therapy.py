@@ -11,7 +11,7 @@ from .index import Index, Item
 from .mapping import FhirMapping
 from .medications import DoseStep, MappingProblem, MedInfo, dose_steps, identify, resource_period, step_function
 from .report import ReportBuilder
-from .values import first_date, quantity, reference
+from .values import first_date, is_obj, quantity, reference
 
 __all__ = ["MedicationResult", "WeightAt", "map_medications"]
 
@@ -74,6 +74,12 @@ def map_medications(
     therapies: list[tuple[dict[str, Any], list[date]]] = []
     ivig_requests: list[Item] = []
     admins: list[tuple[Item, MedInfo]] = []
+    parents = set()
+    for item in items:
+        part_of = item.resource.get("partOf")
+        target = index.resolve_item(reference(part_of[0]) or "") if isinstance(part_of, list) and part_of else None
+        if item.kind == "MedicationStatement" and target is not None:
+            parents.add(target.ref)
     for item in items:
         res = item.resource
         status = res.get("status")
@@ -120,11 +126,18 @@ def map_medications(
         if status == "unknown":
             rb.warn(item.ref, "therapies", "status unknown: mapped as recorded")
         gc = info.agent in mapping.glucocorticoids
-        steps = dose_steps(item, info, mapping, rb, need_dose=gc)
+        steps = dose_steps(item, info, mapping, rb, need_dose=gc, quiet=item.ref in parents)
         if gc:
             factor = mapping.prednisone_equivalents[info.agent]
             for s in steps:
-                if s.mg_per_day is not None:
+                if s.mg_per_day is not None and s.end is None and status in _ENDED:
+                    # a stopped order without an end would read as a dose held to this day
+                    rb.warn(
+                        item.ref,
+                        "glucocorticoid_doses",
+                        f"status {status} without an end date: its dose is not mapped",
+                    )
+                elif s.mg_per_day is not None:
                     gc_intervals.append((s, s.mg_per_day * factor))
             if factor != 1 and any(s.mg_per_day is not None for s in steps):
                 rb.convert(
@@ -290,13 +303,13 @@ def _courses(
                 total += dose
                 rate = _rate(
                     item.resource.get("dosage", {}).get("rateQuantity")
-                    if isinstance(item.resource.get("dosage"), Mapping)
+                    if is_obj(item.resource.get("dosage"))
                     else None,
                     mapping,
                 )
                 if rate is not None:
                     rates.append(rate)
-                elif isinstance(item.resource.get("dosage"), Mapping) and "rateRatio" in item.resource["dosage"]:
+                elif is_obj(item.resource.get("dosage")) and "rateRatio" in item.resource["dosage"]:
                     rb.warn(
                         item.ref,
                         "ivig_courses.max_rate_mg_kg_min",
@@ -336,7 +349,7 @@ def _admin_dose(
     item: Item, mapping: FhirMapping, weight: tuple[float, str] | None, rb: ReportBuilder
 ) -> float | None:
     dosage = item.resource.get("dosage")
-    q = quantity(dosage.get("dose")) if isinstance(dosage, Mapping) else None
+    q = quantity(dosage.get("dose")) if is_obj(dosage) else None
     if q is None or isinstance(q, str) or q.comparator:
         rb.warn(item.ref, "ivig_courses", "no usable dosage.dose: the course is not mapped")
         return None
@@ -375,7 +388,7 @@ def _discontinued(requests: list[Item], rb: ReportBuilder) -> str | None:
         bounds = []
         for d in item.resource.get("dosageInstruction") or []:
             end_d, _, _ = first_date(
-                d.get("timing", {}).get("repeat", {}) if isinstance(d, Mapping) else {}, "boundsPeriod.end"
+                d.get("timing", {}).get("repeat", {}) if is_obj(d) else {}, "boundsPeriod.end"
             )
             if end_d is not None:
                 bounds.append(end_d)
@@ -425,7 +438,7 @@ def _order(
         if info.product:
             order["product"] = info.product
         dosage = next(iter(item.resource.get("dosageInstruction") or []), None)
-        if isinstance(dosage, Mapping):
+        if is_obj(dosage):
             _order_dosage(item, dosage, mapping, weight, rb, order)
         chosen = order
     return chosen
@@ -440,7 +453,7 @@ def _order_dosage(
     order: dict[str, Any],
 ) -> None:
     rate = next(iter(dosage.get("doseAndRate") or []), None)
-    if isinstance(rate, Mapping):
+    if is_obj(rate):
         q = quantity(rate.get("doseQuantity"))
         if not (q is None or isinstance(q, str)):
             per_kg = mapping.unit("dose_g_per_kg").convert(q.value, q.unit)
@@ -465,8 +478,8 @@ def _order_dosage(
         max_rate = _rate(rate.get("rateQuantity"), mapping)
         if max_rate is not None:
             order["max_rate_mg_kg_min"] = max_rate
-    repeat = dosage.get("timing", {}).get("repeat", {}) if isinstance(dosage.get("timing"), Mapping) else {}
-    if isinstance(repeat, Mapping):
+    repeat = dosage.get("timing", {}).get("repeat", {}) if is_obj(dosage.get("timing")) else {}
+    if is_obj(repeat):
         start, _, _ = first_date(repeat, "boundsPeriod.start")
         if start is not None:
             order["start"] = start.isoformat()

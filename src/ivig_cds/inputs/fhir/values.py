@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
+
+from typing_extensions import TypeIs
 
 __all__ = [
     "Quantity",
@@ -15,10 +18,19 @@ __all__ = [
     "codings",
     "fhir_date",
     "first_date",
+    "is_obj",
     "quantity",
     "reference",
     "status_code",
 ]
+
+_SCALARS = (str, int, float, list, type(None))
+
+
+def is_obj(value: object) -> TypeIs[Mapping[str, Any]]:
+    """A JSON object (``dict`` or another Mapping); fast for the plain types JSON gives."""
+    return type(value) is dict or (not isinstance(value, _SCALARS) and isinstance(value, Mapping))
+
 
 _DATE = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?")
 _EARLIEST, _LATEST = date(1800, 1, 1), date(2200, 12, 31)
@@ -35,6 +47,22 @@ def fhir_date(value: object) -> date | str | None:
         return None
     if not isinstance(value, str):
         return "not a date"
+    return _parse_date(value)
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_date(value: str) -> date | str:
+    """``fhir_date`` for a string (cached: the same dates recur across a patient's resources)."""
+    if len(value) >= 10 and value[4] == "-" and value[7] == "-" and (len(value) == 10 or value[10] == "T"):
+        try:
+            day = date.fromisoformat(value[:10])
+        except ValueError:
+            return "not a date"
+        return day if _EARLIEST <= day <= _LATEST else "out of range"
+    return _slow_date(value)
+
+
+def _slow_date(value: str) -> date | str:
     m = _DATE.match(value)
     if m is None:
         return "not a date"
@@ -58,8 +86,8 @@ def first_date(resource: Mapping[str, Any], *paths: str) -> tuple[date | None, s
     """
     for path in paths:
         value: Any = resource
-        for part in path.split("."):
-            value = value.get(part) if isinstance(value, Mapping) else None
+        for part in _parts(path):
+            value = value.get(part) if type(value) is dict or is_obj(value) else None
         if value is None:
             continue
         got = fhir_date(value)
@@ -69,23 +97,30 @@ def first_date(resource: Mapping[str, Any], *paths: str) -> tuple[date | None, s
     return None, None, None
 
 
-def codings(concept: object) -> Iterator[tuple[str, str]]:
+@functools.lru_cache(maxsize=256)
+def _parts(path: str) -> tuple[str, ...]:
+    return tuple(path.split("."))
+
+
+def codings(concept: object) -> list[tuple[str, str]]:
     """``(system, code)`` of every coding of a CodeableConcept (or a bare Coding), skipping malformed ones."""
-    if not isinstance(concept, Mapping):
-        return
+    if not (type(concept) is dict or is_obj(concept)):
+        return []
     items = concept.get("coding") if "coding" in concept else [concept]
     if not isinstance(items, list):
-        return
+        return []
+    out = []
     for coding in items:
-        if isinstance(coding, Mapping):
+        if type(coding) is dict or is_obj(coding):
             system, code = coding.get("system"), coding.get("code")
-            if isinstance(system, str) and isinstance(code, str):
-                yield system.rstrip("/"), code
+            if type(system) is str and type(code) is str:
+                out.append((system[:-1] if system.endswith("/") else system, code))
+    return out
 
 
 def codeable_text(concept: object) -> list[str]:
     """The human-readable texts of a CodeableConcept: ``text``, then each coding's ``display``."""
-    if not isinstance(concept, Mapping):
+    if not is_obj(concept):
         return []
     out = []
     text = concept.get("text")
@@ -93,7 +128,7 @@ def codeable_text(concept: object) -> list[str]:
         out.append(text)
     items = concept.get("coding")
     for coding in items if isinstance(items, list) else []:
-        display = coding.get("display") if isinstance(coding, Mapping) else None
+        display = coding.get("display") if is_obj(coding) else None
         if isinstance(display, str) and display.strip():
             out.append(display)
     return out
@@ -112,7 +147,7 @@ def quantity(value: object) -> Quantity | str | None:
     """A Quantity's parts; ``None`` when absent; a reason string when it has no usable number."""
     if value is None:
         return None
-    if not isinstance(value, Mapping):
+    if not is_obj(value):
         return "not a Quantity"
     number = value.get("value")
     if isinstance(number, bool) or not isinstance(number, int | float) or not math.isfinite(number):
@@ -126,7 +161,7 @@ def quantity(value: object) -> Quantity | str | None:
 
 def reference(value: object) -> str | None:
     """The ``reference`` string of a Reference, else ``None``."""
-    if isinstance(value, Mapping):
+    if is_obj(value):
         ref = value.get("reference")
         if isinstance(ref, str) and ref:
             return ref
@@ -138,6 +173,9 @@ def status_code(resource: Mapping[str, Any], key: str) -> str | None:
     value = resource.get(key)
     if isinstance(value, str):
         return value
-    for _, code in codings(value):
-        return code
+    items = value.get("coding") if is_obj(value) else None
+    for coding in items if isinstance(items, list) else []:
+        code = coding.get("code") if is_obj(coding) else None
+        if isinstance(code, str):  # a status code means one thing whatever its system (HL7's own code systems)
+            return code
     return None
