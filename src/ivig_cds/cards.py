@@ -5,7 +5,7 @@ with the screen gaps, response, taper, outcome, relapse alert, dose plan and the
 it). ``stop`` is ``critical``, ``warning`` is ``warning``, anything else ``info``. Every card has a
 ``uuid`` stable for the same hook instance, rule and ruleset, a ``source`` naming the rule (``label``,
 ``url`` when a rule documentation URL is configured, ``topic`` Coding with the rule id) and
-``overrideReasons`` with displays. Suggestions are made only where the action is clear: order a
+``overrideReasons`` with displays. Suggestions (``card_actions``) are made only where the action is clear: order a
 missing IgA level or creatinine (a ``ServiceRequest`` create) and, for a draft IVIG order whose days
 match the plan, change its daily dose to the planned grams (an update of the draft
 ``MedicationRequest``). Optional attributes without a value are omitted: no ``null`` and no empty
@@ -14,17 +14,22 @@ string, array or object appear anywhere except ``"cards": []``.
 
 from __future__ import annotations
 
-import copy
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
-import yaml
-
+from .card_actions import (
+    DoseCheck,
+    DraftOrder,
+    card_codes,
+    dose_check,
+    lab_suggestions,
+    num,
+    override_reasons,
+    prune,
+)
 from .evaluation import Evaluation, Finding
 
 __all__ = [
@@ -59,21 +64,6 @@ _ELIGIBILITY = {
     "not_eligible": "not eligible",
     "contraindicated": "contraindicated",
 }
-
-
-@dataclass(frozen=True)
-class DraftOrder:
-    """The draft IVIG order a card is about, as the EHR sent it and as the patient file read it.
-
-    Attributes:
-        resource: The draft ``MedicationRequest`` (the update suggestion is a copy of it).
-        g_per_kg_per_day: The ordered daily dose in g/kg (the patient file's ``ivig_order``).
-        days: The ordered consecutive infusion days, when the order says.
-    """
-
-    resource: Mapping[str, Any]
-    g_per_kg_per_day: float | None = None
-    days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -122,13 +112,6 @@ class CardSet:
     ruleset_hash: str
 
 
-@lru_cache(maxsize=1)
-def _codes() -> dict[str, Any]:
-    data = yaml.safe_load(Path(__file__).with_name("card_codes.yaml").read_text(encoding="utf-8"))
-    assert isinstance(data, dict)
-    return data
-
-
 def shorten(text: str, limit: int = MAX_SUMMARY) -> str:
     """One line of at most ``limit`` characters, cut on a word boundary with an ellipsis."""
     line = " ".join(text.split())
@@ -153,33 +136,12 @@ def _esc(value: Any) -> str:
     return " ".join(text.split()).translate(_ESCAPES) or "(empty)"
 
 
-def _num(value: float | None, unit: str = "") -> str:
-    if value is None:
-        return "not recorded"
-    text = f"{value:.1f}".rstrip("0").rstrip(".")
-    return f"{text}{unit}"
-
-
 def _label(value: str | None) -> str:
     return "not recorded" if value is None else value.replace("_", " ")
 
 
 def _card_uuid(hook_instance: str, ruleset: str, key: str) -> str:
     return str(uuid.uuid5(NAMESPACE, f"{hook_instance}|{ruleset}|{key}"))
-
-
-def _empty(value: Any) -> bool:
-    return value is None or (isinstance(value, (str, list, dict)) and not value)
-
-
-def _prune(value: Any) -> Any:
-    """Drop nulls and empty strings, arrays and objects (the JSON rules of CDS Hooks)."""
-    if isinstance(value, dict):
-        out = {k: _prune(v) for k, v in value.items()}
-        return {k: v for k, v in out.items() if not _empty(v)}
-    if isinstance(value, list):
-        return [v for v in (_prune(v) for v in value) if not _empty(v)]
-    return value
 
 
 # ---------------------------------------------------------------- pieces
@@ -190,16 +152,11 @@ def _source(rule_id: str, rule_version: str, title: str, rule_url: str | None) -
     label = f"ivig-cds v{rule_version}" if own else f"ivig-cds {rule_id} v{rule_version}"
     source: dict[str, Any] = {
         "label": label,
-        "topic": {"system": _codes()["topic_system"], "code": rule_id, "display": title},
+        "topic": {"system": card_codes()["topic_system"], "code": rule_id, "display": title},
     }
     if rule_url:
         source["url"] = rule_url.replace("{rule_id}", rule_id)
     return source
-
-
-def _override_reasons() -> list[dict[str, str]]:
-    spec = _codes()["override_reasons"]
-    return [{"system": spec["system"], "code": c["code"], "display": c["display"]} for c in spec["codes"]]
 
 
 def _screen_gaps(ev: Evaluation) -> list[str]:
@@ -207,107 +164,16 @@ def _screen_gaps(ev: Evaluation) -> list[str]:
     return [str(p) for p in getattr(ev.status, "missing_screen", None) or []]
 
 
-def _lab_suggestions(gaps: Sequence[str], card: str, subject: str) -> list[dict[str, Any]]:
-    out = []
-    for order in _codes()["lab_orders"]:
-        if not any(token in gap for gap in gaps for token in order["match"]):
-            continue
-        resource = {
-            "resourceType": "ServiceRequest",
-            "status": "draft",
-            "intent": "proposal",
-            "code": {"coding": [dict(order["coding"])], "text": order["text"]},
-            "subject": {"reference": subject},
-            "reasonCode": [{"text": "Pre-IVIG screen (ivig-cds)"}],
-        }
-        out.append(
-            {
-                "uuid": str(uuid.uuid5(uuid.UUID(card), f"lab|{order['key']}")),
-                "label": order["label"],
-                "actions": [
-                    {
-                        "type": "create",
-                        "description": f"Create a draft order: {order['text']}",
-                        "resource": resource,
-                    }
-                ],
-            }
-        )
-    return out
-
-
-@dataclass(frozen=True)
-class _DoseCheck:
-    ordered_g: float | None
-    planned_g: float
-    differs: bool
-    suggestion: dict[str, Any] | None
-    note: str
-
-
-def _dose_check(ev: Evaluation, order: DraftOrder, tolerance_pct: float, card: str) -> _DoseCheck | None:
-    plan = ev.dose_plan
-    if plan is None:
-        return None
-    planned = plan.grams_per_day
-    if order.g_per_kg_per_day is None:
-        return _DoseCheck(None, planned, False, None, "the draft order's dose could not be read")
-    ordered = round(order.g_per_kg_per_day * plan.actual_weight_kg, 1)
-    differs = abs(ordered - planned) > planned * tolerance_pct / 100
-    if not differs:
-        return _DoseCheck(ordered, planned, False, None, "the ordered daily dose matches the plan")
-    if order.days != plan.days_per_course:
-        # Another schedule (e.g. 0.4 g/kg over 5 days): changing the daily grams alone would be unsafe.
-        days = "not stated" if order.days is None else f"{order.days} days"
-        note = f"the draft order's days ({days}) differ from the plan's {plan.days_per_course}: review the course"
-        return _DoseCheck(ordered, planned, True, None, note)
-    basis = f"{_num(plan.g_per_kg_per_day)} g/kg on {plan.weight_basis} weight {_num(plan.dosing_weight_kg)} kg"
-    resource = _dose_update(order.resource, planned)
-    if resource is None:
-        return _DoseCheck(ordered, planned, True, None, "the draft order's dosage has several steps: review it")
-    suggestion = {
-        "uuid": str(uuid.uuid5(uuid.UUID(card), "dose")),
-        "label": f"Change the dose to {_num(planned)} g/day",
-        "actions": [
-            {
-                "type": "update",
-                "description": f"Set the draft IVIG order's dose to {_num(planned)} g per day ({basis})",
-                "resource": resource,
-            }
-        ],
-    }
-    return _DoseCheck(ordered, planned, True, suggestion, "the ordered daily dose differs from the plan")
-
-
-def _dose_update(resource: Mapping[str, Any], grams: float) -> dict[str, Any] | None:
-    """The draft MedicationRequest with its one dose set to ``grams`` g; None when the dosage is ambiguous."""
-    new = copy.deepcopy(dict(resource))
-    instructions = new.get("dosageInstruction") or [{}]
-    if not isinstance(instructions, list) or len(instructions) != 1 or not isinstance(instructions[0], dict):
-        return None
-    rates = instructions[0].get("doseAndRate") or [{}]
-    if not isinstance(rates, list) or len(rates) != 1 or not isinstance(rates[0], dict):
-        return None
-    unit = _codes()["dose_unit"]
-    rates[0] = {**rates[0], "doseQuantity": {"value": grams, **unit}}
-    rates[0].pop("doseRange", None)
-    instructions[0] = {**instructions[0], "doseAndRate": rates}
-    new["dosageInstruction"] = instructions
-    pruned = _prune(new)
-    assert isinstance(pruned, dict)
-    return pruned
-
-
 # ---------------------------------------------------------------- summary card
 
 
-def _summary_line(ev: Evaluation, hook: str, dose: _DoseCheck | None) -> str:
+def _summary_line(ev: Evaluation, hook: str, dose: DoseCheck | None) -> str:
     s = ev.status
     elig = _ELIGIBILITY.get(s.eligibility, _label(s.eligibility))
     reasons = ", ".join(s.eligibility_reasons)
     dose_part = ""
     if dose is not None and dose.differs and dose.ordered_g is not None:
-        dose_part = f"; ordered {_num(dose.ordered_g)} g/day, plan {_num(dose.planned_g)} g/day"
+        dose_part = f"; ordered {num(dose.ordered_g)} g/day, plan {num(dose.planned_g)} g/day"
     if hook == "order-sign":
         lead = {
             "contraindicated": f"Do not sign: IVIG is contraindicated ({reasons})",
@@ -332,7 +198,7 @@ def _listed(title: str, lines: Sequence[str]) -> list[str]:
 
 
 def _summary_detail(
-    ev: Evaluation, gaps: Sequence[str], dose: _DoseCheck | None, warnings: Sequence[str] = ()
+    ev: Evaluation, gaps: Sequence[str], dose: DoseCheck | None, warnings: Sequence[str] = ()
 ) -> str:
     s = ev.status
     reasons = f" ({', '.join(s.eligibility_reasons)})" if s.eligibility_reasons else ""
@@ -342,33 +208,33 @@ def _summary_detail(
     rows.append(f"- **Refractory**: {_esc(s.refractory)}")
     response = _label(s.response) + (f" ({s.response_level})" if s.response_level else "")
     if s.total_improvement_score is not None:
-        response += f", best TIS {_num(s.total_improvement_score)}"
+        response += f", best TIS {num(s.total_improvement_score)}"
     latest = getattr(s, "latest_total_improvement_score", None)
     if latest is not None:
-        response += f", latest TIS {_num(latest)}"
+        response += f", latest TIS {num(latest)}"
     rows.append(f"- **Response**: {_esc(response)}")
     if s.steroid_reduction_pct is not None:
         beyond = {True: "beyond 50%", False: "not beyond 50%", None: "target not assessed"}
         rows.append(
-            f"- **Steroid taper**: {_num(s.steroid_reduction_pct)}% below baseline "
+            f"- **Steroid taper**: {num(s.steroid_reduction_pct)}% below baseline "
             f"({beyond[s.steroid_taper_beyond_50]})"
         )
     rows.append(f"- **Outcome**: {_esc(_label(s.outcome))}")
     if s.relapse_alert:
-        months = f" {_num(s.months_to_relapse)} months after stopping IVIG" if s.months_to_relapse else ""
+        months = f" {num(s.months_to_relapse)} months after stopping IVIG" if s.months_to_relapse else ""
         rows.append(f"- **Relapse alert**: relapse{months}")
     d = ev.dose_plan
     if d is not None:
-        basis = f"{_num(d.g_per_kg_per_day)} g/kg/day on {d.weight_basis} weight {_num(d.dosing_weight_kg)} kg"
+        basis = f"{num(d.g_per_kg_per_day)} g/kg/day on {d.weight_basis} weight {num(d.dosing_weight_kg)} kg"
         phase = f"{_esc(d.courses_in_first_phase)} courses in the first phase"
         rows.append(
-            f"- **Dose plan**: {_num(d.grams_per_day)} g/day × {d.days_per_course} days every {d.interval_weeks} "
-            f"weeks ({basis}; {_num(d.grams_per_course)} g per course; {phase})"
+            f"- **Dose plan**: {num(d.grams_per_day)} g/day × {d.days_per_course} days every {d.interval_weeks} "
+            f"weeks ({basis}; {num(d.grams_per_course)} g per course; {phase})"
         )
     else:
         rows.append("- **Dose plan**: none (weight not recorded)")
     if dose is not None:
-        ordered = "not readable" if dose.ordered_g is None else f"{_num(dose.ordered_g)} g/day"
+        ordered = "not readable" if dose.ordered_g is None else f"{num(dose.ordered_g)} g/day"
         rows.append(f"- **Draft order**: {ordered}; {_esc(dose.note)}")
     if warnings:
         rows += _listed("Not read from the record", warnings)
@@ -429,10 +295,10 @@ def build_cards(ev: Evaluation, options: CardOptions | None = None) -> CardSet:
     ruleset = ev.engine.ruleset_hash
     instance = opts.hook_instance or str(uuid.uuid5(NAMESPACE, f"{ev.patient_id}|{ev.as_of}"))
     subject = opts.patient_reference or f"Patient/{ev.patient_id}"
-    reasons = _override_reasons()
+    reasons = override_reasons()
     summary_uuid = _card_uuid(instance, ruleset, SUMMARY_RULE)
     dose = (
-        _dose_check(ev, opts.draft_order, opts.dose_tolerance_pct, summary_uuid)
+        dose_check(ev, opts.draft_order, opts.dose_tolerance_pct, summary_uuid)
         if opts.draft_order is not None
         else None
     )
@@ -450,7 +316,7 @@ def build_cards(ev: Evaluation, options: CardOptions | None = None) -> CardSet:
             SUMMARY_RULE, ev.engine.version, "IVIG in refractory polymyositis: status", opts.rule_url
         ),
     }
-    suggestions = _lab_suggestions(gaps, summary_uuid, subject)
+    suggestions = lab_suggestions(gaps, summary_uuid, subject)
     if dose is not None and dose.suggestion is not None:
         suggestions.append(dose.suggestion)
     if suggestions:
@@ -479,7 +345,7 @@ def build_cards(ev: Evaluation, options: CardOptions | None = None) -> CardSet:
             }
         )
         meta.append(CardMeta(card_uuid, f.rule_id, f.rule_version, INDICATOR[f.severity]))
-    response = _prune({"cards": cards})
+    response = prune({"cards": cards})
     assert isinstance(response, dict) and len(response["cards"]) == len(cards)
     return CardSet(response=response, cards=tuple(meta), ruleset_hash=ruleset)
 
@@ -509,9 +375,9 @@ def unevaluable_cards(
         "indicator": "info" if opts.hook == "patient-view" else "warning",
         "detail": "\n".join(detail),
         "source": _source(INPUT_RULE, version, "IVIG decision support: input incomplete", opts.rule_url),
-        "overrideReasons": _override_reasons(),
+        "overrideReasons": override_reasons(),
     }
-    response = _prune({"cards": [card]})
+    response = prune({"cards": [card]})
     assert isinstance(response, dict)
     return CardSet(response, (CardMeta(card_uuid, INPUT_RULE, version, str(card["indicator"])),), ruleset_hash)
 
