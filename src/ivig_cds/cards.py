@@ -18,6 +18,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from .card_actions import (
@@ -134,6 +135,12 @@ def _esc(value: Any) -> str:
     else:
         text = str(value)
     return " ".join(text.split()).translate(_ESCAPES) or "(empty)"
+
+
+@lru_cache(maxsize=2048)
+def _esc_citation(text: str) -> str:
+    """A rule's citation (the same few strings on every call), escaped once."""
+    return _esc(text)
 
 
 def _label(value: str | None) -> str:
@@ -269,7 +276,7 @@ def _finding_detail(f: Finding, ruleset: str) -> str:
     if f.sources:
         lines += ["", "**From**: " + ", ".join(_esc(s) for s in f.sources)]
     if f.evidence:
-        lines += ["", "**Evidence**", ""] + [f"- {_esc(e)}" for e in f.evidence]
+        lines += ["", "**Evidence**", ""] + [f"- {_esc_citation(e)}" for e in f.evidence]
     lines += ["", f"Rule {f.rule_id} v{f.rule_version} ({_esc(f.origin)}) · ruleset `{ruleset[:12]}`"]
     return "\n".join(lines)
 
@@ -322,7 +329,6 @@ def build_cards(ev: Evaluation, options: CardOptions | None = None) -> CardSet:
     if suggestions:
         summary["suggestions"] = suggestions
         summary["selectionBehavior"] = "any"
-    summary["overrideReasons"] = reasons
     cards = [summary]
     meta = [CardMeta(summary_uuid, SUMMARY_RULE, ev.engine.version, indicator)]
     seen: dict[str, int] = {}
@@ -341,12 +347,12 @@ def build_cards(ev: Evaluation, options: CardOptions | None = None) -> CardSet:
                 "indicator": INDICATOR[f.severity],
                 "detail": _finding_detail(f, ruleset),
                 "source": source,
-                "overrideReasons": reasons,
             }
         )
         meta.append(CardMeta(card_uuid, f.rule_id, f.rule_version, INDICATOR[f.severity]))
-    response = prune({"cards": cards})
-    assert isinstance(response, dict) and len(response["cards"]) == len(cards)
+    pruned = prune(cards)  # the override reasons (constant, never empty) are added after
+    assert isinstance(pruned, list) and len(pruned) == len(cards)
+    response = {"cards": [{**card, "overrideReasons": reasons} for card in pruned]}
     return CardSet(response=response, cards=tuple(meta), ruleset_hash=ruleset)
 
 
