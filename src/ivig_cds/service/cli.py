@@ -97,26 +97,30 @@ def _serve(args: argparse.Namespace) -> int:
     config = _config(args)
     import uvicorn
 
-    from .store import Store
+    from .app import create_app
 
-    Store(config.feedback.database_url).close()  # create the tables once, before any worker races to
+    # Built here first, once: a bad key file, plugin, CA or database stops start-up with one clear
+    # message (and creates the tables before several workers could race to).
+    app = create_app(config)
     if config.dev:
         sys.stderr.write(_BANNER.format(host=args.host))
         sys.stderr.flush()
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "access_log": False,  # the service logs one line per request itself, without patient data
+        "log_config": _log_config(),
+        "server_header": False,
+        "timeout_graceful_shutdown": 10,
+    }
+    if args.workers <= 1:
+        uvicorn.run(app, **options)
+        return 0
+    del app  # each worker builds its own from the configuration in the environment
     os.environ[ENV_CONFIG] = config.model_dump_json()
     os.environ[ENV_DEV] = "1" if config.dev else "0"
     os.environ[ENV_HOST] = args.host
-    uvicorn.run(
-        "ivig_cds.service.cli:app_from_env",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        access_log=False,  # the service logs one line per request itself, without patient data
-        log_config=_log_config(),
-        server_header=False,
-        timeout_graceful_shutdown=10,
-    )
+    uvicorn.run("ivig_cds.service.cli:app_from_env", factory=True, workers=args.workers, **options)
     return 0
 
 
