@@ -33,6 +33,7 @@ class ServiceSpec:
     prefetch: Mapping[str, str]
 
     def to_discovery(self) -> dict[str, Any]:
+        """The service's entry in the discovery response."""
         return {
             "hook": self.hook,
             "id": self.id,

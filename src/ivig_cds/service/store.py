@@ -110,6 +110,7 @@ class RuleReport:
     reasons: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """The row as JSON-ready data (the report command's JSON)."""
         return {
             "rule_id": self.rule_id,
             "rule_version": self.rule_version,
