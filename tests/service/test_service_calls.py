@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -145,6 +147,15 @@ def test_the_time_budget_ends_a_call_that_takes_too_long(api: Any) -> None:
 
 
 # ---------------------------------------------------------------- cards per hook
+
+
+@pytest.mark.parametrize(("name", "service_id"), [("patient-view.json", PV), ("order-sign.json", OSIGN)])
+def test_the_example_requests_give_cards(api: Any, name: str, service_id: str) -> None:
+    body = json.loads((Path(__file__).resolve().parents[2] / "examples" / "cds-hooks" / name).read_text())
+    cards = api.call(service_id, body).json()["cards"]
+    assert cards and cards[0]["source"]["topic"]["code"] == "ivig-cds-summary"
+    if service_id == OSIGN:
+        assert "ordered 80 g/day, plan 64 g/day" in cards[0]["summary"]
 
 
 def test_no_myositis_no_cards(api: Any) -> None:
