@@ -13,11 +13,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from .evaluation import Evaluation
+if TYPE_CHECKING:  # annotations only: no import of the engine at run time
+    from ivig_cds import Evaluation
 
 __all__ = [
     "DoseCheck",

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .card_actions import (
     DoseCheck,
@@ -31,7 +31,9 @@ from .card_actions import (
     override_reasons,
     prune,
 )
-from .evaluation import Evaluation, Finding
+
+if TYPE_CHECKING:  # annotations only: no import of the engine at run time
+    from ivig_cds import Evaluation, Finding
 
 __all__ = [
     "HOOKS",
