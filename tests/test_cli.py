@@ -249,7 +249,7 @@ def test_output_file_and_exports(capsys: pytest.CaptureFixture[str], patient_fil
 
 def test_formats_and_schema(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "formats")
-    assert code == 0 and [line.split()[0] for line in out] == ["json", "markdown", "ndjson", "rich"]
+    assert code == 0 and [line.split()[0] for line in out] == ["cds-hooks", "json", "markdown", "ndjson", "rich"]
     code, out, _ = run(capsys, "schema")
     assert code == 0 and json.loads("\n".join(out))["title"] == "ivig-cds patient file, version 1"
 

@@ -49,8 +49,9 @@ def test_plugins_command_lists_only_the_builtin_plugins_when_plugins_are_off(
     code, out, _ = run(capsys, "plugins", "--format", "json")
     doc = json.loads(out)
     assert code == 0
-    assert [p["name"] for p in doc["plugins"]] == ["core", "core-console", "core-text"]
-    core, console, text = doc["plugins"]
+    assert [p["name"] for p in doc["plugins"]] == ["core", "core-cds-hooks", "core-console", "core-text"]
+    core, cds_hooks, console, text = doc["plugins"]
+    assert (cds_hooks["hooks"], cds_hooks["formats"]) == (["register_output_formats"], ["cds-hooks"])
     assert "SAFETY-001" in core["rules"] and core["error"] is None
     assert core["hooks"] == ["register_rules"]
     # the built-in formats register through the same hook as a third party's

@@ -37,9 +37,9 @@ def _csv(evaluations: Sequence[Evaluation]) -> str:
     return "id\n" + "".join(f"{e.patient_id}\n" for e in evaluations)
 
 
-def test_builtin_formats_are_the_four_documented_ones() -> None:
+def test_builtin_formats_are_the_five_documented_ones() -> None:
     formats = builtin_formats()
-    assert list(formats) == ["rich", "json", "ndjson", "markdown"]
+    assert list(formats) == ["rich", "json", "ndjson", "markdown", "cds-hooks"]
     assert {f.media_type for f in formats.values()} == {
         "text/plain",
         "application/json",
@@ -53,7 +53,7 @@ def test_builtin_formats_are_the_four_documented_ones() -> None:
 def test_available_formats_adds_extras_sorted_and_protects_builtins() -> None:
     csv = OutputFormat("csv", "one id per line", _csv, "text/csv")
     names = list(available_formats({"csv": csv}))
-    assert names == ["csv", "json", "markdown", "ndjson", "rich"]
+    assert names == ["cds-hooks", "csv", "json", "markdown", "ndjson", "rich"]
     with pytest.raises(ValueError, match="built in"):
         available_formats({"json": OutputFormat("json", "x", _csv, "text/plain")})
     with pytest.raises(ValueError, match="named"):

@@ -69,11 +69,11 @@ def failures(ev: Any) -> list[tuple[str, str]]:
 
 def test_builtins_are_just_other_plugins_and_nothing_else_loads() -> None:
     engine = Engine(entry_points=False)
-    assert [p.name for p in engine.plugins] == ["core", "core-console", "core-text"]
+    assert [p.name for p in engine.plugins] == ["core", "core-cds-hooks", "core-console", "core-text"]
     assert engine.plugins[0].hooks == ["register_rules"]
     assert "SAFETY-001" in engine.plugins[0].rules
-    assert [p.formats for p in engine.plugins[1:]] == [["rich"], ["json", "ndjson", "markdown"]]
-    assert list(engine.output_formats) == ["json", "markdown", "ndjson", "rich"]
+    assert [p.formats for p in engine.plugins[1:]] == [["cds-hooks"], ["rich"], ["json", "ndjson", "markdown"]]
+    assert list(engine.output_formats) == ["cds-hooks", "json", "markdown", "ndjson", "rich"]
     assert engine.info.plugins == []  # built-ins are not third-party plugins
 
 
@@ -141,7 +141,7 @@ def test_load_plugins_allowlist(
         monkeypatch.delenv("IVIG_CDS_LOAD_PLUGINS", raising=False)
     else:
         monkeypatch.setenv("IVIG_CDS_LOAD_PLUGINS", env)
-    builtin = {"core", "core-console", "core-text"}
+    builtin = {"core", "core-cds-hooks", "core-console", "core-text"}
     assert [p.name for p in Engine().plugins if p.name not in builtin] == [e for e in expected if e != "core"]
 
 

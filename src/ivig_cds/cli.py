@@ -182,6 +182,21 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--width", type=_width, metavar="COLS", help=argparse.SUPPRESS)
     _plugin_options(pl)
     add_fhir_parser(sub, _iso_date)
+    sv = sub.add_parser("serve", help="run the CDS Hooks 2.0 service (needs the [service] extra)")
+    sv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    sv.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    sv.add_argument("--workers", type=_jobs, default=1, metavar="N", help="worker processes (default 1)")
+    sv.add_argument("--config", metavar="FILE", help="service configuration (TOML; see docs/service.md)")
+    sv.add_argument(
+        "--dev", action="store_true", help="development mode: NO authentication, loopback addresses only"
+    )
+    fb = sub.add_parser("feedback", help="CDS Hooks feedback: `feedback report` (needs the [service] extra)")
+    fbsub = fb.add_subparsers(dest="feedback_command", required=True, metavar="ACTION")
+    fr = fbsub.add_parser("report", help="cards shown, accepted, overridden and override reasons per rule")
+    where = fr.add_mutually_exclusive_group()
+    where.add_argument("--database-url", metavar="URL", help="SQLAlchemy URL of the feedback store")
+    where.add_argument("--config", metavar="FILE", help="read the database URL from a service configuration")
+    fr.add_argument("--format", "-f", choices=["rich", "json"], default="rich")
     sub.add_parser("schema", help="print the patient-file JSON Schema")
     fo = sub.add_parser("formats", help="list the output formats (built-in and plugins')")
     _plugin_options(fo)
@@ -526,6 +541,21 @@ def _cmd_formats(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_service(args: argparse.Namespace) -> int:
+    """``serve`` and ``feedback``: imported here only, so the core CLI never loads the web stack."""
+    try:
+        from .service.cli import ensure_stack, run_command
+
+        ensure_stack(args.command)
+    except ImportError as exc:
+        sys.stderr.write(
+            f"ivig-cds: error: {args.command} needs the service extra: pip install 'ivig-cds[service]'"
+            f" (missing: {exc.name or exc})\n"
+        )
+        return EXIT_USAGE
+    return run_command(args)
+
+
 def _dispatch(argv: Sequence[str] | None) -> int:
     try:
         args = build_parser().parse_args(argv)
@@ -542,6 +572,8 @@ def _dispatch(argv: Sequence[str] | None) -> int:
         "formats": _cmd_formats,
         "plugins": _cmd_plugins,
         "fhir": run_fhir,
+        "serve": _cmd_service,
+        "feedback": _cmd_service,
     }
     return commands[args.command](args)
 

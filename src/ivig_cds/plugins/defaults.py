@@ -17,6 +17,7 @@ __all__ = ["DEFAULT_PLUGINS", "default_formats", "load_default"]
 DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
     ("core-console", "ivig_cds.console.format"),
     ("core-text", "ivig_cds.outputs.text"),
+    ("core-cds-hooks", "ivig_cds.outputs.cds_hooks"),
 )
 """``(plugin name, module)`` of each built-in plugin besides the core rules (``ivig_cds.plugins.core``)."""
 
