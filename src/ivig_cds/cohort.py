@@ -146,8 +146,8 @@ def summarize(evaluations: Iterable[_Summarizable]) -> CohortSummary:
     treated = [e for e in evs if e.patient.courses_given >= 1]
     responders = [e for e in treated if e.status.response == "responder"]
     n_t, n_r = len(treated), len(responders)
-    response = Counter(e.status.response for e in treated)
-    outcome_r = Counter(e.status.outcome for e in responders)
+    response = Counter(str(e.status.response) for e in treated)
+    outcome_r = Counter(str(e.status.outcome) for e in responders)
     months = tuple(
         sorted(
             e.status.months_to_relapse
@@ -170,8 +170,8 @@ def summarize(evaluations: Iterable[_Summarizable]) -> CohortSummary:
         follow_up=Count(outcome_r["follow_up"], n_r),
         steroid_taper_beyond_50=Count(sum(1 for e in responders if e.status.steroid_taper_beyond_50), n_r),
         months_to_relapse=months,
-        eligibility=dict(Counter(e.status.eligibility for e in evs)),
-        outcomes=dict(Counter(e.status.outcome for e in evs)),
+        eligibility=dict(Counter(str(e.status.eligibility) for e in evs)),
+        outcomes=dict(Counter(str(e.status.outcome) for e in evs)),
     )
 
 

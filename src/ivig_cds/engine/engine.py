@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -17,7 +17,7 @@ from ivig_cds.backends.reference import ReferenceBackend
 from ivig_cds.engine.findings import FindingBuilder, finding_key, plugin_failure_finding
 from ivig_cds.engine.guard import adjust_findings, observe
 from ivig_cds.engine.status import assemble_status, check_status_table, dose_plan
-from ivig_cds.errors import EngineError, IvigCdsError
+from ivig_cds.errors import EngineError, InputError, IvigCdsError
 from ivig_cds.facts.derive import Derived, derive
 from ivig_cds.facts.scoring import TisTable
 from ivig_cds.inputs.fhir.integration import load_input, resolve_mapping, with_mapping
@@ -288,6 +288,21 @@ class Engine:
             EngineError: the rules engine failed.
         """
         return self.trace(patient, as_of=as_of).evaluation
+
+    def evaluate_many(
+        self, patients: Iterable[PatientSource], *, as_of: AsOf = None
+    ) -> Iterator[Evaluation | InputError]:
+        """Evaluate patients one by one, in order: an :class:`Evaluation` each, or the :class:`InputError`
+        that made one unreadable (yielded, not raised, so one bad record loses nothing else).
+
+        Raises:
+            EngineError: The rules engine failed (a bug or a broken plugin in strict mode, not bad input).
+        """
+        for patient in patients:
+            try:
+                yield self.evaluate(patient, as_of=as_of)
+            except InputError as exc:
+                yield exc
 
     def trace(self, patient: PatientSource, *, as_of: AsOf = None) -> Trace:
         """Evaluate one patient and keep what produced the result (see :class:`Trace`)."""

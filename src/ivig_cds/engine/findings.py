@@ -14,7 +14,7 @@ from typing import Any
 
 from ivig_cds.facts.derive import Derived
 from ivig_cds.facts.fields import FactField
-from ivig_cds.model.evaluation import SEVERITY_ORDER, Finding
+from ivig_cds.model.evaluation import SEVERITY_ORDER, Finding, Severity
 from ivig_cds.rulebook.conditions import iter_tests
 from ivig_cds.rulebook.spec import TEMPLATE_REF, RuleBook
 from ivig_cds.rulebook.truth import rule_truth
@@ -66,7 +66,7 @@ def plugin_failure_finding(plugin: str, hook: str, error: str) -> Finding:
         rule_version="1.0.0",
         title="Plugin failed: evaluation incomplete",
         category="data",
-        severity="warning",
+        severity=Severity.WARNING,
         summary=f"Evaluation incomplete: plugin {plugin!r} failed in {hook}; its contribution is missing",
         detail=error,
         evidence=["[ivig-cds] plugin isolation: a failing plugin is reported, never silent"],
@@ -168,7 +168,7 @@ class FindingBuilder:
                         rule_version=rule.spec.version,
                         title=rule.spec.title,
                         category=rule.spec.category,
-                        severity=rule.spec.severity,
+                        severity=Severity(rule.spec.severity),
                         summary=summary,
                         detail=render_template(rule.spec.detail, aliases, self.thresholds),
                         evidence=list(evidence),
@@ -216,7 +216,7 @@ class FindingBuilder:
                     rule_version="1.0.0",
                     title="Missing data kept a rule from deciding",
                     category="data",
-                    severity=GAP_SEVERITY[rule.spec.severity],  # type: ignore[arg-type]
+                    severity=Severity(GAP_SEVERITY[rule.spec.severity]),
                     summary=f"{rule.spec.title} ({rid}) could not be checked: not recorded - {', '.join(inputs)}",
                     detail="Missing is not false: record these values and re-evaluate.",
                     evidence=list(self._consts[rid][3]),

@@ -25,7 +25,10 @@ def _validated(items: Any) -> list[Finding]:
     if not isinstance(items, list | tuple):
         raise TypeError(f"adjust_findings must return a list of findings or None, not {type(items).__name__}")
     # re-validated from plain data: a plugin's model_construct() cannot smuggle in an invalid finding
-    return [Finding.model_validate(f.model_dump() if isinstance(f, Finding) else f) for f in items]
+    fields = tuple(Finding.model_fields)
+    return [
+        Finding.model_validate({k: getattr(f, k) for k in fields} if isinstance(f, Finding) else f) for f in items
+    ]
 
 
 def adjust_findings(host: PluginHost, result: Evaluation, failures: Failures) -> Evaluation:

@@ -25,6 +25,7 @@ __all__ = [
     "format_loc",
     "iter_ndjson",
     "load_patient",
+    "looks_like_document",
     "parse_document",
     "patient_json_schema",
     "validate_patient",
@@ -275,7 +276,7 @@ def validate_patient(data: object, *, source: str) -> Patient:
     raise InputError(source, errors)
 
 
-def _looks_like_document(text: str) -> bool:
+def looks_like_document(text: str) -> bool:
     """A string holding a JSON or YAML document rather than a path: it opens an object or spans lines."""
     return text.lstrip()[:1] in ("{", "[") or "\n" in text
 
@@ -310,7 +311,7 @@ def load_patient(
     if isinstance(source, bytes):
         label = name or "<bytes>"
         return validate_patient(parse_document(source, source=label), source=label)
-    if isinstance(source, str) and _looks_like_document(source):
+    if isinstance(source, str) and looks_like_document(source):
         label = name or "<str>"
         return validate_patient(parse_document(source, source=label), source=label)
     if isinstance(source, str | os.PathLike):

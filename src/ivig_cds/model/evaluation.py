@@ -1,26 +1,138 @@
-"""The evaluation result: Pydantic models whose JSON is the output contract (evaluation v1)."""
+"""The evaluation result: Pydantic models whose JSON is the output contract (evaluation 1.1).
+
+The one vocabulary of severities (:class:`Severity`, ordered: ``Severity.STOP > Severity.WARNING``)
+and of the status values (:class:`Eligibility`, :class:`Response`, ...) lives here; their JSON is
+the contract's words.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import enum
+import json
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "CATEGORIES",
     "SEVERITY_ORDER",
+    "AsOfSource",
     "DosePlan",
+    "Eligibility",
     "EngineInfo",
     "Evaluation",
     "Finding",
+    "Outcome",
     "PatientSummary",
     "PluginFailure",
+    "Response",
+    "ResponseLevel",
     "RulesetInfo",
+    "Severity",
     "Status",
     "StatusSource",
+    "WeightBasis",
 ]
 
-Severity = Literal["stop", "warning", "advisory", "info"]
+
+class Severity(enum.StrEnum):
+    """How strongly a finding speaks, ordered: ``INFO < ADVISORY < WARNING < STOP``.
+
+    ``finding.severity >= Severity.WARNING`` selects warnings and stops. Comparing with the words
+    (``>= "warning"``) works too.
+    """
+
+    STOP = "stop"
+    WARNING = "warning"
+    ADVISORY = "advisory"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """0 for info up to 3 for stop."""
+        return _RANK[self.value]
+
+    def _other(self, other: object) -> int:
+        if isinstance(other, str) and other in _RANK:
+            return _RANK[other]
+        raise TypeError(f"cannot compare a Severity with {other!r}")
+
+    def __lt__(self, other: object) -> bool:
+        return self.rank < self._other(other)
+
+    def __le__(self, other: object) -> bool:
+        return self.rank <= self._other(other)
+
+    def __gt__(self, other: object) -> bool:
+        return self.rank > self._other(other)
+
+    def __ge__(self, other: object) -> bool:
+        return self.rank >= self._other(other)
+
+
+_RANK = {"info": 0, "advisory": 1, "warning": 2, "stop": 3}
 SEVERITY_ORDER: dict[str, int] = {"stop": 0, "warning": 1, "advisory": 2, "info": 3}
+"""Sort key of the output order: stop first."""
+CATEGORIES = ("diagnosis", "refractory", "eligibility", "safety", "dosing", "response", "steroid", "outcome",
+              "relapse", "data")  # fmt: skip
+"""The core finding categories (a plugin may add its own)."""
+
+
+class Eligibility(enum.StrEnum):
+    """``status.eligibility``, from the strongest level to none."""
+
+    CONTRAINDICATED = "contraindicated"
+    NOT_ELIGIBLE = "not_eligible"
+    SCREEN_INCOMPLETE = "screen_incomplete"
+    ELIGIBLE_WITH_PRECAUTIONS = "eligible_with_precautions"
+    ELIGIBLE = "eligible"
+
+
+class Response(enum.StrEnum):
+    """``status.response``."""
+
+    NOT_STARTED = "not_started"
+    TOO_EARLY = "too_early"
+    INSUFFICIENT_DATA = "insufficient_data"
+    RESPONDER = "responder"
+    NON_RESPONDER = "non_responder"
+
+
+class ResponseLevel(enum.StrEnum):
+    """``status.response_level`` (ACR/EULAR 2016: TIS 20 / 40 / 60)."""
+
+    MINIMAL = "minimal"
+    MODERATE = "moderate"
+    MAJOR = "major"
+
+
+class Outcome(enum.StrEnum):
+    """``status.outcome``."""
+
+    NOT_STARTED = "not_started"
+    ON_TREATMENT = "on_treatment"
+    NON_RESPONDER = "non_responder"
+    IVIG_DEPENDENT = "ivig_dependent"
+    FOLLOW_UP = "follow_up"
+    REMISSION_OFF_THERAPY = "remission_off_therapy"
+    REMISSION_LOW_DOSE_STEROID = "remission_low_dose_steroid"
+    SUSTAINED_RESPONSE_ON_THERAPY = "sustained_response_on_therapy"
+    RELAPSE = "relapse"
+
+
+class AsOfSource(enum.StrEnum):
+    """``status.as_of_source``: where the evaluation date came from."""
+
+    ARGUMENT = "argument"
+    FILE = "file"
+    TODAY = "today"
+
+
+class WeightBasis(enum.StrEnum):
+    """``dose_plan.weight_basis``."""
+
+    ACTUAL = "actual"
+    ADJUSTED = "adjusted"
 
 
 class _Out(BaseModel):
@@ -52,9 +164,7 @@ class EngineInfo(_Out):
 
 class Status(_Out):
     refractory: bool | None = Field(description="Refractory per the seed definition; null: therapy history empty.")
-    eligibility: Literal[
-        "eligible", "eligible_with_precautions", "screen_incomplete", "not_eligible", "contraindicated"
-    ]
+    eligibility: Eligibility = Field(description="Can IVIG be given: the strongest level that applies.")
     eligibility_reasons: list[str] = Field(
         description="Rule ids that set the value shown (only rules at that level)."
     )
@@ -62,29 +172,19 @@ class Status(_Out):
         default_factory=list,
         description="Patient-file fields whose absence makes eligibility screen_incomplete (empty otherwise).",
     )
-    response: Literal["not_started", "too_early", "responder", "non_responder", "insufficient_data"]
-    response_level: Literal["minimal", "moderate", "major"] | None
+    response: Response
+    response_level: ResponseLevel | None
     total_improvement_score: float | None = Field(description="Best ACR/EULAR 2016 TIS in the response window.")
     latest_total_improvement_score: float | None = Field(
         default=None, description="TIS of the latest assessment at or before as_of (a worsening shows here)."
     )
     steroid_reduction_pct: float | None = Field(description="(baseline - current) / baseline x 100.")
     steroid_taper_beyond_50: bool | None
-    outcome: Literal[
-        "not_started",
-        "on_treatment",
-        "non_responder",
-        "ivig_dependent",
-        "follow_up",
-        "remission_off_therapy",
-        "remission_low_dose_steroid",
-        "sustained_response_on_therapy",
-        "relapse",
-    ]
+    outcome: Outcome
     relapse_alert: bool
     months_to_relapse: float | None = Field(description="Months from discontinuation to the relapse visit.")
-    as_of_source: Literal["argument", "file", "today"] = Field(
-        default="file", description="Where as_of came from: the caller, the file, or the clock (today)."
+    as_of_source: AsOfSource = Field(
+        default=AsOfSource.FILE, description="Where as_of came from: the caller, the file, or the clock (today)."
     )
 
 
@@ -96,7 +196,7 @@ class StatusSource(_Out):
 
 
 class DosePlan(_Out):
-    weight_basis: Literal["actual", "adjusted"]
+    weight_basis: WeightBasis
     dosing_weight_kg: float
     actual_weight_kg: float
     g_per_kg_per_day: float
@@ -152,6 +252,16 @@ class Evaluation(_Out):
     mapping: dict[str, Any] | None = Field(
         default=None, description="FHIR input only: the mapping report (absent for a patient file)."
     )
+
+    @property
+    def data_gaps(self) -> list[Finding]:
+        """The ``DATA-001`` findings: rules that missing data kept from deciding (what to record)."""
+        return [f for f in self.findings if f.rule_id == "DATA-001"]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The contract's JSON as Python data (what :meth:`to_json` writes, parsed)."""
+        parsed: dict[str, Any] = json.loads(self.to_json(indent=None))
+        return parsed
 
     def to_json(self, *, indent: int | None = 2) -> str:
         """The contract's JSON, byte-stable for the same input and rules (no ``mapping`` key for patient files)."""

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from ivig_cds.errors import FieldError, InputError
-from ivig_cds.inputs.files import Format, load_patient, parse_document, validate_patient
+from ivig_cds.inputs.files import Format, load_patient, looks_like_document, parse_document, validate_patient
 from ivig_cds.model.patient import Patient
 
 from .api import map_bundle, map_resources
@@ -97,6 +97,11 @@ def load_input(
         doc, label = source, name or "<dict>"
     elif isinstance(source, bytes):
         label = name or "<bytes>"
+        doc = parse_document(source, source=label, fmt=fmt)
+        if not is_fhir_document(doc):
+            return validate_patient(doc, source=label), None
+    elif isinstance(source, str) and looks_like_document(source):  # JSON or YAML text, not a path
+        label = name or "<str>"
         doc = parse_document(source, source=label, fmt=fmt)
         if not is_fhir_document(doc):
             return validate_patient(doc, source=label), None
