@@ -34,15 +34,25 @@ def cli_command() -> list[str]:
     return [sys.executable, "-c", "import sys; from ivig_cds.cli import main; sys.exit(main())"]
 
 
-def cli_ndjson(*inputs: str | Path, jobs: int = 1, as_of: str = AS_OF) -> list[str]:
-    """The lines ``ivig-cds evaluate INPUTS --format ndjson --as-of AS_OF`` prints (results and error records)."""
+def start_cli_ndjson(*inputs: str | Path, jobs: int = 1, as_of: str = AS_OF) -> subprocess.Popen[bytes]:
+    """Start ``ivig-cds evaluate INPUTS --format ndjson --as-of AS_OF`` (finish with :func:`cli_lines`)."""
     env = {k: v for k, v in os.environ.items() if k != "IVIG_CDS_DEBUG"}
     env["IVIG_CDS_LOAD_PLUGINS"] = ""
     cmd = [*cli_command(), "evaluate", *map(str, inputs), "--format", "ndjson", "--as-of", as_of]
     cmd += ["--jobs", str(jobs), "--no-summary"]
-    done = subprocess.run(cmd, capture_output=True, env=env, timeout=600, check=False)
-    assert done.returncode in (0, 2), done.stderr.decode()[-2000:]
-    return done.stdout.decode("utf-8").splitlines()
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+
+
+def cli_lines(proc: subprocess.Popen[bytes]) -> list[str]:
+    """The lines a started CLI run printed (results and error records); exit 0 or 2 (invalid input) only."""
+    out, err = proc.communicate(timeout=900)
+    assert proc.returncode in (0, 2), err.decode()[-2000:]
+    return out.decode("utf-8").splitlines()
+
+
+def cli_ndjson(*inputs: str | Path, jobs: int = 1, as_of: str = AS_OF) -> list[str]:
+    """The lines ``ivig-cds evaluate INPUTS --format ndjson --as-of AS_OF`` prints (results and error records)."""
+    return cli_lines(start_cli_ndjson(*inputs, jobs=jobs, as_of=as_of))
 
 
 def write_ndjson(path: Path, docs: list[Any]) -> Path:

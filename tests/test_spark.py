@@ -32,9 +32,11 @@ from scale_helpers import (
     BROKEN_LINES,
     REPO,
     SEED_FILES,
+    cli_lines,
     cli_ndjson,
     counting_plugin,
     engines_per_pid,
+    start_cli_ndjson,
     write_ndjson,
 )
 from strategies import cohort
@@ -123,10 +125,11 @@ def test_the_seed_cohort_gives_the_cli_ndjson_bytes(spark: SparkSession) -> None
 
 def test_ten_thousand_generated_patients_give_the_cli_bytes_in_order(spark: SparkSession, tmp_path: Path) -> None:
     path = write_ndjson(tmp_path / "cohort.ndjson", cohort(10_000, seed=20240601))
-    df = spark.read.text(str(path), wholetext=False).withColumnRenamed("value", "patient_json")
+    cli = start_cli_ndjson(path)  # the reference run, beside Spark: it fills the cores Spark leaves idle
+    df = spark.read.text(str(path)).withColumnRenamed("value", "patient_json")
     out = evaluate_dataframe(df, as_of=AS_OF)
     rows = out.select("ok", F.sha2(F.col("result_json"), 256).alias("sha")).collect()
-    expected = cli_ndjson(path, jobs=2)
+    expected = cli_lines(cli)
     assert len(rows) == len(expected) == 10_000
     assert all(r["ok"] for r in rows)
     assert [r["sha"] for r in rows] == [hashlib.sha256(line.encode("utf-8")).hexdigest() for line in expected]
@@ -248,6 +251,31 @@ def test_the_example_job_writes_parquet_from_raw_ndjson_and_from_a_parquet_colum
     assert "result_json" not in out2.columns
     (bad,) = out2.where("not ok").collect()
     assert json.loads(bad["error"])["error"]["source"] == "k5"
+
+
+def test_the_example_job_reads_a_bulk_export_directory(spark: SparkSession, tmp_path: Path) -> None:
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "Patient.ndjson").write_text(_resource("Patient", "p1") + "\n" + _resource("Patient", "p2") + "\n")
+    (export / "Condition.ndjson").write_text(
+        _resource("Condition", "c1", subject={"reference": "Patient/p1"}) + "\n"
+    )
+    argv = [
+        "--input",
+        str(export),
+        "--input-format",
+        "fhir-bulk",
+        "--as-of",
+        AS_OF,
+        "--output",
+        str(tmp_path / "o"),
+    ]
+    counts = _job().run(spark, argv)
+    assert counts["rows"] == 2
+    errors = spark.read.parquet(str(tmp_path / "o")).where("not ok").collect()
+    assert {json.loads(r["error"])["error"]["source"] for r in errors} <= {"Patient/p1", "Patient/p2"}
+    if importlib.util.find_spec("ivig_cds.fhir") is None:
+        assert counts == {"rows": 2, "ok": 0, "errors": 2}
 
 
 def test_the_example_job_refuses_to_run_without_as_of(tmp_path: Path) -> None:

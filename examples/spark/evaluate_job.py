@@ -100,7 +100,8 @@ def read_documents(spark: SparkSession, args: argparse.Namespace) -> tuple[DataF
             None,
         )
     if fmt == "fhir-bulk":
-        path = args.input if args.input.endswith(".ndjson") else args.input.rstrip("/") + "/*.ndjson"
+        # the export's *.ndjson files, compressed or not (Spark reads .gz text as it is)
+        path = args.input if ".ndjson" in args.input else args.input.rstrip("/") + "/*.ndjson*"
         bundles = bundles_from_bulk_export(spark.read.text(path))
         named = bundles.withColumn("patient_ref", F.concat(F.lit("Patient/"), F.col("patient_ref")))
         return named, "patient_json", "patient_ref"
@@ -116,7 +117,7 @@ def run(spark: SparkSession, argv: Sequence[str]) -> dict[str, int]:
         df = df.repartition(args.partitions)
     spec = EngineSpec(
         backend=args.backend,
-        thresholds=tuple(sorted(args.threshold)),
+        thresholds=tuple(sorted(dict(args.threshold).items())),
         plugin_paths=tuple(args.plugin),
         strict_plugins=args.strict_plugins,
     )
