@@ -59,6 +59,17 @@ def test_importing_ivig_cds_imports_neither_pyarrow_nor_pyspark() -> None:
     assert done.stdout.strip() == ""
 
 
+@pytest.mark.parametrize(("module", "extra"), [("ivig_cds.arrow", "[arrow]"), ("ivig_cds.spark", "[spark]")])
+def test_without_pyarrow_the_scale_modules_name_the_extra_to_install(module: str, extra: str) -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['pyarrow'] = None  # any import of pyarrow now raises ImportError\n"
+        f"try:\n    import {module}\nexcept ImportError as exc:\n    print(exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert f"pip install 'ivig-cds{extra}'" in done.stdout
+
+
 def test_every_status_field_has_a_column_and_the_columns_are_in_contract_order() -> None:
     names = output_schema().names
     assert names == ["patient_id", "ok", "error", *Status.model_fields, "engine_version", "ruleset_sha256",

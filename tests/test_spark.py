@@ -49,6 +49,7 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
     """One local[2] session for every Spark test: no UI, loopback only, this interpreter in the workers."""
     os.environ["PYSPARK_PYTHON"] = sys.executable
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"  # never look up this host's other addresses
     session = (
         SparkSession.builder.master("local[2]")
         .appName("ivig-cds-tests")

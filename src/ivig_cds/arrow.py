@@ -23,8 +23,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 from typing import Any, Literal, Union, get_args, get_origin
 
-import pyarrow as pa
-import pyarrow.compute as pc
+try:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+except ImportError as exc:  # an optional extra: say which
+    raise ImportError(f"ivig_cds.arrow needs pyarrow ({exc}): pip install 'ivig-cds[arrow]'") from None
 
 from ivig_cds import Engine, Evaluation, FieldError, InputError, IvigCdsError, Status
 from ivig_cds.batch import EngineSpec

@@ -12,10 +12,13 @@ import functools
 from collections.abc import Iterator
 from datetime import date
 
-import pyarrow as pa
-from pyspark.sql import Column, DataFrame
-from pyspark.sql import functions as F
-from pyspark.sql import types as T
+try:
+    import pyarrow as pa
+    from pyspark.sql import Column, DataFrame
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+except ImportError as exc:  # an optional extra: say which
+    raise ImportError(f"ivig_cds.spark needs pyspark and pyarrow ({exc}): pip install 'ivig-cds[spark]'") from None
 
 from ivig_cds.arrow import as_of_date, cached_engine, evaluate_batches, output_schema
 from ivig_cds.batch import EngineSpec
