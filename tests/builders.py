@@ -51,27 +51,28 @@ AS_OF = date(2024, 6, 1)
 RISK_FACTORS = facts.RISK_FACTORS
 
 # Baseline / follow-up core set measure pairs whose ACR/EULAR 2016 TIS is known exactly
-# (rules/tis.yaml). MMT-8 is on the 0-80 scale; absent measures score 0.
-TIS_20 = ({"mmt8": 50}, {"mmt8": 60})  # MMT +20 % (edge of the 10-20 band) -> 20
-TIS_17_5 = (  # MMT +10 % -> 10; patient global -30 % -> 7.5
+# (rules/tis.yaml: absolute % change = change / the scale's range x 100). MMT-8 is on the 0-80 scale;
+# absent measures score 0.
+TIS_20 = ({"mmt8": 50}, {"mmt8": 66})  # MMT +16/80 = +20 % (edge of the 10-20 band) -> 20
+TIS_17_5 = (  # MMT +8/80 = +10 % -> 10; patient global 10 -> 7 cm = -30 % of 10 cm -> 7.5
     {"mmt8": 50, "patient_global_cm": 10},
-    {"mmt8": 55, "patient_global_cm": 7},
+    {"mmt8": 58, "patient_global_cm": 7},
 )
-TIS_37_5 = (  # MMT +32 % -> 32.5; patient global -20 % -> 5
+TIS_37_5 = (  # MMT +25/80 = +31.25 % -> 32.5; patient global -2/10 cm = -20 % -> 5
     {"mmt8": 50, "patient_global_cm": 10},
-    {"mmt8": 66, "patient_global_cm": 8},
+    {"mmt8": 75, "patient_global_cm": 8},
 )
 TIS_40 = (  # 32.5 + 7.5
     {"mmt8": 50, "patient_global_cm": 10},
-    {"mmt8": 66, "patient_global_cm": 7},
+    {"mmt8": 75, "patient_global_cm": 7},
 )
-TIS_57_5 = (  # 32.5 + physician global -30 % (17.5) + patient global -30 % (7.5)
+TIS_57_5 = (  # 32.5 + physician global -3/10 cm (17.5) + patient global -3/10 cm (7.5)
     {"mmt8": 50, "physician_global_cm": 10, "patient_global_cm": 10},
-    {"mmt8": 66, "physician_global_cm": 7, "patient_global_cm": 7},
+    {"mmt8": 75, "physician_global_cm": 7, "patient_global_cm": 7},
 )
-TIS_60 = (  # 32.5 + physician global -50 % (20) + patient global -30 % (7.5)
+TIS_60 = (  # 32.5 + physician global -5/10 cm (20) + patient global -3/10 cm (7.5)
     {"mmt8": 50, "physician_global_cm": 10, "patient_global_cm": 10},
-    {"mmt8": 66, "physician_global_cm": 5, "patient_global_cm": 7},
+    {"mmt8": 75, "physician_global_cm": 5, "patient_global_cm": 7},
 )
 
 _DELETE = object()
@@ -282,9 +283,9 @@ def eligible(*, patient_id: str = "pt-001", as_of: date = AS_OF) -> PatientBuild
             ],
             "assessments": [],
             "labs": [
-                {"date": "2023-12-01", "test": "egfr_ml_min_1_73m2", "value": 95},
-                {"date": "2023-12-01", "test": "creatinine_mg_dl", "value": 0.8},
-                {"date": "2023-12-01", "test": "iga_mg_dl", "value": 200},
+                {"date": "2024-01-02", "test": "egfr_ml_min_1_73m2", "value": 95},
+                {"date": "2024-01-02", "test": "creatinine_mg_dl", "value": 0.8},
+                {"date": "2024-01-02", "test": "iga_mg_dl", "value": 200},
             ],
             "ivig_courses": [],
             "ivig_discontinued_on": None,

@@ -6,7 +6,13 @@ from typing import Any
 
 STATUS_VALUES: dict[str, set[Any]] = {
     "refractory": {True, False, None},
-    "eligibility": {"eligible", "eligible_with_precautions", "not_eligible", "contraindicated"},
+    "eligibility": {
+        "eligible",
+        "eligible_with_precautions",
+        "screen_incomplete",
+        "not_eligible",
+        "contraindicated",
+    },
     "response": {"not_started", "too_early", "responder", "non_responder", "insufficient_data"},
     "response_level": {"minimal", "moderate", "major", None},
     "steroid_taper_beyond_50": {True, False, None},
@@ -22,6 +28,14 @@ STATUS_VALUES: dict[str, set[Any]] = {
         "relapse",
     },
     "relapse_alert": {True, False},
+    "as_of_source": {"argument", "file", "today"},
+}
+MISSING_SCREEN = {
+    "risk_factors.prior_ig_anaphylaxis",
+    "risk_factors.iga_deficiency",
+    "risk_factors.anti_iga_antibodies",
+    "labs[creatinine_mg_dl]",
+    "risk_factors.hyperprolinemia",
 }
 SEVERITIES = ["stop", "warning", "advisory", "info"]
 CATEGORIES = {

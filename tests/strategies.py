@@ -278,8 +278,16 @@ def generate_patient(r: Draw, patient_id: str = "gen-0") -> dict[str, Any]:
             "agent": agent,
             "start": _iso(gc_start),
             "stop": _iso(stop) if stop else None,
-            "outcome": _weighted(r, [("inadequate_response", 60), ("ongoing", 20), ("adequate_response", 10),
-                                     ("intolerance", 5), ("unknown", 5)]),
+            "outcome": _weighted(
+                r,
+                [
+                    ("inadequate_response", 60),
+                    ("ongoing", 20),
+                    ("adequate_response", 10),
+                    ("intolerance", 5),
+                    ("unknown", 5),
+                ],
+            ),
         }
         inside = [d for d in changes if stop is None or d <= stop]
         if inside and r.chance(0.6):
@@ -287,8 +295,14 @@ def generate_patient(r: Draw, patient_id: str = "gen-0") -> dict[str, Any]:
         therapies.append(th)
         if r.chance(0.1):  # a second, overlapping glucocorticoid course (pulse)
             pulse = gc_start + timedelta(days=r.int(0, 400))
-            therapies.append({"agent": "methylprednisolone", "start": _iso(pulse),
-                              "stop": _iso(pulse + timedelta(days=r.int(0, 5))), "outcome": "unknown"})
+            therapies.append(
+                {
+                    "agent": "methylprednisolone",
+                    "start": _iso(pulse),
+                    "stop": _iso(pulse + timedelta(days=r.int(0, 5))),
+                    "outcome": "unknown",
+                }
+            )
     elif r.chance(0.3):
         gc_doses.append({"date": _iso(diagnosed), "prednisone_mg_per_day": _num(r, 0, 60, 2.5)})
 
@@ -301,8 +315,16 @@ def generate_patient(r: Draw, patient_id: str = "gen-0") -> dict[str, Any]:
         start = t
         ongoing = r.chance(0.25)
         stop = None if ongoing else start + timedelta(days=0 if kind == "procedure" and r.chance(0.5) else length)
-        outcome = _weighted(r, [("inadequate_response", 60), ("intolerance", 20), ("ongoing", 5),
-                                ("adequate_response", 8), ("unknown", 7)])
+        outcome = _weighted(
+            r,
+            [
+                ("inadequate_response", 60),
+                ("intolerance", 20),
+                ("ongoing", 5),
+                ("adequate_response", 8),
+                ("unknown", 7),
+            ],
+        )
         if kind == "sparing" and outcome == "inadequate_response" and not ongoing and r.chance(0.3):
             stop = start + timedelta(days=r.int(90, 400))
         th = {"agent": agent, "start": _iso(start), "stop": _iso(stop) if stop else None, "outcome": outcome}
@@ -458,8 +480,11 @@ def _assessments(
             a["ck_u_per_l"] = round(max(0.0, ck0 * ck_factor * r.float(0.7, 1.3)), r.pick((0, 1)))
             if write_uln:
                 a["ck_uln_u_per_l"] = uln
-        for key, lo, hi in (("physician_global_cm", 0, 10), ("patient_global_cm", 0, 10),
-                            ("extramuscular_global_cm", 0, 10)):
+        for key, lo, hi in (
+            ("physician_global_cm", 0, 10),
+            ("patient_global_cm", 0, 10),
+            ("extramuscular_global_cm", 0, 10),
+        ):
             if r.chance(0.6):
                 a[key] = round(min(hi, max(lo, (1 - pct) * 12 + r.float(-1.5, 1.5))), 1)
         if r.chance(0.5):
@@ -567,26 +592,39 @@ def mutations(valid: dict[str, Any], r: Draw) -> Iterator[Mutation]:
         _delete(doc, path)
         return what, doc, _loc(path)
 
-    for path in (["schema_version"], ["patient_id"], ["demographics"], ["diagnosis"], ["therapies"],
-                 ["demographics", "birth_date"], ["demographics", "sex"], ["demographics", "weight_kg"],
-                 ["diagnosis", "condition"], ["diagnosis", "diagnosed_on"], ["diagnosis", "classification"]):
+    for path in (
+        ["schema_version"],
+        ["patient_id"],
+        ["demographics"],
+        ["diagnosis"],
+        ["therapies"],
+        ["demographics", "birth_date"],
+        ["demographics", "sex"],
+        ["demographics", "weight_kg"],
+        ["diagnosis", "condition"],
+        ["diagnosis", "diagnosed_on"],
+        ["diagnosis", "classification"],
+    ):
         yield removed(path, f"missing {_loc(path)}")
     yield variant(["schema_version"], r.pick((2, 0, "1", True, 1.5)), "bad schema_version")
     yield variant(["patient_id"], r.pick(("", "x" * 129, 42, None)), "bad patient_id")
     yield variant(["demographics", "weight_kg"], r.pick((19.99, 350.01, -1, "64", True, None)), "bad weight")
     yield variant(["demographics", "height_cm"], r.pick((99.9, 250.5, "165", False)), "bad height")
     yield variant(["demographics", "sex"], r.pick(("f", "F", "Female", 1, None)), "bad sex")
-    yield variant(["demographics", "birth_date"], r.pick(("1978-02-30", "1978-13-01", "78-01-01", "1978/01/01",
-                                                          "2024-01-01T00:00:00", "", 19780101, None)),
-                  "bad birth_date")
+    yield variant(
+        ["demographics", "birth_date"],
+        r.pick(("1978-02-30", "1978-13-01", "78-01-01", "1978/01/01", "2024-01-01T00:00:00", "", 19780101, None)),
+        "bad birth_date",
+    )
     yield variant(["diagnosis", "condition"], r.pick(("myositis", "Polymyositis", "", 3)), "bad condition")
     yield variant(["diagnosis", "ibm_features"], r.pick(("true", 1, "yes")), "bad ibm_features")
     yield variant(["as_of"], r.pick(("2024-02-30", "2023-02-29", "0000-01-01", "2024-1-1", 2024)), "bad as_of")
     yield variant(["unexpected_field"], 1, "unknown top-level field")
     yield variant(["demographics", "shoe_size"], 42, "unknown nested field")
     yield variant(["risk_factors"], r.pick(([], "none", 1)), "bad risk_factors")
-    yield variant(["risk_factors"], {r.pick(RISK_FACTORS): r.pick(("yes", 1, 0, "false"))}, "bad risk flag",
-                  ["risk_factors"])
+    yield variant(
+        ["risk_factors"], {r.pick(RISK_FACTORS): r.pick(("yes", 1, 0, "false"))}, "bad risk flag", ["risk_factors"]
+    )
     yield variant(["therapies"], r.pick(({}, "none", None)), "bad therapies")
     if valid["therapies"]:
         i = r.int(0, len(valid["therapies"]) - 1)
@@ -599,13 +637,19 @@ def mutations(valid: dict[str, Any], r: Draw) -> Iterator[Mutation]:
         if start > date(1, 1, 2):
             before = _iso(start - timedelta(days=r.int(1, 400)))
             yield variant(["therapies", i, "stop"], before, "stop before start")
-        yield variant(["therapies", i, "dose_changed_on"],
-                      [_iso(start - timedelta(days=1))] if start > date(1, 1, 2) else ["0001-13-01"],
-                      "dose change before start", ["therapies", i, "dose_changed_on", 0])
+        yield variant(
+            ["therapies", i, "dose_changed_on"],
+            [_iso(start - timedelta(days=1))] if start > date(1, 1, 2) else ["0001-13-01"],
+            "dose change before start",
+            ["therapies", i, "dose_changed_on", 0],
+        )
     if valid.get("glucocorticoid_doses"):
         i = r.int(0, len(valid["glucocorticoid_doses"]) - 1)
-        yield variant(["glucocorticoid_doses", i, "prednisone_mg_per_day"], r.pick((-0.5, 2000.5, "10", None)),
-                      "bad prednisone dose")
+        yield variant(
+            ["glucocorticoid_doses", i, "prednisone_mg_per_day"],
+            r.pick((-0.5, 2000.5, "10", None)),
+            "bad prednisone dose",
+        )
     if valid.get("assessments"):
         i = r.int(0, len(valid["assessments"]) - 1)
         yield variant(["assessments", i, "mmt8_max"], r.pick((100, 0, "80", True)), "bad mmt8_max")
@@ -625,8 +669,12 @@ def mutations(valid: dict[str, Any], r: Draw) -> Iterator[Mutation]:
         yield variant(["ivig_courses", i, "days"], r.pick((0, 6, 2.5, "2", True)), "bad course days")
         yield variant(["ivig_courses", i, "dose_g_per_kg_per_day"], r.pick((0.05, 2.01, "1")), "bad course dose")
         yield variant(["ivig_courses", i, "product"], r.pick((5, ["Privigen"])), "bad product")
-        yield variant(["ivig_courses", i, "adverse_events"], [{"type": "itch", "severity": "mild"}],
-                      "bad adverse event", ["ivig_courses", i, "adverse_events", 0, "type"])
+        yield variant(
+            ["ivig_courses", i, "adverse_events"],
+            [{"type": "itch", "severity": "mild"}],
+            "bad adverse event",
+            ["ivig_courses", i, "adverse_events", 0, "type"],
+        )
         first = min(date.fromisoformat(c["start"]) for c in valid["ivig_courses"])
         birth = date.fromisoformat(valid["demographics"]["birth_date"])
         if (first - birth).days > 2:

@@ -83,7 +83,11 @@ def test_evaluate_one_file_shows_the_rich_view(capsys: pytest.CaptureFixture[str
     code, out, err = run(capsys, "evaluate", str(patient_file), "--width", "100")
     assert code == 0 and err == []
     assert out[1] == "│ as of 2024-06-01   46 y female · 64 kg   polymyositis (definite)".ljust(99) + "│"
-    assert "│ Eligibility    eligible".ljust(99) + "│" in out
+    # the contract's minimal file records no renal lab and no hyperprolinemia: the screen is incomplete
+    assert (
+        "│ Eligibility    screen incomplete — record creatinine/eGFR (180 d), hyperprolinemia".ljust(99) + "│"
+        in out
+    )
     assert "│ Response       not started".ljust(99) + "│" in out
     assert any(line.startswith("╭─ Timeline ─") for line in out)
     assert out[-1] == "Decision support only: a clinician must review every recommendation."

@@ -43,14 +43,20 @@ def good_plugin(tmp_path: Path) -> Path:
     return path
 
 
-def test_plugins_command_lists_core_only_when_plugins_are_off(capsys: pytest.CaptureFixture[str]) -> None:
+def test_plugins_command_lists_only_the_builtin_plugins_when_plugins_are_off(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     code, out, _ = run(capsys, "plugins", "--format", "json")
     doc = json.loads(out)
     assert code == 0
-    assert [p["name"] for p in doc["plugins"]] == ["core"]
-    core = doc["plugins"][0]
+    assert [p["name"] for p in doc["plugins"]] == ["core", "core-console", "core-text"]
+    core, console, text = doc["plugins"]
     assert "SAFETY-001" in core["rules"] and core["error"] is None
-    assert sorted(core["hooks"]) == ["register_output_formats", "register_rules"]
+    assert core["hooks"] == ["register_rules"]
+    # the built-in formats register through the same hook as a third party's
+    assert (console["hooks"], console["formats"]) == (["register_output_formats"], ["rich"])
+    assert (text["hooks"], text["formats"]) == (["register_output_formats"], ["json", "markdown", "ndjson"])
+    assert {p["source"] for p in doc["plugins"]} == {"builtin"}
 
 
 def test_local_plugin_rules_and_format_appear(capsys: pytest.CaptureFixture[str], good_plugin: Path) -> None:

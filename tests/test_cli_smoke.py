@@ -36,7 +36,7 @@ def test_version_and_json_through_the_entry_point(tmp_path: Path, minimal_patien
     path.write_text(json.dumps(minimal_patient_dict))
     done = _run("evaluate", str(path), "--format", "json")
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["status"]["eligibility"] == "eligible"
+    assert json.loads(done.stdout)["status"]["eligibility"] == "screen_incomplete"  # no renal lab in the file
     rich = _run("evaluate", str(path))
     assert rich.returncode == 0 and "\x1b[" not in rich.stdout  # not a terminal: no colour codes
 

@@ -10,7 +10,7 @@ from rich.console import Console
 
 from ivig_cds import Engine, Evaluation
 from ivig_cds.cohort import Count, summarize
-from ivig_cds.render_reports import render_cohort
+from ivig_cds.console.reports import render_cohort
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,7 @@ def test_to_dict_is_json_ready(base: Evaluation) -> None:
     assert d["responders"] == {"n": 25, "of": 35, "pct": 71.4}
     assert d["months_to_relapse"] == {"n": 7, "mean": 16.1, "min": 4.0, "max": 23.0}
     assert d["outcomes"]["relapse"] == 7
-    assert d["eligibility"] == {"eligible": 37}
+    assert d["eligibility"] == {"screen_incomplete": 37}  # the contract's minimal file lacks a renal lab
 
 
 def test_empty_cohort_has_no_percentages() -> None:
@@ -76,4 +76,4 @@ def test_cohort_table_lines(base: Evaluation) -> None:
     assert "│ Responders (TIS ≥ 20) of treated  │    25/35 (71.4%) │    25/35 (71.4%) │" in lines
     assert "│ Sustained remission of responders │      12/25 (48%) │      12/25 (48%) │" in lines
     assert "│   months to relapse               │ mean 16.1 (4–23) │ mean 17.1 (4–23) │" in lines
-    assert lines[-1] == "Eligibility: eligible 37"
+    assert lines[-1] == "Eligibility: screen incomplete 37"

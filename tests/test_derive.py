@@ -9,9 +9,9 @@ import pytest
 
 from builders import AS_OF, eligible
 from ivig_cds import Engine
-from ivig_cds.derive import DAYS_PER_MONTH, age_years, body_weights, dose_in_effect, months_between, truncate
-from ivig_cds.patient import GlucocorticoidDose
-from ivig_cds.patient_io import load_patient
+from ivig_cds.facts.derive import DAYS_PER_MONTH, age_years, body_weights, dose_in_effect, months_between, truncate
+from ivig_cds.inputs.files import load_patient
+from ivig_cds.model.patient import GlucocorticoidDose
 
 
 @pytest.fixture(scope="module")
@@ -45,30 +45,41 @@ def test_age_years_counts_completed_years(birth: date, on: date, age: int) -> No
 def test_body_weights_male(thresholds: dict[str, Any]) -> None:
     w = body_weights(100, 180, "male", thresholds)
     ideal = 50 + 2.3 * (180 / 2.54 - 60)  # 74.99
-    assert w["bmi"] == round(100 / 1.8**2, 1) == 30.9
-    assert w["ideal_weight_kg"] == round(ideal, 1) == 75.0
-    assert w["adjusted_weight_kg"] == round(ideal + 0.4 * (100 - ideal), 1) == 85.0
-    assert w["weight_pct_of_ideal"] == round(100 / ideal * 100, 1) == 133.3
+    # unrounded: rules compare the exact values, messages round them for display
+    assert w["bmi"] == pytest.approx(100 / 1.8**2)
+    assert w["ideal_weight_kg"] == pytest.approx(ideal)
+    assert w["adjusted_weight_kg"] == pytest.approx(ideal + 0.4 * (100 - ideal))
+    assert w["weight_pct_of_ideal"] == pytest.approx(100 / ideal * 100)
+    assert w["ideal_weight_sex_assumed"] is False
 
 
 def test_body_weights_female(thresholds: dict[str, Any]) -> None:
     w = body_weights(64, 165, "female", thresholds)
     ideal = 45.5 + 2.3 * (165 / 2.54 - 60)  # 56.91
-    assert w["bmi"] == 23.5
-    assert w["ideal_weight_kg"] == round(ideal, 1) == 56.9
-    assert w["adjusted_weight_kg"] == round(ideal + 0.4 * (64 - ideal), 1) == 59.7
-    assert w["weight_pct_of_ideal"] == 112.5
+    assert w["bmi"] == pytest.approx(23.5078, abs=1e-4)
+    assert w["ideal_weight_kg"] == pytest.approx(ideal)
+    assert w["adjusted_weight_kg"] == pytest.approx(ideal + 0.4 * (64 - ideal))
+    assert w["weight_pct_of_ideal"] == pytest.approx(64 / ideal * 100)
+
+
+def test_bmi_just_below_30_is_not_rounded_up(thresholds: dict[str, Any]) -> None:
+    # 86.6 kg at 170 cm is BMI 29.965..., which one decimal would show as 30.0
+    assert body_weights(86.6, 170, "female", thresholds)["bmi"] < 30
 
 
 def test_body_weights_at_60_inches_is_the_base(thresholds: dict[str, Any]) -> None:
-    assert body_weights(80, 152.4, "female", thresholds)["ideal_weight_kg"] == 45.5
-    assert body_weights(80, 152.4, "male", thresholds)["ideal_weight_kg"] == 50.0
+    assert body_weights(80, 152.4, "female", thresholds)["ideal_weight_kg"] == pytest.approx(45.5)
+    assert body_weights(80, 152.4, "male", thresholds)["ideal_weight_kg"] == pytest.approx(50.0)
 
 
 @pytest.mark.parametrize("sex", ["other", "unknown", None])
-def test_body_weights_without_devine_sex(thresholds: dict[str, Any], sex: str | None) -> None:
+def test_body_weights_use_the_womens_formula_for_other_sexes(thresholds: dict[str, Any], sex: str | None) -> None:
     w = body_weights(90, 170, sex, thresholds)
-    assert w == {"bmi": 31.1, "ideal_weight_kg": None, "adjusted_weight_kg": None, "weight_pct_of_ideal": None}
+    women = body_weights(90, 170, "female", thresholds)
+    assert {k: w[k] for k in ("bmi", "ideal_weight_kg", "adjusted_weight_kg")} == {
+        k: women[k] for k in ("bmi", "ideal_weight_kg", "adjusted_weight_kg")
+    }
+    assert w["ideal_weight_sex_assumed"] is True
 
 
 @pytest.mark.parametrize(("weight", "height"), [(70, None), (None, 170)])
@@ -79,13 +90,13 @@ def test_body_weights_need_weight_and_height(thresholds: dict[str, Any], weight:
 def test_body_weights_follow_threshold_overrides() -> None:
     site = dict(Engine(thresholds={"adjbw_factor": 0.5, "ibw_male_base_kg": 52}).book.threshold_values())
     w = body_weights(100, 152.4, "male", site)
-    assert w["ideal_weight_kg"] == 52.0
-    assert w["adjusted_weight_kg"] == 76.0
+    assert w["ideal_weight_kg"] == pytest.approx(52.0)
+    assert w["adjusted_weight_kg"] == pytest.approx(76.0)
 
 
 def test_body_weights_below_60_inches_do_not_go_under_the_base(thresholds: dict[str, Any]) -> None:
     assert body_weights(70, 140, "female", thresholds)["ideal_weight_kg"] == 45.5
-    assert body_weights(60, 100, "male", thresholds)["ideal_weight_kg"] == 50.0
+    assert body_weights(60, 100, "male", thresholds)["ideal_weight_kg"] == 50
 
 
 # -- dose_in_effect ----------------------------------------------------------------------------------------
@@ -162,29 +173,22 @@ def test_truncate_counts_nothing_when_everything_is_known() -> None:
 # -- months_between ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("days", "months"),
-    [
-        (0, 0.0),
-        (30, 1.0),
-        (31, 1.0),
-        (45, 1.5),
-        (61, 2.0),
-        (179, 5.9),
-        (181, 5.9),
-        (183, 6.0),
-        (365, 12.0),
-        (520, 17.1),
-    ],
-)
-def test_months_between_is_days_over_30_4375_to_one_decimal(days: int, months: float) -> None:
+@pytest.mark.parametrize("days", [0, 30, 31, 45, 61, 179, 181, 182, 183, 365, 520])
+def test_months_between_is_days_over_30_4375_unrounded(days: int) -> None:
     start = date(2023, 1, 1)
     end = date.fromordinal(start.toordinal() + days)
-    assert months_between(start, end) == months == round(days / DAYS_PER_MONTH, 1)
+    assert months_between(start, end) == days / DAYS_PER_MONTH
+
+
+def test_182_days_are_less_than_6_months() -> None:
+    # one decimal would say 6.0: the contract compares unrounded values
+    months = months_between(date(2023, 1, 1), date(2023, 7, 2))
+    assert months == pytest.approx(5.98, abs=0.01)
+    assert months < 6
 
 
 def test_months_between_is_negative_backwards() -> None:
-    assert months_between(date(2024, 3, 1), date(2024, 1, 1)) == round(-60 / 30.4375, 1)
+    assert months_between(date(2024, 3, 1), date(2024, 1, 1)) == -60 / 30.4375
 
 
 def test_days_per_month_is_the_julian_year_over_12() -> None:

@@ -30,9 +30,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from builders import eligible
-from ivig_cds import Engine, EngineError, Evaluation, _durable, reference
-from ivig_cds import conditions as cnd
-from ivig_cds.patient_io import load_patient
+from ivig_cds import Engine, EngineError, Evaluation
+from ivig_cds.backends import _durable
+from ivig_cds.inputs.files import load_patient
+from ivig_cds.rulebook import conditions as cnd
+from ivig_cds.rulebook import truth
 from strategies import cohort, patients, random_patient
 
 DIFF_N = int(os.environ.get("IVIG_CDS_DIFF_N", "1000"))
@@ -457,11 +459,11 @@ CONDITIONS = st.recursive(
 @settings(max_examples=500, deadline=None)
 @given(cond=CONDITIONS, fact=st.fixed_dictionaries({}, optional={f: _SCALARS for f in _FIELDS}))
 def test_compiled_conditions_equal_eval_cond(cond: Any, fact: dict[str, Any]) -> None:
-    c = reference.compiled(cond)
-    assert c.holds(fact) == (cnd.eval_cond(cond, fact) is True)
+    c = truth.compiled(cond)
+    assert c.holds(fact) == (truth.eval_cond(cond, fact) is True)
     got: list[str] = []
     want: list[str] = []
-    assert c.truth(fact, got) == cnd.eval_cond(cond, fact, want)
+    assert c.truth(fact, got) == truth.eval_cond(cond, fact, want)
     assert got == want
 
 
@@ -477,7 +479,7 @@ def _rule_truth_spec(rule: Any, typed: dict[str, list[tuple[str, Any]]]) -> Trut
         fields: list[str] = []
         for _, fact in typed.get(p.fact_type, []):
             local: list[str] = []
-            value = cnd.eval_cond(p.cond, fact, local)
+            value = truth.eval_cond(p.cond, fact, local)
             if p.fact_type == "conclusion" and value is None:
                 value = False
             seen.append(value)
@@ -504,7 +506,7 @@ def test_rule_truth_equals_its_definition(pair: Pair) -> None:
         for i, fact in enumerate(all_facts):
             typed.setdefault(str(fact["t"]), []).append((f"f{i}", fact))
         for rule in engine.rules.values():
-            assert reference.rule_truth(rule, typed) == _rule_truth_spec(rule, typed), rule.id
+            assert truth.rule_truth(rule, typed) == _rule_truth_spec(rule, typed), rule.id
             checked += 1
     assert checked > 1000
 
@@ -523,8 +525,17 @@ def test_action_messages_are_read_without_parsing_the_facts() -> None:
 def test_string_values_with_json_lookalikes_round_trip_through_durable(tmp_path: Path) -> None:
     """A plugin fact field holding quotes, braces and the frame marker: both backends agree."""
     host = _durable._QuietHost()
-    host.register_rulesets({"rt": {"r": {"all": [{"m": {"$and": [{"t": "x"}, {"note": 'a":{"id": "f9"}'}]}}],
-                                         "dist": 0, "run": lambda c: None}}})
+    host.register_rulesets(
+        {
+            "rt": {
+                "r": {
+                    "all": [{"m": {"$and": [{"t": "x"}, {"note": 'a":{"id": "f9"}'}]}}],
+                    "dist": 0,
+                    "run": lambda c: None,
+                }
+            }
+        }
+    )
     import durable_rules_engine as dre
 
     handle = host.get_ruleset("rt")._handle

@@ -7,16 +7,14 @@ import re
 from pathlib import Path
 
 import ivig_cds
-from ivig_cds import hookspecs
+from ivig_cds.plugins import spec as hookspecs
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def hook_names() -> list[str]:
     return sorted(
-        name
-        for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
-        if hasattr(fn, "ivig_cds_spec")
+        name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction) if hasattr(fn, "ivig_cds_spec")
     )
 
 

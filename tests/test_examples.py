@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from ivig_cds import Engine, Evaluation
-from ivig_cds.patient import RiskFactors
+from ivig_cds.model.patient import RiskFactors
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

@@ -13,6 +13,7 @@ from rich.console import Console
 
 from builders import eligible
 from ivig_cds import Engine
+from ivig_cds.console.reports import render_explanation
 from ivig_cds.explain import (
     UnknownRuleError,
     close_rule_ids,
@@ -21,7 +22,6 @@ from ivig_cds.explain import (
     rule_document,
     rule_rows,
 )
-from ivig_cds.render_reports import render_explanation
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from builders import eligible
 from ivig_cds import Engine, Evaluation, InputError
-from ivig_cds.patient_io import load_patient
+from ivig_cds.inputs.files import load_patient
 from strategies import HypothesisDraw, mutations, patients
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -121,8 +121,6 @@ def test_any_json_grafted_into_a_valid_file_gives_evaluation_or_input_error(
         assert exc.errors and all(e.msg for e in exc.errors)
         return
     check_evaluation(ev)
-
-
 
 
 @pytest.mark.parametrize("raw", [b"\x00", b"a: \x07", b"as_of: 2024-02-30", b"n: 1" + b"0" * 5000])

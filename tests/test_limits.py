@@ -20,7 +20,7 @@ import pytest
 
 from builders import eligible
 from ivig_cds import Engine, InputError, batch
-from ivig_cds.patient_io import MAX_DOCUMENT_BYTES, MAX_NESTING_DEPTH, iter_ndjson, load_patient
+from ivig_cds.inputs.files import MAX_DOCUMENT_BYTES, MAX_NESTING_DEPTH, iter_ndjson, load_patient
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def test_one_byte_over_the_limit_is_refused(engine: Engine, tmp_path: Path, kind
         source = raw.decode()
     with pytest.raises(InputError) as info:
         if kind == "str":
-            from ivig_cds.patient_io import parse_document
+            from ivig_cds.inputs.files import parse_document
 
             parse_document(source, source="<str>")
         else:
@@ -77,7 +77,7 @@ def test_one_byte_over_the_limit_is_refused(engine: Engine, tmp_path: Path, kind
 
 
 def test_multibyte_text_is_measured_in_bytes() -> None:
-    from ivig_cds.patient_io import parse_document
+    from ivig_cds.inputs.files import parse_document
 
     text = '{"patient_id": "' + "é" * (MAX_DOCUMENT_BYTES // 2) + '"}'  # fewer chars than the limit
     assert len(text) < MAX_DOCUMENT_BYTES < len(text.encode())
@@ -172,7 +172,7 @@ def test_a_long_but_legitimate_history_evaluates(engine: Engine) -> None:
 
 def test_batch_has_a_record_count_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(batch.MAX_RECORDS, int) and batch.MAX_RECORDS >= 100_000
-    monkeypatch.setattr(batch, "MAX_RECORDS", 5)
+    monkeypatch.setattr(batch.runner, "MAX_RECORDS", 5)
     line = json.dumps(eligible().build())
     path = tmp_path / "cohort.ndjson"
     path.write_text("\n".join([line] * 8))

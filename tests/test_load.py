@@ -26,7 +26,8 @@ from typing import Any
 import pytest
 
 from builders import eligible
-from ivig_cds import Engine, EngineError, _durable
+from ivig_cds import Engine, EngineError
+from ivig_cds.backends import _durable
 from strategies import cohort
 
 FULL = os.environ.get("IVIG_CDS_LOAD_FULL") == "1"

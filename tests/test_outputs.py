@@ -101,7 +101,8 @@ def test_markdown_has_a_section_per_patient_with_status_and_findings(evaluations
     text = render_markdown(evaluations)
     lines = text.splitlines()
     assert "## Patient demo-001" in lines and "## Patient demo-002" in lines
-    assert "| eligibility | eligible |" in lines
+    assert "| eligibility | screen_incomplete (SCREEN-004, SCREEN-005) |" in lines
+    assert "| missing screen | labs[creatinine_mg_dl], risk_factors.hyperprolinemia |" in lines
     assert any(line.startswith("- **WARNING** `RESP-008`") for line in lines)
     assert "### Data gaps" in lines
 
@@ -109,5 +110,5 @@ def test_markdown_has_a_section_per_patient_with_status_and_findings(evaluations
 def test_rich_format_is_plain_text_without_escape_codes(evaluations: list[Evaluation]) -> None:
     text = builtin_formats()["rich"].render(evaluations[:1])
     assert "\x1b[" not in text
-    assert "│ Eligibility    eligible" in text
+    assert "│ Eligibility    screen incomplete — record" in text
     assert max(len(line) for line in text.splitlines()) <= 100

@@ -13,8 +13,7 @@ import pytest
 import yaml
 
 from ivig_cds.errors import FieldError, InputError
-from ivig_cds.patient import AdverseEventType, Agent, Patient, RiskFactors, Sex
-from ivig_cds.patient_io import (
+from ivig_cds.inputs.files import (
     MAX_DOCUMENT_BYTES,
     MAX_NESTING_DEPTH,
     SCHEMA_TITLE,
@@ -25,6 +24,7 @@ from ivig_cds.patient_io import (
     patient_json_schema,
     validate_patient,
 )
+from ivig_cds.model.patient import AdverseEventType, Agent, Patient, RiskFactors, Sex
 
 CONTRACT = Path(__file__).resolve().parents[1] / "docs" / "patient-file.md"  # a copy of the contract
 DELETE = object()
@@ -366,9 +366,7 @@ VIOLATIONS: list[tuple[str, list[Edit], list[str]]] = [
 @pytest.mark.parametrize(
     ("edits", "locs"), [(e, locs) for _, e, locs in VIOLATIONS], ids=[v[0] for v in VIOLATIONS]
 )
-def test_violation_names_the_field(
-    full_patient_dict: dict[str, Any], edits: list[Edit], locs: list[str]
-) -> None:
+def test_violation_names_the_field(full_patient_dict: dict[str, Any], edits: list[Edit], locs: list[str]) -> None:
     assert error_locs(apply(full_patient_dict, edits)) == locs
 
 
@@ -377,14 +375,9 @@ def test_unknown_field_message(minimal_patient_dict: dict[str, Any]) -> None:
     with pytest.raises(InputError) as info:
         validate_patient(minimal_patient_dict, source="file.json")
     assert info.value.errors == [
-        FieldError(
-            "demographics.weight_lb", "unknown field (not in patient-file contract v1)", "extra_forbidden"
-        )
+        FieldError("demographics.weight_lb", "unknown field (not in patient-file contract v1)", "extra_forbidden")
     ]
-    assert (
-        str(info.value)
-        == "file.json: demographics.weight_lb: unknown field (not in patient-file contract v1)"
-    )
+    assert str(info.value) == "file.json: demographics.weight_lb: unknown field (not in patient-file contract v1)"
 
 
 def test_birth_after_as_of_is_reported_at_as_of(minimal_patient_dict: dict[str, Any]) -> None:
@@ -601,17 +594,40 @@ def test_load_patient_sources(minimal_patient_dict: dict[str, Any]) -> None:
     with pytest.raises(InputError) as info:
         load_patient(minimal_patient_dict, name="ehr:42")
     assert info.value.source == "ehr:42"
-    with pytest.raises(TypeError):
-        load_patient(42)  # type: ignore[arg-type]
+    for wrong in (42, None, [minimal_patient_dict]):
+        with pytest.raises(InputError) as info:
+            load_patient(wrong)  # type: ignore[arg-type]
+        assert "cannot read a patient from" in info.value.errors[0].msg
+        assert "demo-001" not in str(info.value)  # the input is never echoed
+
+
+def test_load_patient_reads_json_and_yaml_text(minimal_patient_dict: dict[str, Any]) -> None:
+    patient = load_patient(minimal_patient_dict)
+    assert load_patient(json.dumps(minimal_patient_dict)) == patient
+    assert load_patient(json.dumps(minimal_patient_dict, indent=2)) == patient
+    import yaml
+
+    assert load_patient(yaml.safe_dump(minimal_patient_dict)) == patient
+    broken = json.dumps(minimal_patient_dict)[:-1]
+    with pytest.raises(InputError) as info:
+        load_patient(broken)
+    assert info.value.source == "<str>"
+    assert "demo-001" not in str(info.value) and "1978-04-12" not in str(info.value)
+
+
+def test_a_missing_file_is_named_but_long_text_is_not_echoed(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as info:
+        load_patient(str(tmp_path / "absent.json"))
+    assert info.value.source.endswith("absent.json") and info.value.errors[0].msg == "file not found"
+    with pytest.raises(InputError) as info:
+        load_patient("x" * 300)
+    assert info.value.source == "<str>"
 
 
 def test_format_loc() -> None:
     assert format_loc(("therapies", 1, "stop")) == "therapies[1].stop"
     assert format_loc(("demographics", "weight_kg")) == "demographics.weight_kg"
-    assert (
-        format_loc(("ivig_courses", 0, "adverse_events", 2, "type"))
-        == "ivig_courses[0].adverse_events[2].type"
-    )
+    assert format_loc(("ivig_courses", 0, "adverse_events", 2, "type")) == "ivig_courses[0].adverse_events[2].type"
     assert format_loc(()) == ""
 
 
@@ -619,9 +635,7 @@ def test_format_loc() -> None:
 
 
 @pytest.mark.parametrize("as_bytes", [False, True])
-def test_ndjson_bad_line_does_not_stop_iteration(
-    minimal_patient_dict: dict[str, Any], as_bytes: bool
-) -> None:
+def test_ndjson_bad_line_does_not_stop_iteration(minimal_patient_dict: dict[str, Any], as_bytes: bool) -> None:
     good = json.dumps(minimal_patient_dict)
     bad_value = json.dumps(dict(minimal_patient_dict, schema_version=2))
     text = "\n".join([good, '{"truncated": ', "", bad_value, "   ", good + "\r", ""])

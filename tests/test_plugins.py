@@ -67,12 +67,14 @@ def failures(ev: Any) -> list[tuple[str, str]]:
 # -- discovery and control ------------------------------------------------------------------------
 
 
-def test_core_is_just_another_plugin_and_nothing_else_loads() -> None:
+def test_builtins_are_just_other_plugins_and_nothing_else_loads() -> None:
     engine = Engine(entry_points=False)
-    assert [p.name for p in engine.plugins] == ["core"]
-    assert set(engine.plugins[0].hooks) == {"register_rules", "register_output_formats"}
+    assert [p.name for p in engine.plugins] == ["core", "core-console", "core-text"]
+    assert engine.plugins[0].hooks == ["register_rules"]
     assert "SAFETY-001" in engine.plugins[0].rules
-    assert "json" in engine.output_formats
+    assert [p.formats for p in engine.plugins[1:]] == [["rich"], ["json", "ndjson", "markdown"]]
+    assert list(engine.output_formats) == ["json", "markdown", "ndjson", "rich"]
+    assert engine.info.plugins == []  # built-ins are not third-party plugins
 
 
 def test_each_engine_has_its_own_manager() -> None:
@@ -139,7 +141,8 @@ def test_load_plugins_allowlist(
         monkeypatch.delenv("IVIG_CDS_LOAD_PLUGINS", raising=False)
     else:
         monkeypatch.setenv("IVIG_CDS_LOAD_PLUGINS", env)
-    assert [p.name for p in Engine().plugins] == expected
+    builtin = {"core", "core-console", "core-text"}
+    assert [p.name for p in Engine().plugins if p.name not in builtin] == [e for e in expected if e != "core"]
 
 
 def test_entry_point_that_fails_to_import_is_reported(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -34,7 +34,7 @@ def patient(visits_months: list[float], as_of_months: float) -> dict[str, Any]:
 
 
 def facts(engine: Engine, data: dict[str, Any]) -> dict[str, Any]:
-    from ivig_cds.patient_io import load_patient
+    from ivig_cds.inputs.files import load_patient
 
     model = load_patient(data)
     return engine.derive(model, model.as_of or date.today()).patient

@@ -12,9 +12,9 @@ from rich.panel import Panel
 
 from builders import day, eligible, relapse_candidate
 from ivig_cds import Engine, Evaluation
-from ivig_cds.patient_io import load_patient
-from ivig_cds.render import render_evaluation, status_lines
-from ivig_cds.timeline import COURSE, STOP, TimelineView, timeline_data
+from ivig_cds.console.evaluation import render_evaluation, status_lines
+from ivig_cds.console.timeline import COURSE, STOP, TimelineView, timeline_data
+from ivig_cds.inputs.files import load_patient
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +33,11 @@ def test_minimal_patient_view(engine: Engine, minimal_patient_dict: dict[str, An
     lines = _render(engine.evaluate(patient), patient)
     assert lines[0].startswith("╭─ ivig-cds · patient demo-001 ─")
     assert lines[1] == "│ as of 2024-06-01   46 y female · 64 kg   polymyositis (definite)".ljust(99) + "│"
-    assert "│ Eligibility    eligible".ljust(99) + "│" in lines
-    assert "│ Alerts         1 WARNING".ljust(99) + "│" in lines
+    assert (
+        "│ Eligibility    screen incomplete — record creatinine/eGFR (180 d), hyperprolinemia".ljust(99) + "│"
+        in lines
+    )
+    assert "│ Alerts         3 WARNINGS".ljust(99) + "│" in lines  # RESP-008 and the two missing screen items
     assert "│ 64 g/day × 2 days every 4 weeks (128 g per course)".ljust(99) + "│" in lines
     assert any(line.startswith("│  WARNING   RESP-008          Dysphagia mild") for line in lines)
     # raw values, not prose: true / null

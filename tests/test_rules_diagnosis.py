@@ -94,10 +94,11 @@ def test_dx006_silent_for_polymyositis(engine: DualEngine) -> None:
 def test_dx007_fires(engine: DualEngine, antibody: str) -> None:
     ev = engine.evaluate(eligible().diagnosis(**{antibody: True}))
     f = finding(ev, "DX-007")
-    assert f.severity == "warning"
+    assert f.severity == "advisory"  # reconsider the diagnosis: never a reason for not_eligible (contract 1.1)
+    assert "reconsider the diagnosis" in f.summary
     assert f.facts[f"patient.{antibody}"] is True
-    assert ev.status.eligibility == "not_eligible"
-    assert "DX-007" in ev.status.eligibility_reasons
+    assert ev.status.eligibility == "eligible"
+    assert "DX-007" not in ev.status.eligibility_reasons
 
 
 def test_dx007_silent_when_both_negative(engine: DualEngine) -> None:

@@ -145,7 +145,7 @@ def test_out004_relapse_at_exactly_80_pct_of_best(engine: DualEngine) -> None:
     assert f.severity == "warning"
     assert f.category == "relapse"
     assert f.facts["patient.relapse_found"] is True
-    assert f.facts["patient.months_to_relapse"] == 9.9  # 300 / 30.4375 = 9.86
+    assert f.facts["patient.months_to_relapse"] == pytest.approx(300 / 30.4375)  # 9.86, unrounded
     assert f.facts["patient.relapse_kind"] == "strength"
     assert "9.9 months after IVIG was stopped (strength)" in f.summary
     assert ev.status.outcome == "relapse"
@@ -236,27 +236,57 @@ def test_exactly_80_pct_of_best_counts_without_float_error(engine: DualEngine, k
 # -- OUT-104 vs OUT-001*: 6 months after stopping -----------------------------------------------------------------
 
 
-def stopped_for(days_after_stop: int) -> PatientBuilder:
-    return relapse_candidate().assessment(day(STOP + 91), mmt8=70).as_of(day(STOP + days_after_stop))
+def stopped_for(days_after_stop: int, last_visit: int | None = None) -> PatientBuilder:
+    """Stopped on STOP, assessed 3 months after and on ``last_visit`` days after (default: as_of)."""
+    visit = days_after_stop if last_visit is None else last_visit
+    b = relapse_candidate().assessment(day(STOP + 91), mmt8=70)
+    if visit > 91:
+        b.assessment(day(STOP + visit), mmt8=70)
+    return b.as_of(day(STOP + days_after_stop))
 
 
 def test_out104_follow_up_at_5_9_months(engine: DualEngine) -> None:
     ev = engine.evaluate(stopped_for(181))  # 5.95 months
     f = finding(ev, "OUT-104")
     assert f.severity == "info"
-    assert f.facts["patient.months_since_discontinuation"] == 5.9
+    assert f.facts["patient.months_since_discontinuation"] == pytest.approx(181 / 30.4375)
     assert f.thresholds["follow_up_months"] == 6
     assert "stopped 5.9 months ago" in f.summary
     assert ev.status.outcome == "follow_up"
     assert not [f for f in ev.findings if f.rule_id.startswith("OUT-001")]
 
 
+def test_out104_at_182_days_is_under_6_months(engine: DualEngine) -> None:
+    # 182 days are 5.98 months: one decimal would show 6.0, the rule compares the exact value
+    ev = engine.evaluate(stopped_for(182))
+    assert finding(ev, "OUT-104").facts["patient.months_since_discontinuation"] < 6
+    assert ev.status.outcome == "follow_up"
+
+
 def test_out104_silent_at_6_months(engine: DualEngine) -> None:
-    ev = engine.evaluate(stopped_for(183))  # 6.01 months
+    ev = engine.evaluate(stopped_for(183))  # 6.01 months, assessed that day
     assert not findings(ev, "OUT-104")
     f = finding(ev, "OUT-001C")  # still on 20 mg/day prednisone
-    assert f.facts["patient.months_since_discontinuation"] == 6.0
+    assert f.facts["patient.months_since_discontinuation"] == pytest.approx(183 / 30.4375)
+    assert f.facts["patient.months_assessed_after_stop"] == pytest.approx(183 / 30.4375)
     assert ev.status.outcome == "sustained_response_on_therapy"
+
+
+@pytest.mark.parametrize(("last_visit", "classified"), [(182, False), (183, True), (91, False)])
+def test_out104b_remission_needs_an_assessment_6_months_after_stopping(
+    engine: DualEngine, last_visit: int, classified: bool
+) -> None:
+    ev = engine.evaluate(
+        stopped_for(400, last_visit=last_visit).gc(day(STOP), 0).stop_therapy("prednisone", day(STOP))
+    )
+    if classified:
+        assert ev.status.outcome == "remission_off_therapy"
+        assert not findings(ev, "OUT-104B")
+    else:
+        f = finding(ev, "OUT-104B")
+        assert f.severity == "advisory" and "not declared on missing follow-up" in f.summary
+        assert ev.status.outcome == "follow_up"
+        assert not findings(ev, "OUT-001")
 
 
 def off_prednisone(mg: float, days_after_stop: int = 183) -> PatientBuilder:
@@ -329,9 +359,9 @@ def test_out005_relapse_watch_after_stopping(engine: DualEngine) -> None:
     ev = engine.evaluate(relapse_candidate())  # as_of 30 days after stopping
     f = finding(ev, "OUT-005")
     assert f.severity == "advisory"
-    assert f.facts["patient.months_to_next_surveillance"] == 2.0  # month 3 visit, 0.99 months elapsed
+    assert f.facts["patient.months_to_next_surveillance"] == pytest.approx(3 - 30 / 30.4375)  # month 3 visit
     assert f.facts["patient.surveillance_missed"] == 0
-    assert "next MMT-8 + CK visit due in 2 months; 0 missed" in f.summary
+    assert "next MMT-8 + CK visit due in 2.0 months; 0 missed" in f.summary
 
 
 @pytest.mark.parametrize(("visit_at", "missed"), [(None, 1), (91, 0)])
@@ -354,3 +384,48 @@ def test_out005_silent_for_non_responder(engine: DualEngine) -> None:
 
 def test_out005_silent_while_on_ivig(engine: DualEngine) -> None:
     assert not findings(engine.evaluate(responder(TIS_40)), "OUT-005")
+
+
+# -- re-treatment: a course after ivig_discontinued_on restarts the episode -------------------------------------
+
+
+def restarted(relapse: bool = True) -> PatientBuilder:
+    """Relapsed 150 days after stopping (if ``relapse``), then IVIG restarted 160 days after stopping."""
+    b = relapse_candidate()
+    if relapse:
+        b.assessment(day(STOP + 150), mmt8=50)
+    b.course(day(STOP + 160))
+    return b.as_of(day(STOP + 170))
+
+
+def test_a_restart_describes_the_new_episode(engine: DualEngine) -> None:
+    ev = engine.evaluate(restarted())
+    assert ev.status.outcome == "on_treatment"  # on treatment again, not "relapse"
+    assert ev.status.response == "too_early"  # 1 course of the new episode
+    assert ev.status.relapse_alert is False
+    assert ev.patient.courses_given == 1 and ev.patient.restarted_on == day(STOP + 160).isoformat()
+    note = finding(ev, "OUT-106")
+    assert note.severity == "info" and day(STOP + 160).isoformat() in note.summary
+
+
+def test_the_earlier_relapse_stays_visible(engine: DualEngine) -> None:
+    ev = engine.evaluate(restarted())
+    f = finding(ev, "OUT-004C")
+    assert f.severity == "advisory"
+    assert f.facts["patient.previous_months_to_relapse"] == pytest.approx(150 / 30.4375)
+    assert "Relapse 4.9 months after IVIG was stopped" in f.summary
+    assert not findings(ev, "OUT-004")
+
+
+def test_a_restart_without_a_relapse_reports_the_restart_only(engine: DualEngine) -> None:
+    ev = engine.evaluate(restarted(relapse=False))
+    assert findings(ev, "OUT-106") and not findings(ev, "OUT-004C")
+
+
+def test_relapse_uses_the_ck_threshold_not_a_hard_coded_1(engine: DualEngine) -> None:
+    # MMT-8 at 87.5 % of best (not <= 80 %), CK 2.5 x ULN and >= 2 x its nadir: relapse with CK ...
+    b = relapse_candidate().assessment(day(STOP + 150), mmt8=61.25, ck_u_per_l=500).as_of(day(STOP + 160))
+    assert engine.evaluate(b).status.outcome == "relapse"
+    # ... unless the site's CK threshold is higher than that CK
+    strict = DualEngine(thresholds={"ck_normal_x_uln": 3})
+    assert strict.evaluate(b).status.outcome != "relapse"

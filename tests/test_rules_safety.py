@@ -1,10 +1,10 @@
-"""Safety rules (rules/safety.yaml): SAFETY-001/002/002B/003/003B/006/007/008/008B/010/011/012."""
+"""Safety rules (rules/safety.yaml) and the pre-IVIG screen (rules/screen.yaml), contract 1.1."""
 
 from __future__ import annotations
 
 import pytest
 
-from builders import C1, DualEngine, PatientBuilder, day, eligible, finding, findings, gaps_for
+from builders import AS_OF, C1, DualEngine, PatientBuilder, day, eligible, finding, findings, gaps_for
 
 
 @pytest.fixture(scope="module")
@@ -12,8 +12,14 @@ def engine() -> DualEngine:
     return DualEngine()
 
 
-def with_product(product: str, **risk: bool | None) -> PatientBuilder:
+def with_product(product: str | None, **risk: bool | None) -> PatientBuilder:
     return eligible().risk(**risk).course(C1, product=product).as_of(day(14))
+
+
+def with_order(product: str | None = None, **order: object) -> PatientBuilder:
+    """An order considered before course 1 (``ivig_order``)."""
+    fields = {"product": product, **order}
+    return eligible().set("ivig_order", {k: v for k, v in fields.items() if v is not None})
 
 
 def test_fully_screened_patient_has_no_safety_finding(engine: DualEngine) -> None:
@@ -60,12 +66,15 @@ def test_safety002b_iga_deficiency_without_known_antibodies(engine: DualEngine, 
     assert f.severity == "warning"
     assert f.facts["patient.rf_iga_deficiency"] is True
     assert not findings(ev, "SAFETY-002")
-    assert ev.status.eligibility == "eligible_with_precautions"
-    assert "SAFETY-002B" in ev.status.eligibility_reasons
-    if antibodies is None:  # the stop rule could not be decided: say so
+    if antibodies is None:  # the stop rule could not be decided: say so, and the screen is incomplete
         (gap,) = gaps_for(ev, "SAFETY-002")
         assert gap.severity == "warning"
         assert "risk_factors.anti_iga_antibodies" in gap.sources
+        assert ev.status.eligibility == "screen_incomplete"
+        assert ev.status.missing_screen == ["risk_factors.anti_iga_antibodies"]
+    else:
+        assert ev.status.eligibility == "eligible_with_precautions"
+        assert "SAFETY-002B" in ev.status.eligibility_reasons
 
 
 @pytest.mark.parametrize(("iga", "fires"), [(6.9, True), (7, False)])
@@ -89,7 +98,7 @@ def test_safety003_hyperprolinemia_with_privigen_is_a_stop(engine: DualEngine) -
     ev = engine.evaluate(with_product("Privigen", hyperprolinemia=True))
     f = finding(ev, "SAFETY-003")
     assert f.severity == "stop"
-    assert f.facts["patient.product_stabilizer"] == "proline"
+    assert f.facts["patient.product_proline"] is True
     assert "Privigen" in f.summary
     assert ev.status.eligibility == "contraindicated"
     assert not findings(ev, "SAFETY-003B")
@@ -210,7 +219,7 @@ def test_safety008b_sucrose_product_with_renal_risk(engine: DualEngine) -> None:
     ev = engine.evaluate(with_product("Carimune NF", diabetes=True))
     f = finding(ev, "SAFETY-008B")
     assert f.severity == "warning"
-    assert f.facts["patient.product_stabilizer"] == "sucrose"
+    assert f.facts["patient.product_sucrose"] is True
     assert findings(ev, "SAFETY-008")
 
 
@@ -227,14 +236,31 @@ def test_safety008b_silent_without_renal_risk(engine: DualEngine) -> None:
 # -- SAFETY-010: heart failure -----------------------------------------------------------------------------
 
 
-def test_safety010_heart_failure_reports_daily_volume(engine: DualEngine) -> None:
-    ev = engine.evaluate(eligible().risk(heart_failure=True))
+@pytest.mark.parametrize(
+    ("order", "volume", "words"),
+    [
+        ({"product": "Privigen"}, 640, "about 640 mL a day at 10% (Privigen)"),  # 64 kg x 1 g/kg at 10 %
+        ({"product": "Octagam 5%"}, 1280, "about 1280 mL a day at 5% (Octagam)"),  # a 5 % product: twice
+        ({"product": "Octagam"}, 1280, "at 5% assumed"),  # 5 or 10 %: not known, the larger volume assumed
+        ({}, 1280, "at 5% assumed"),  # no product named
+        ({"product": "Privigen", "dose_g_per_kg_per_day": 0.4}, 256, "0.4 g/kg/day"),  # the ordered dose
+    ],
+)
+def test_safety010_volume_from_the_products_concentration(
+    engine: DualEngine, order: dict[str, object], volume: float, words: str
+) -> None:
+    ev = engine.evaluate(with_order(**order).risk(heart_failure=True))  # type: ignore[arg-type]
     f = finding(ev, "SAFETY-010")
     assert f.severity == "warning"
     assert f.facts["patient.rf_heart_failure"] is True
-    assert f.facts["patient.daily_volume_ml"] == 640  # 64 kg x 1 g/kg at 10 %
-    assert "about 640 mL at 10%" in f.summary
+    assert f.facts["patient.daily_volume_ml"] == pytest.approx(volume)
+    assert words in f.summary
     assert ev.status.eligibility == "eligible_with_precautions"
+
+
+def test_safety010_without_an_order_uses_the_last_courses_product(engine: DualEngine) -> None:
+    ev = engine.evaluate(with_product("Gamunex-C", heart_failure=True))
+    assert "about 640 mL a day at 10% (Gamunex-C)" in finding(ev, "SAFETY-010").summary
 
 
 def test_safety010_silent_without_heart_failure(engine: DualEngine) -> None:
@@ -247,13 +273,14 @@ def test_safety010_volume_follows_the_dose_plan_weight(engine: DualEngine) -> No
     assert ev.dose_plan is not None
     assert ev.dose_plan.weight_basis == "adjusted"
     f = finding(ev, "SAFETY-010B")  # the adjusted-weight variant: the volume follows the dose plan
-    assert f.facts["patient.daily_volume_adjusted_ml"] == round(ev.dose_plan.grams_per_day / 0.10)
+    assumed = 0.05  # no product named: 5 % assumed
+    assert f.facts["patient.daily_volume_adjusted_ml"] == pytest.approx(ev.dose_plan.grams_per_day / assumed, 0.01)
     assert f.severity == "warning" and "SAFETY-010B" in ev.status.eligibility_reasons
     assert "SAFETY-010" not in [x.rule_id for x in ev.findings]
     actual = engine.evaluate(eligible().risk(heart_failure=True))
     assert actual.dose_plan is not None and actual.dose_plan.weight_basis == "actual"
     g = finding(actual, "SAFETY-010")
-    assert g.facts["patient.daily_volume_ml"] == round(actual.dose_plan.grams_per_day / 0.10)
+    assert g.facts["patient.daily_volume_ml"] == pytest.approx(actual.dose_plan.grams_per_day / assumed)
 
 
 # -- SAFETY-011: haemolysis ------------------------------------------------------------------------------
@@ -273,9 +300,25 @@ def test_safety011_silent_for_group_o(engine: DualEngine) -> None:
     assert not findings(engine.evaluate(eligible().demographics(abo_group="O")), "SAFETY-011")
 
 
-def test_safety011_silent_below_2_g_per_kg(engine: DualEngine) -> None:
+@pytest.mark.parametrize(
+    ("order", "fires"),
+    [
+        ({"dose_g_per_kg_per_day": 0.95, "days": 2}, False),  # 1.9 g/kg ordered
+        ({"dose_g_per_kg_per_day": 0.4, "days": 5}, True),  # 2 g/kg over 5 days
+        ({"days": 2}, True),  # the plan's 1 g/kg/day for the missing dose
+    ],
+)
+def test_safety011_uses_the_ordered_dose(engine: DualEngine, order: dict[str, object], fires: bool) -> None:
+    b = eligible().demographics(abo_group="A").set("ivig_order", order)
+    assert bool(findings(engine.evaluate(b), "SAFETY-011")) is fires
+
+
+def test_safety011_uses_the_plan_not_the_last_course_given(engine: DualEngine) -> None:
+    # the last course gave 1.9 g/kg; without an order the next course is the plan's 2 g/kg
     b = eligible().demographics(abo_group="A").course(C1, days=2, dose=0.95).as_of(day(14))
-    assert not findings(engine.evaluate(b), "SAFETY-011")
+    f = finding(engine.evaluate(b), "SAFETY-011")
+    assert f.facts["patient.course_plan_g_per_kg"] == 2.0
+    assert "(plan)" in f.summary
 
 
 def test_safety011_unknown_group_is_a_data_gap(engine: DualEngine) -> None:
@@ -294,8 +337,210 @@ def test_safety012_pregnancy(engine: DualEngine) -> None:
     assert f.severity == "warning"
     assert f.facts.items() >= {"patient.rf_pregnant": True}.items()
     assert ev.status.eligibility == "eligible_with_precautions"
-    assert ev.status.eligibility_reasons == ["SAFETY-012"]
+    # pregnancy is also a thrombosis risk factor
+    assert ev.status.eligibility_reasons == ["SAFETY-006", "SAFETY-012"]
+    assert finding(ev, "SAFETY-006").facts["patient.rf_pregnant"] is True
+    assert not findings(ev, "SAFETY-012B")
+
+
+@pytest.mark.parametrize("sex", ["male", "other", "unknown"])
+def test_safety012_pregnancy_whatever_the_recorded_sex(engine: DualEngine, sex: str) -> None:
+    ev = engine.evaluate(eligible().demographics(sex=sex).risk(pregnant=True))
+    assert finding(ev, "SAFETY-012").severity == "warning"
+    assert ev.status.eligibility == "eligible_with_precautions"
+    consistency = findings(ev, "SAFETY-012B")  # a data-consistency advisory, for male only
+    assert [(c.severity, c.category) for c in consistency] == ([("advisory", "data")] if sex == "male" else [])
 
 
 def test_safety012_silent_when_not_pregnant(engine: DualEngine) -> None:
     assert not findings(engine.evaluate(eligible().risk(pregnant=False)), "SAFETY-012")
+
+
+# -- adverse events of earlier courses (contract 1.1) -------------------------------------------------------
+
+
+def _course_with(event: str, severity: str = "severe") -> PatientBuilder:
+    b = eligible().course(C1, adverse_events=[{"type": event, "severity": severity}]).as_of(day(28))
+    return b.set("risk_factors.prior_ig_anaphylaxis", None)  # the flag not recorded: the event still counts
+
+
+def test_anaphylaxis_on_an_earlier_course_is_a_contraindication(engine: DualEngine) -> None:
+    ev = engine.evaluate(_course_with("anaphylaxis"))
+    f = finding(ev, "SAFETY-001B")
+    assert f.severity == "stop" and "course 1 (2024-01-08)" in f.summary
+    assert f.facts == {"course.ae_anaphylaxis": True, "course.number": 1, "course.start": "2024-01-08"}
+    assert f.sources == ["ivig_courses[0]"]
+    assert ev.status.eligibility == "contraindicated"
+    assert ev.status.eligibility_reasons == ["SAFETY-001B"]
+
+
+@pytest.mark.parametrize(("event", "rule"), [("thrombosis", "SAFETY-006B"), ("renal_injury", "SAFETY-008C"),
+                                             ("hemolysis", "SAFETY-011B")])  # fmt: skip
+def test_serious_events_on_an_earlier_course_are_precautions(engine: DualEngine, event: str, rule: str) -> None:
+    ev = engine.evaluate(_course_with(event).risk(prior_ig_anaphylaxis=False))
+    f = finding(ev, rule)
+    assert f.severity == "warning"
+    assert ev.status.eligibility == "eligible_with_precautions"
+    assert rule in ev.status.eligibility_reasons
+
+
+@pytest.mark.parametrize("event", ["headache", "fever", "rash", "infusion_reaction", "aseptic_meningitis"])
+def test_other_events_change_no_eligibility(engine: DualEngine, event: str) -> None:
+    ev = engine.evaluate(_course_with(event, "mild").risk(prior_ig_anaphylaxis=False))
+    assert ev.status.eligibility == "eligible"
+
+
+# -- IgA deficiency: the flag or the latest IgA < 7 mg/dL ---------------------------------------------------
+
+
+@pytest.mark.parametrize("flag", [False, None])
+def test_low_iga_with_antibodies_is_contraindicated_whatever_the_flag(
+    engine: DualEngine, flag: bool | None
+) -> None:
+    b = eligible().lab("2024-05-01", "iga_mg_dl", 3).risk(iga_deficiency=flag, anti_iga_antibodies=True)
+    ev = engine.evaluate(b)
+    f = finding(ev, "SAFETY-002")
+    assert f.severity == "stop" and f.facts["patient.iga_mg_dl"] == 3
+    assert ev.status.eligibility == "contraindicated"
+
+
+@pytest.mark.parametrize(("iga", "stop"), [(6.99, True), (7, False)])
+def test_iga_boundary_with_antibodies(engine: DualEngine, iga: float, stop: bool) -> None:
+    b = eligible().lab("2024-05-01", "iga_mg_dl", iga).risk(anti_iga_antibodies=True)
+    assert bool(findings(engine.evaluate(b), "SAFETY-002")) is stop
+
+
+# -- products: recognised anywhere in the name; unknown is unknown ------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["Immune globulin IV (Privigen) 10%", "PRIVIGEN", "privigen."])
+def test_product_names_are_recognised_in_free_text(engine: DualEngine, name: str) -> None:
+    ev = engine.evaluate(with_product(name, hyperprolinemia=True))
+    assert finding(ev, "SAFETY-003").severity == "stop"
+
+
+@pytest.mark.parametrize("name", ["BrandX 10%", "IVIG", "Privigen or Octagam"])
+def test_an_unrecognised_product_is_a_data_gap_never_not_proline(engine: DualEngine, name: str) -> None:
+    ev = engine.evaluate(with_product(name, hyperprolinemia=True))
+    assert not findings(ev, "SAFETY-003")
+    (gap,) = gaps_for(ev, "SAFETY-003")
+    assert gap.severity == "warning"
+    assert "ivig_order.product / ivig_courses[].product" in gap.sources
+    assert finding(ev, "SAFETY-003B").severity == "warning"  # hyperprolinemia: avoid proline, whatever the product
+    assert ev.status.eligibility == "eligible_with_precautions"
+
+
+def test_an_unrecognised_product_with_renal_risk_is_a_sucrose_gap(engine: DualEngine) -> None:
+    ev = engine.evaluate(with_product("BrandX", diabetes=True))
+    assert findings(ev, "SAFETY-008") and not findings(ev, "SAFETY-008B")
+    assert gaps_for(ev, "SAFETY-008B")
+
+
+def test_the_order_s_product_is_checked_before_course_1(engine: DualEngine) -> None:
+    ev = engine.evaluate(with_order("Privigen").risk(hyperprolinemia=True))
+    f = finding(ev, "SAFETY-003")
+    assert f.sources == ["ivig_order", "risk_factors.hyperprolinemia"]
+    assert ev.status.eligibility == "contraindicated"
+
+
+def test_the_order_s_product_wins_over_the_last_course_s(engine: DualEngine) -> None:
+    b = with_product("Privigen", hyperprolinemia=True).set("ivig_order", {"product": "Gamunex-C"})
+    assert not findings(engine.evaluate(b), "SAFETY-003")
+
+
+# -- SAFETY-004 / -005: maltose ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("product", "fires"), [("Octagam 10%", True), ("Privigen", False)])
+def test_safety004_corn_allergy_with_maltose(engine: DualEngine, product: str, fires: bool) -> None:
+    ev = engine.evaluate(with_order(product).risk(corn_allergy=True))
+    assert bool(findings(ev, "SAFETY-004")) is fires
+    if fires:
+        f = finding(ev, "SAFETY-004")
+        assert f.severity == "warning" and "maltose" in f.summary
+        assert ev.status.eligibility == "eligible_with_precautions"
+
+
+def test_safety004_unknown_product_is_a_gap(engine: DualEngine) -> None:
+    ev = engine.evaluate(with_order("BrandX").risk(corn_allergy=True))
+    assert not findings(ev, "SAFETY-004") and gaps_for(ev, "SAFETY-004")
+
+
+@pytest.mark.parametrize(("diabetes", "fires"), [(True, True), (False, False)])
+def test_safety005_maltose_and_glucose_monitoring(engine: DualEngine, diabetes: bool, fires: bool) -> None:
+    ev = engine.evaluate(with_order("Octagam 5%").risk(diabetes=diabetes))
+    assert bool(findings(ev, "SAFETY-005")) is fires
+    if fires:
+        assert finding(ev, "SAFETY-005").severity == "advisory"
+
+
+# -- the renal screen: a creatinine or eGFR within 180 days before the reference date ----------------------
+
+
+@pytest.mark.parametrize(("age_days", "recorded"), [(180, True), (181, False)])
+def test_renal_labs_older_than_180_days_are_a_gap(engine: DualEngine, age_days: int, recorded: bool) -> None:
+    b = eligible().no_labs().lab("2024-05-01", "iga_mg_dl", 200)
+    b.lab(day(-age_days, AS_OF), "creatinine_mg_dl", 0.8)
+    ev = engine.evaluate(b)
+    assert (ev.status.eligibility == "eligible") is recorded
+    if not recorded:
+        assert ev.status.eligibility == "screen_incomplete"
+        assert ev.status.missing_screen == ["labs[creatinine_mg_dl]"]
+        assert "SCREEN-004" in ev.status.eligibility_reasons
+
+
+def test_a_stale_abnormal_egfr_is_not_evidence(engine: DualEngine) -> None:
+    b = eligible().no_labs().lab("2022-01-01", "egfr_ml_min_1_73m2", 30).lab("2024-05-01", "iga_mg_dl", 200)
+    ev = engine.evaluate(b)
+    assert not findings(ev, "SAFETY-008")
+    assert gaps_for(ev, "SAFETY-008")  # the renal risk could not be checked
+
+
+def test_the_renal_screen_is_judged_before_course_1(engine: DualEngine) -> None:
+    # on treatment, the reference date is course 1: a lab 100 days before it counts
+    b = eligible().no_labs().lab(day(-100), "egfr_ml_min_1_73m2", 90).lab(day(-100), "iga_mg_dl", 200)
+    b.courses(2).as_of(day(300))
+    assert engine.evaluate(b).status.eligibility == "eligible"
+
+
+# -- the minimum screen (screen_incomplete) -----------------------------------------------------------------
+
+
+def test_no_risk_factors_is_never_eligible(engine: DualEngine) -> None:
+    ev = engine.evaluate(eligible().no_risk_factors())
+    assert ev.status.eligibility == "screen_incomplete"
+    assert ev.status.missing_screen == ["risk_factors.prior_ig_anaphylaxis", "risk_factors.hyperprolinemia"]
+    assert all(finding(ev, rid).severity == "warning" for rid in ev.status.eligibility_reasons)
+
+
+@pytest.mark.parametrize(
+    ("builder", "missing"),
+    [
+        (lambda: eligible().risk(prior_ig_anaphylaxis=None), ["risk_factors.prior_ig_anaphylaxis"]),
+        (lambda: eligible().risk(iga_deficiency=None).no_labs().lab("2024-05-01", "creatinine_mg_dl", 0.8),
+         ["risk_factors.iga_deficiency"]),
+        (lambda: eligible().risk(iga_deficiency=True, anti_iga_antibodies=None),
+         ["risk_factors.anti_iga_antibodies"]),
+        (lambda: eligible().risk(hyperprolinemia=None), ["risk_factors.hyperprolinemia"]),  # no product named
+        (lambda: with_order("Privigen").risk(hyperprolinemia=None), ["risk_factors.hyperprolinemia"]),
+        (lambda: with_order("BrandX").risk(hyperprolinemia=None), ["risk_factors.hyperprolinemia"]),
+    ],
+)  # fmt: skip
+def test_each_missing_screen_item(engine: DualEngine, builder: object, missing: list[str]) -> None:
+    ev = engine.evaluate(builder())  # type: ignore[operator]
+    assert ev.status.eligibility == "screen_incomplete"
+    assert ev.status.missing_screen == missing
+
+
+@pytest.mark.parametrize(
+    "builder",
+    [
+        lambda: eligible().risk(iga_deficiency=None),  # the IgA lab settles it
+        lambda: with_order("Gamunex-C").risk(hyperprolinemia=None),  # a recognised, proline-free product
+        lambda: eligible().risk(iga_deficiency=False, anti_iga_antibodies=None),  # not deficient
+    ],
+)
+def test_screen_complete_when_the_item_is_not_needed(engine: DualEngine, builder: object) -> None:
+    ev = engine.evaluate(builder())  # type: ignore[operator]
+    assert ev.status.eligibility == "eligible"
+    assert ev.status.missing_screen == []

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from ivig_cds.errors import RuleFileError
-from ivig_cds.scoring import (
+from ivig_cds.facts.scoring import (
     MEASURE_NAMES,
     MeasureScore,
     TisResult,
@@ -87,6 +87,13 @@ def test_shipped_table_cites_its_source_and_flags_the_enzyme_formula(table: TisT
     assert "Ann Rheum Dis 2017;76:792" in table.source
     assert "PMC5577002 table 3" in table.source
     assert any("UNVERIFIED" in note and "enzyme" in note for note in table.notes)
+    assert [s.change for s in table.measures] == ["absolute"] * 4 + ["relative", "absolute"]
+    assert {s.name: s.range for s in table.measures if s.range} == {
+        "physician_global": 10,
+        "patient_global": 10,
+        "haq": 3,
+        "extramuscular": 10,
+    }
 
 
 def test_unknown_measure_lookup_raises_key_error(table: TisTable) -> None:
@@ -100,26 +107,45 @@ def test_unknown_measure_lookup_raises_key_error(table: TisTable) -> None:
 @pytest.mark.parametrize(
     ("current", "points"),
     [
-        (90, 0),  # worsening
-        (100, 0),  # no change
-        (102, 0),  # exactly 2 %
-        (102.01, 10),  # 2.01 %
-        (110, 10),  # exactly 10 %
-        (110.01, 20),
-        (120, 20),  # exactly 20 %
-        (120.01, 27.5),
-        (130, 27.5),  # exactly 30 %
-        (130.01, 32.5),
-        (150, 32.5),
+        # baseline 50 of 150: the change is absolute, in % of the scale's range (150)
+        (45, 0),  # worsening
+        (50, 0),  # no change
+        (53, 0),  # exactly 2 %
+        (53.01, 10),  # 2.007 %
+        (65, 10),  # exactly 10 %
+        (65.01, 20),
+        (80, 20),  # exactly 20 %
+        (80.01, 27.5),
+        (95, 27.5),  # exactly 30 %
+        (95.01, 32.5),
+        (140, 32.5),
     ],
 )
 def test_mmt_band_edges(table: TisTable, current: float, points: float) -> None:
-    result = total_improvement_score(Visit(mmt8=100, mmt8_max=150), Visit(mmt8=current, mmt8_max=150), table)
+    result = total_improvement_score(Visit(mmt8=50, mmt8_max=150), Visit(mmt8=current, mmt8_max=150), table)
     mmt = by_name(result, "mmt")
     assert mmt.points == points
     assert mmt.note is None
-    assert mmt.change_pct == pytest.approx(current - 100)
+    assert mmt.change_pct == pytest.approx((current - 50) / 150 * 100)
     assert result.score == points
+
+
+def test_the_contracts_worked_examples_use_absolute_change(table: TisTable) -> None:
+    # evaluation contract 1.1: MMT-8 64 -> 68 of 80 is +5 % (not +6.25 %) ...
+    mmt = by_name(total_improvement_score(Visit(mmt8=64), Visit(mmt8=68), table), "mmt")
+    assert mmt.change_pct == pytest.approx(5.0)
+    assert mmt.points == 10
+    # ... and physician global 2.0 -> 1.6 cm is +4 % (not +20 %): 0 points, not 15
+    result = total_improvement_score(Visit(physician_global_cm=2.0), Visit(physician_global_cm=1.6), table)
+    physician = by_name(result, "physician_global")
+    assert physician.change_pct == pytest.approx(4.0)
+    assert physician.points == 0
+
+
+def test_a_low_baseline_is_not_a_false_responder(table: TisTable) -> None:
+    # HAQ 0.2 -> 0.1: relative -50 % would score the top band; absolute is 0.1 / 3 = 3.3 %: 0 points
+    result = total_improvement_score(Visit(haq=0.2), Visit(haq=0.1), table)
+    assert by_name(result, "haq").points == 0
 
 
 @pytest.mark.parametrize(
@@ -149,10 +175,11 @@ def test_lower_is_better_band_edges(table: TisTable, current: float, points: flo
 @pytest.mark.parametrize(
     ("baseline", "current", "points"),
     [
-        # Float arithmetic gives 5.000000000000004 % and 15.000000000000002 %; both are exactly
-        # on an edge and must stay in the lower band.
-        (0.6, 0.57, 0),
-        (2.0, 1.7, 5),
+        # Float arithmetic gives 5.000000000000004 % and 14.999999999999998 % of the 0-3 range; the
+        # changes are exactly on an edge (0.15 and 0.45 of 3) and must stay in the lower band.
+        (1.3, 1.15, 0),
+        (2.2, 2.05, 0),
+        (2.0, 1.55, 5),
     ],
 )
 def test_values_exactly_on_an_edge_are_not_pushed_over_by_float_noise(
@@ -269,7 +296,7 @@ def test_mmt_on_different_scales_is_not_compared(table: TisTable) -> None:
     )
     mmt = by_name(result, "mmt")
     assert (mmt.points, mmt.note, mmt.change_pct) == (0, "scale mismatch", None)
-    assert result.score == 10.0
+    assert result.score == 7.5  # HAQ 2 -> 1: 1/3 of its range = 33.3 %
     assert result.scored == 1
 
 
@@ -310,27 +337,24 @@ def test_a_non_finite_value_is_an_invalid_value(table: TisTable) -> None:
     assert result.score == 0.0
 
 
-def test_baseline_0_and_current_0_is_no_change(table: TisTable) -> None:
-    result = total_improvement_score(Visit(haq=0, mmt8=0), Visit(haq=0, mmt8=0), table)
-    for name in ("haq", "mmt"):
-        measure = by_name(result, name)
-        assert (measure.change_pct, measure.points, measure.note) == (0.0, 0, "baseline 0")
-    assert result.scored == 2
-
-
-def test_a_rise_from_baseline_0_is_worsening_when_lower_is_better(table: TisTable) -> None:
-    result = total_improvement_score(
-        Visit(extramuscular_global_cm=0), Visit(extramuscular_global_cm=2), table
+def test_baseline_0_is_ordinary_for_absolute_measures(table: TisTable) -> None:
+    result = total_improvement_score(Visit(haq=0, mmt8=0), Visit(haq=0, mmt8=8), table)
+    haq, mmt = by_name(result, "haq"), by_name(result, "mmt")
+    assert (haq.change_pct, haq.points, haq.note) == (0.0, 0, None)
+    assert (mmt.change_pct, mmt.points, mmt.note) == (10.0, 10, None)  # 8 of 80
+    rise = by_name(
+        total_improvement_score(Visit(extramuscular_global_cm=0), Visit(extramuscular_global_cm=2), table),
+        "extramuscular",
     )
-    extramuscular = by_name(result, "extramuscular")
-    assert (extramuscular.change_pct, extramuscular.points, extramuscular.note) == (None, 0, "baseline 0")
+    assert (rise.change_pct, rise.points, rise.note) == (-20.0, 0, None)
 
 
-def test_mmt_rise_from_baseline_0_scores_the_top_band(table: TisTable) -> None:
-    result = total_improvement_score(Visit(mmt8=0), Visit(mmt8=8), table)
-    mmt = by_name(result, "mmt")
-    assert (mmt.change_pct, mmt.points, mmt.note) == (None, 32.5, "baseline 0")
-    assert result.score == 32.5
+def test_enzyme_from_baseline_0(table: TisTable) -> None:
+    # the enzyme's change is relative to baseline: from 0 it is unbounded
+    same = by_name(total_improvement_score(Visit(ck_u_per_l=0), Visit(ck_u_per_l=0), table), "enzyme")
+    assert (same.change_pct, same.points, same.note) == (0.0, 0, "baseline 0")
+    rise = by_name(total_improvement_score(Visit(ck_u_per_l=0), Visit(ck_u_per_l=300), table), "enzyme")
+    assert (rise.change_pct, rise.points, rise.note) == (None, 0, "baseline 0")
 
 
 # --- invalid tables ----------------------------------------------------------------------
@@ -396,6 +420,12 @@ MMT = ("measures", "mmt")
         (_set(("version",), True), "version: expected a non-empty string"),
         (_set(("source",), ""), "source: expected a non-empty string"),
         (_set(("notes",), "see paper"), "notes: expected a list of strings"),
+        (_delete((*MMT, "change")), "measures.mmt: missing key(s) change"),
+        (_set((*MMT, "change"), "percent"), "measures.mmt.change: expected one of absolute, relative"),
+        (_set((*MMT, "range"), 80), "needs exactly one of range or scale_field"),
+        (_delete(("measures", "haq", "range")), "needs exactly one of range or scale_field"),
+        (_set(("measures", "haq", "range"), 0), "measures.haq.range: must be > 0"),
+        (_set(("measures", "enzyme", "range"), 10), "a relative change takes no range"),
     ],
 )
 def test_invalid_tables_raise_rule_file_error(raw_table: dict[str, Any], mutate: Any, message: str) -> None:

@@ -32,8 +32,12 @@ def engine() -> DualEngine:
     return DualEngine()
 
 
-def _discontinued(days_after: int, gc_mg: float | None = None, other: bool = False) -> PatientBuilder:
-    b = relapse_candidate().assessment(day(STOP + 91), mmt8=70).as_of(day(STOP + days_after))
+def _discontinued(
+    days_after: int, gc_mg: float | None = None, other: bool = False, visit: int = 200
+) -> PatientBuilder:
+    """Stopped on STOP; assessed 3 months and ``visit`` days after (a remission needs one at >= 6 months)."""
+    b = relapse_candidate().assessment(day(STOP + 91), mmt8=70).assessment(day(STOP + visit), mmt8=70)
+    b.as_of(day(STOP + days_after))
     if gc_mg is not None:
         b.gc(day(STOP), gc_mg)
         if gc_mg == 0:
@@ -71,7 +75,11 @@ CASES: list[Case] = [
     (
         "eligible_with_precautions",
         lambda: eligible().risk(pregnant=True, diabetes=True),
-        {"eligibility": "eligible_with_precautions", "eligibility_reasons": ["SAFETY-008", "SAFETY-012"]},
+        # pregnancy is also a thrombosis risk factor (contract 1.1)
+        {
+            "eligibility": "eligible_with_precautions",
+            "eligibility_reasons": ["SAFETY-006", "SAFETY-008", "SAFETY-012"],
+        },
     ),
     (
         "not_eligible_age",
@@ -96,13 +104,41 @@ CASES: list[Case] = [
     (
         "contraindicated_wins",
         lambda: eligible().risk(prior_ig_anaphylaxis=True, pregnant=True).born("2006-06-02"),
-        {"eligibility": "contraindicated", "eligibility_reasons": ["DX-001", "SAFETY-001", "SAFETY-012"]},
+        {"eligibility": "contraindicated", "eligibility_reasons": ["SAFETY-001"]},  # only the level shown
     ),
     (
         "not_eligible_beats_precautions",
         lambda: eligible().risk(pregnant=True).diagnosis(condition="dermatomyositis"),
-        {"eligibility": "not_eligible", "eligibility_reasons": ["DX-101", "SAFETY-012"]},
+        {"eligibility": "not_eligible", "eligibility_reasons": ["DX-101"]},
     ),
+    (
+        "screen_incomplete",
+        lambda: eligible().no_risk_factors(),
+        {
+            "eligibility": "screen_incomplete",
+            "eligibility_reasons": ["SCREEN-001", "SCREEN-005"],
+            "missing_screen": ["risk_factors.prior_ig_anaphylaxis", "risk_factors.hyperprolinemia"],
+        },
+    ),
+    (
+        "screen_incomplete_every_item",
+        lambda: eligible().no_risk_factors().no_labs(),
+        {
+            "eligibility": "screen_incomplete",
+            "missing_screen": [
+                "risk_factors.prior_ig_anaphylaxis",
+                "risk_factors.iga_deficiency",
+                "labs[creatinine_mg_dl]",
+                "risk_factors.hyperprolinemia",
+            ],
+        },
+    ),
+    (
+        "not_eligible_beats_screen_incomplete",
+        lambda: eligible().no_risk_factors().born("2006-06-02"),
+        {"eligibility": "not_eligible", "eligibility_reasons": ["DX-001"], "missing_screen": []},
+    ),
+    ("as_of_from_the_file", eligible, {"as_of_source": "file"}),
     # response, response_level, total_improvement_score
     (
         "not_started",
@@ -169,6 +205,11 @@ CASES: list[Case] = [
     ("outcome_non_responder", lambda: responder(TIS_17_5), {"outcome": "non_responder"}),
     ("outcome_ivig_dependent", _dependent, {"outcome": "ivig_dependent", "relapse_alert": False}),
     ("outcome_follow_up", lambda: _discontinued(181), {"outcome": "follow_up", "months_to_relapse": None}),
+    (
+        "outcome_follow_up_without_a_6_month_visit",
+        lambda: _discontinued(400, gc_mg=0, visit=170),
+        {"outcome": "follow_up"},  # 170 days = 5.6 months: a remission is never declared on missing follow-up
+    ),
     ("outcome_remission_off_therapy", lambda: _discontinued(400, gc_mg=0), {"outcome": "remission_off_therapy"}),
     (
         "outcome_remission_low_dose_steroid",
@@ -204,6 +245,16 @@ CASES: list[Case] = [
 ]
 
 
+def test_as_of_source_argument_and_today() -> None:
+    from datetime import date
+
+    fixed = DualEngine(clock=lambda: date(2024, 6, 1))
+    argued = fixed.evaluate(eligible(), as_of="2024-05-01").status
+    assert argued.as_of_source == "argument"
+    today = fixed.evaluate(eligible().as_of(None))
+    assert today.status.as_of_source == "today" and today.as_of == "2024-06-01"
+
+
 @pytest.mark.parametrize(("builder", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_status_value(engine: DualEngine, builder: Callable[[], PatientBuilder], expected: dict[str, Any]) -> None:
     status = engine.evaluate(builder()).status.model_dump()
@@ -216,24 +267,28 @@ def test_every_contract_value_has_a_case() -> None:
         for name, value in expected.items():
             if name in covered:
                 covered[name].add(value)
+    covered["as_of_source"] |= {"argument", "today"}  # test_as_of_source_argument_and_today
     assert covered == CONTRACT_VALUES
 
 
 def test_status_has_exactly_the_contract_fields(engine: DualEngine) -> None:
     status = engine.evaluate(eligible()).status.model_dump()
-    assert set(status) == {
+    assert list(status) == [  # the contract's table, in its order
         "refractory",
         "eligibility",
         "eligibility_reasons",
+        "missing_screen",
         "response",
         "response_level",
         "total_improvement_score",
+        "latest_total_improvement_score",
         "steroid_reduction_pct",
         "steroid_taper_beyond_50",
         "outcome",
         "relapse_alert",
         "months_to_relapse",
-    }
+        "as_of_source",
+    ]
 
 
 @pytest.mark.parametrize("days", [1, 15, 30, 31, 61, 182, 183, 304, 365, 700])

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from ivig_cds import _compat
+from ivig_cds._version import __version__
+from ivig_cds.engine import Engine, evaluate
+from ivig_cds.errors import EngineError, FieldError, InputError, IvigCdsError, PluginError, RuleFileError
+from ivig_cds.model.evaluation import Evaluation, Finding, Status
+from ivig_cds.model.patient import Patient
+from ivig_cds.plugins.spec import hookimpl
 
-from .engine import Engine, evaluate
-from .errors import EngineError, FieldError, InputError, IvigCdsError, PluginError, RuleFileError
-from .evaluation import Evaluation, Finding, Status
-from .hookspecs import hookimpl
-from .patient import Patient
+_compat.install()
 
 __all__ = [
     "Engine",

@@ -31,8 +31,8 @@ except ImportError as exc:  # an optional extra: say which
 
 from ivig_cds import Engine, Evaluation, FieldError, InputError, IvigCdsError, Status
 from ivig_cds.batch import EngineSpec
+from ivig_cds.inputs.files import parse_document, validate_patient
 from ivig_cds.outputs import error_record
-from ivig_cds.patient_io import parse_document, validate_patient
 
 __all__ = [
     "DEFAULT_SOURCE",

@@ -21,17 +21,27 @@ from typing import IO, Any
 import yaml
 from rich.console import Console
 
-from . import __version__
-from .batch import EngineSpec, Failure, Record, Result, Tally, collect_records, default_jobs, run_batch
-from .cohort import CohortEntry, summarize
-from .engine import Engine
-from .errors import InputError, IvigCdsError
-from .evaluation import SEVERITY_ORDER, Evaluation
-from .explain import UnknownRuleError, explain_rule, lint_rules, rule_document, rule_rows
-from .outputs import OutputFormat, available_formats, builtin_formats, error_record
-from .patient_io import patient_json_schema
-from .render import progress_bar, render_brief, render_evaluation
-from .render_reports import render_cohort, render_explanation, render_plugins, render_rules
+from ivig_cds._version import __version__
+from ivig_cds.batch.runner import (
+    EngineSpec,
+    Failure,
+    Record,
+    Result,
+    Tally,
+    collect_records,
+    default_jobs,
+    run_batch,
+)
+from ivig_cds.cli_fhir import add_fhir_parser, add_mapping_options, run_fhir
+from ivig_cds.cohort import CohortEntry, summarize
+from ivig_cds.console.evaluation import progress_bar, render_brief, render_evaluation
+from ivig_cds.console.reports import render_cohort, render_explanation, render_plugins, render_rules
+from ivig_cds.engine.engine import Engine
+from ivig_cds.errors import InputError, IvigCdsError
+from ivig_cds.explain import UnknownRuleError, explain_rule, lint_rules, rule_document, rule_rows
+from ivig_cds.inputs.files import patient_json_schema
+from ivig_cds.model.evaluation import SEVERITY_ORDER, Evaluation
+from ivig_cds.outputs.registry import OutputFormat, available_formats, builtin_formats, error_record
 
 __all__ = ["EXIT_FINDINGS", "EXIT_INTERNAL", "EXIT_INVALID", "EXIT_OK", "build_parser", "main"]
 
@@ -74,7 +84,7 @@ def _batch_options(p: argparse.ArgumentParser) -> None:
         "inputs",
         nargs="+",
         metavar="INPUT",
-        help="patient files (JSON, YAML, NDJSON), directories, or - for stdin",
+        help="patient files (JSON, YAML, NDJSON), FHIR Bundles, Bulk Data NDJSON, directories, or - for stdin",
     )
     p.add_argument("--as-of", type=_iso_date, metavar="DATE", help="evaluate as of this date (YYYY-MM-DD)")
     p.add_argument(
@@ -88,6 +98,7 @@ def _batch_options(p: argparse.ArgumentParser) -> None:
         default="durable",
         help="rules backend: durable (default) or the pure-Python reference (same rules, same results)",
     )
+    add_mapping_options(p)
 
 
 def _plugin_options(p: argparse.ArgumentParser) -> None:
@@ -177,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--format", "-f", choices=["rich", "json"], default="rich")
     pl.add_argument("--width", type=_width, metavar="COLS", help=argparse.SUPPRESS)
     _plugin_options(pl)
+    add_fhir_parser(sub, _iso_date)
     sub.add_parser("schema", help="print the patient-file JSON Schema")
     fo = sub.add_parser("formats", help="list the output formats (built-in and plugins')")
     _plugin_options(fo)
@@ -206,6 +218,8 @@ def _spec(args: argparse.Namespace, backend: str | None = None) -> EngineSpec:
         backend="reference" if chosen == "reference" else "durable",
         plugin_paths=tuple(getattr(args, "plugin", None) or ()),
         strict_plugins=bool(getattr(args, "strict_plugins", False)),
+        fhir_mapping=getattr(args, "mapping", None),
+        strict_fhir=bool(getattr(args, "strict_fhir", False)),
     )
 
 
@@ -534,6 +548,7 @@ def _dispatch(argv: Sequence[str] | None) -> int:
         "rules": _cmd_rules,
         "formats": _cmd_formats,
         "plugins": _cmd_plugins,
+        "fhir": run_fhir,
     }
     return commands[args.command](args)
 

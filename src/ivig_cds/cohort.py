@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .evaluation import Evaluation, PatientSummary, Status
+from ivig_cds.model.evaluation import Evaluation, PatientSummary, Status
 
 __all__ = ["SEED", "CohortEntry", "CohortSummary", "Count", "summarize"]
 

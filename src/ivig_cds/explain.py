@@ -18,17 +18,17 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 
-from .conditions import And, Cond, Test, eval_cond, eval_test
-from .errors import RuleFileError
-from .evaluation import Finding
-from .facts import CATALOG, FactField
-from .patient import Patient
-from .patient_io import load_patient
-from .reference import rule_truth
-from .rules import SPECIAL_FILES, TEMPLATE_REF, RuleBook, load_rulebook, parse_rule_file
+from ivig_cds.errors import RuleFileError
+from ivig_cds.facts.catalog import CATALOG, FactField
+from ivig_cds.inputs.fhir.integration import load_input
+from ivig_cds.model.evaluation import Finding
+from ivig_cds.model.patient import Patient
+from ivig_cds.rulebook.conditions import And, Cond, Test
+from ivig_cds.rulebook.load import SPECIAL_FILES, TEMPLATE_REF, RuleBook, load_rulebook, parse_rule_file
+from ivig_cds.rulebook.truth import eval_cond, eval_test, rule_truth
 
 if TYPE_CHECKING:
-    from .engine import Engine, PatientSource
+    from ivig_cds.engine.engine import Engine, PatientSource
 
 __all__ = [
     "Candidate",
@@ -276,7 +276,7 @@ def explain_rule(
     """
     rid = resolve_rule_id(rule_id, sorted(engine.rules))
     rule = engine.rules[rid]
-    model = load_patient(patient)
+    model, _ = load_input(patient, as_of=as_of, mapping=engine.fhir_mapping)  # a patient file or a FHIR Bundle
     day = as_of or model.as_of or date.today()
     derived = engine.derive(model, day)
     all_facts, matches = engine.run_rules(derived)

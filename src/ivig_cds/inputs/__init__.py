@@ -1,0 +1,1 @@
+"""Reading inputs: patient files (JSON, YAML, NDJSON) into validated patient-file models."""

@@ -1,0 +1,232 @@
+"""Build one patient file from FHIR R4 resources: select the patient, map every resource, validate, report."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from pydantic import ValidationError
+
+from ivig_cds.errors import FieldError, InputError
+from ivig_cds.model.patient import Patient
+
+from .index import READ_TYPES, Index, Item
+from .mapping import FhirMapping, load_mapping
+from .report import MappingReport, ReportBuilder
+from .screen import adverse_events, procedures, risk_factors
+from .sections import assessments, convert, demographics, diagnosis, labs, observations
+from .therapy import map_medications
+from .values import first_date, is_obj
+
+__all__ = ["FhirInputError", "MappingResult", "map_entries"]
+
+_DATED = {
+    "Observation": ("effectiveDateTime", "effectivePeriod.start", "effectiveInstant"),
+    "Condition": ("onsetDateTime", "onsetPeriod.start", "recordedDate"),
+    "MedicationStatement": ("effectivePeriod.start", "effectiveDateTime"),
+    "MedicationAdministration": ("effectiveDateTime", "effectivePeriod.start"),
+    "AllergyIntolerance": ("onsetDateTime", "recordedDate"),
+    "Procedure": ("performedDateTime", "performedPeriod.start"),
+    "MedicationRequest": ("authoredOn",),
+}
+
+
+class FhirInputError(InputError):
+    """FHIR input that cannot make a valid patient file; ``report`` says what was read before it failed."""
+
+    def __init__(self, source: str, errors: list[FieldError], report: MappingReport) -> None:
+        super().__init__(source, errors)
+        self.report = report
+
+
+@dataclass(frozen=True)
+class MappingResult:
+    """The outcome of mapping: the patient (``None`` when ``errors``), its document (partial when there are
+    errors, ``None`` when no patient was selected), the report and the errors."""
+
+    patient: Patient | None
+    document: dict[str, Any] | None
+    report: MappingReport
+    errors: list[FieldError]
+
+    def raise_for_errors(self, source: str) -> Patient:
+        """The patient, or :class:`FhirInputError` listing every problem."""
+        if self.patient is None:
+            raise FhirInputError(source, self.errors, self.report)
+        return self.patient
+
+
+def map_entries(
+    entries: Iterable[tuple[str, Mapping[str, Any], str | None]],
+    *,
+    as_of: date | None = None,
+    mapping: FhirMapping | None = None,
+    patient_id: str | None = None,
+    draft_orders: Iterable[Mapping[str, Any]] = (),
+    initial_errors: Sequence[FieldError] = (),
+    rb: ReportBuilder | None = None,
+) -> MappingResult:
+    """Map ``(location, resource, fullUrl)`` entries to a patient file without raising for bad input."""
+    table = mapping or load_mapping()
+    rb = rb or ReportBuilder()
+    index = Index.of(entries)
+    drafts_index = Index.of((f"draft_orders[{i}]", r, None) for i, r in enumerate(draft_orders))
+    errors = list(initial_errors) + index.errors + drafts_index.errors
+    patient_item = _select(index, patient_id, errors) if not initial_errors else None
+
+    def report() -> MappingReport:
+        return rb.build(
+            version=table.version,
+            source="default"
+            if table.source.endswith("rules/fhir/mapping.yaml") or "/_rules/fhir/" in table.source
+            else table.source.rsplit("/", 1)[-1],
+            patient=patient_item.ref if patient_item else None,
+            as_of=as_of.isoformat() if as_of else None,
+        )
+
+    if patient_item is None or errors:
+        return MappingResult(None, None, report(), errors)
+    items = _patient_items(index, patient_item, as_of, rb)
+    doc, problems = _document(index, patient_item, items, list(drafts_index.items), table, as_of, rb)
+    errors += problems
+    if errors:  # the partial document still shows a site what was mapped
+        return MappingResult(None, doc, report(), errors)
+    try:
+        patient = Patient.model_validate(doc)
+    except ValidationError as exc:
+        errors = [
+            _locate(doc, e["loc"], e["msg"], e["type"])
+            for e in exc.errors(include_url=False, include_input=False, include_context=False)
+        ]
+        return MappingResult(None, doc, report(), errors)
+    return MappingResult(patient, doc, report(), [])
+
+
+def _locate(doc: Mapping[str, Any], loc: Sequence[str | int], msg: str, kind: str) -> FieldError:
+    """A validation error located at the patient-file field and the resource the record came from."""
+    from ivig_cds.inputs.files import format_loc
+
+    node: Any = doc
+    source = None
+    for part in loc:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            break
+        if is_obj(node) and isinstance(node.get("source"), str):
+            source = node["source"]
+    where = format_loc(loc)
+    return FieldError(f"{where} ({source})" if source else where, msg, kind)
+
+
+def _select(index: Index, patient_id: str | None, errors: list[FieldError]) -> Item | None:
+    patients = list(index.of_kind("Patient"))
+    if patient_id is not None:
+        chosen = [p for p in patients if p.id == patient_id]
+        if not chosen:
+            errors.append(FieldError("Patient", "no Patient resource with the requested id", "fhir_patient"))
+            return None
+        return chosen[0]
+    if not patients:
+        errors.append(FieldError("Patient", "no Patient resource in the input", "fhir_patient"))
+        return None
+    if len(patients) > 1:
+        errors.append(
+            FieldError("Patient", f"{len(patients)} Patient resources: say which one (patient_id)", "fhir_patient")
+        )
+        return None
+    if patients[0].id is None:
+        errors.append(FieldError(patients[0].loc, "the Patient resource has no id", "fhir_patient"))
+        return None
+    return patients[0]
+
+
+def _patient_items(index: Index, patient: Item, as_of: date | None, rb: ReportBuilder) -> list[Item]:
+    """The resources of ``patient`` (by subject), dated at or before ``as_of``; the rest counted."""
+    kept = []
+    several = sum(1 for _ in index.of_kind("Patient")) > 1
+    for item in index.items:
+        if item is patient or item.kind == "Medication":
+            continue
+        if item.kind not in READ_TYPES:
+            rb.ignored[item.kind] += 1
+            continue
+        ref, target = index.subject_of(item)
+        if ref is None and several:
+            rb.ignored[item.kind] += 1
+            rb.warn(item.ref, "(subject)", "no subject, and the input holds several patients: ignored")
+            continue
+        if ref is None:
+            rb.warn(item.ref, "(subject)", "no subject: taken as the patient's (the input holds one patient)")
+        elif target is not patient:
+            rb.ignored[item.kind] += 1
+            if target is None:
+                rb.warn(item.ref, "(subject)", "subject is not the Patient of the input: ignored")
+            continue
+        if as_of is not None:
+            day, _, _ = first_date(item.resource, *_DATED.get(item.kind, ()))
+            if day is not None and day > as_of:
+                rb.after[item.kind] += 1
+                continue
+        kept.append(item)
+    return kept
+
+
+def _document(
+    index: Index,
+    patient: Item,
+    items: list[Item],
+    drafts: list[Item],
+    table: FhirMapping,
+    as_of: date | None,
+    rb: ReportBuilder,
+) -> tuple[dict[str, Any], list[FieldError]]:
+    errors: list[FieldError] = []
+    obs = observations(items, table, rb)
+    person = demographics(patient, obs, table, rb, errors, as_of)
+    weights = sorted(
+        (o.day, kg, o.item.ref)
+        for o in obs.get("weight", [])
+        if (kg := convert(o, "weight_kg", table, rb)) is not None
+    )
+
+    def weight_at(day: date) -> tuple[float, str] | None:
+        before = [(d, kg, ref) for d, kg, ref in weights if d <= day]
+        return (before[-1][1], before[-1][2]) if before else None
+
+    current = (weights[-1][1], weights[-1][2]) if weights else None
+    conditions = [i for i in items if i.kind == "Condition"]
+    dx = diagnosis(conditions, obs, table, rb, errors)
+    meds = map_medications(
+        index, [i for i in items if i.kind.startswith("Medication")], drafts, table, weight_at, current, as_of, rb
+    )
+    errors += [FieldError(f"{p.item.loc} ({p.item.ref})", p.message, "fhir_reference") for p in meds.problems]
+    therapies = meds.therapies + procedures([i for i in items if i.kind == "Procedure"], table, rb)
+    position = {i.ref: i.pos for i in items}
+    therapies.sort(key=lambda t: (t["start"], position.get(t["source"], 0)))
+    adverse_events(obs.get("ivig_adverse_event", []), index, meds, table, rb, errors)
+    doc: dict[str, Any] = {"schema_version": 1, "patient_id": patient.id}
+    if as_of is not None:
+        doc["as_of"] = as_of.isoformat()
+    doc.update(demographics=person, diagnosis=dx, therapies=therapies)
+    for key, value in (
+        ("glucocorticoid_doses", meds.glucocorticoid_doses),
+        ("assessments", assessments(obs, table, rb)),
+        ("labs", labs(obs, table, rb)),
+        ("ivig_courses", meds.ivig_courses),
+    ):
+        if value:
+            doc[key] = value
+    if meds.ivig_discontinued_on:
+        doc["ivig_discontinued_on"] = meds.ivig_discontinued_on
+    if meds.ivig_order is not None:
+        doc["ivig_order"] = meds.ivig_order
+    risks = risk_factors(conditions, [i for i in items if i.kind == "AllergyIntolerance"], obs, table, as_of, rb)
+    for item in conditions:  # neither a myositis diagnosis nor a risk factor of the table
+        if not rb.was_used(item.ref):
+            rb.ignored[item.kind] += 1
+    if risks:
+        doc["risk_factors"] = risks
+    return doc, errors

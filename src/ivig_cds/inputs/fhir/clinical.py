@@ -1,0 +1,228 @@
+"""Conditions, Observations, AllergyIntolerances and Procedures: diagnosis, body size, assessments, labs, risks."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from .index import Item
+from .mapping import Code, CodeSet, FhirMapping, contains_words, words
+from .report import ReportBuilder
+from .values import Quantity, codeable_text, codings, first_date, is_obj, quantity, status_code
+
+__all__ = [
+    "ObsValue",
+    "ObservationReader",
+    "abo_group",
+    "condition_status",
+    "observation_reader",
+    "outcome_of",
+    "recent",
+    "risk_votes",
+]
+
+_OBS_OK = frozenset({"final", "amended", "corrected", "preliminary"})
+_ABO = re.compile(r"^\s*(AB|A|B|O)(?![A-Za-z])")
+_NOT_CURRENT = frozenset({"inactive", "remission", "resolved"})
+
+
+@dataclass(frozen=True)
+class ObsValue:
+    """One usable Observation: its kind (mapping key), date, value and resource."""
+
+    kind: str
+    day: date
+    item: Item
+    quantity: Quantity | None
+    concept: Mapping[str, Any] | None
+    boolean: bool | None
+    text: str | None
+    uln: Quantity | None
+    code: Code
+
+
+class ObservationReader:
+    """Classifies Observations by the mapping's code lists and keeps the usable ones, per kind."""
+
+    def __init__(self, mapping: FhirMapping) -> None:
+        self.mapping = mapping
+        self.kinds: list[tuple[str, CodeSet]] = [(k, v) for k, v in mapping.observations.items()]
+        self.kinds += [(f"lab:{k}", v) for k, v in mapping.labs.items()]
+        for key in mapping.risk_factors:
+            local = Code(mapping.local_system, "rf-" + key.replace("_", "-"))
+            self.kinds.append((f"rf:{key}", CodeSet([local])))
+        # one lookup for every exact code (first kind wins, as in table order); prefixes scanned after
+        self._exact: dict[tuple[str, str], tuple[str, Code]] = {}
+        self._prefix: list[tuple[str, Code]] = []
+        for kind, codes in self.kinds:
+            for c in codes.codes:
+                if c.prefix:
+                    self._prefix.append((kind, c))
+                else:
+                    self._exact.setdefault((c.system, c.code), (kind, c))
+
+    def classify(self, item: Item) -> tuple[str, Code] | None:
+        """The kind (mapping key) of an Observation's code, or ``None`` when the table does not list it."""
+        pairs = list(codings(item.resource.get("code")))
+        for pair in pairs:
+            hit = self._exact.get(pair)
+            if hit is not None:
+                return hit
+        for system, code in pairs:
+            for kind, c in self._prefix:
+                if system == c.system and code.startswith(c.code):
+                    return kind, c
+        return None
+
+    def read(self, item: Item, kind: str, code: Code, rb: ReportBuilder) -> ObsValue | None:
+        """The Observation's value, or ``None`` (reported) when its status, date or value is unusable."""
+        res, ref = item.resource, item.ref
+        status = res.get("status")
+        if status not in _OBS_OK:
+            rb.ignored[item.kind] += 1
+            return None
+        if status == "preliminary":
+            rb.warn(ref, _field(kind), "preliminary result used")
+        day, _, problem = first_date(res, "effectiveDateTime", "effectivePeriod.start", "effectiveInstant")
+        if day is None:
+            rb.warn(ref, _field(kind), f"no usable effective date ({problem or 'absent'}): not mapped")
+            return None
+        if "dataAbsentReason" in res and not any(k.startswith("value") for k in res):
+            rb.warn(ref, _field(kind), "no value (dataAbsentReason): not mapped")
+            return None
+        q = quantity(res.get("valueQuantity"))
+        if isinstance(q, str):
+            rb.warn(ref, _field(kind), f"valueQuantity unusable ({q}): not mapped")
+            return None
+        integer = res.get("valueInteger")
+        if q is None and isinstance(integer, int) and not isinstance(integer, bool):
+            q = Quantity(float(integer), None, None)
+        uln = None
+        for rr in res.get("referenceRange") or []:
+            high = quantity(rr.get("high")) if is_obj(rr) else None
+            if isinstance(high, Quantity):
+                uln = high
+                break
+        boolean = res.get("valueBoolean") if isinstance(res.get("valueBoolean"), bool) else None
+        concept = res.get("valueCodeableConcept") if is_obj(res.get("valueCodeableConcept")) else None
+        text = res.get("valueString") if isinstance(res.get("valueString"), str) else None
+        if code.system and not code.verified:
+            rb.warn(ref, _field(kind), f"matched the unverified default code {code.label()}")
+        return ObsValue(kind, day, item, q, concept, boolean, text, uln, code)
+
+
+_STALE = "dated more than {} days before as_of: says nothing about today, not mapped"
+
+
+def recent(res: Mapping[str, Any], paths: tuple[str, ...], as_of: date | None, mapping: FhirMapping) -> bool:
+    """Whether a record is dated within the table's current-risk window of ``as_of`` (no ``as_of``: yes)."""
+    if as_of is None:
+        return True
+    day, _, _ = first_date(res, *paths)
+    return day is not None and (as_of - day).days <= mapping.current_days
+
+
+_READERS: dict[int, tuple[FhirMapping, ObservationReader]] = {}
+
+
+def observation_reader(mapping: FhirMapping) -> ObservationReader:
+    """The reader of ``mapping``, built once per table (tables are immutable)."""
+    hit = _READERS.get(id(mapping))
+    if hit is None or hit[0] is not mapping:
+        if len(_READERS) > 32:
+            _READERS.clear()
+        hit = _READERS[id(mapping)] = (mapping, ObservationReader(mapping))
+    return hit[1]
+
+
+def _field(kind: str) -> str:
+    if kind.startswith("lab:"):
+        return "labs"
+    if kind.startswith("rf:"):
+        return f"risk_factors.{kind[3:]}"
+    if kind in ("weight", "height", "abo_group"):
+        return {"weight": "demographics.weight_kg", "height": "demographics.height_cm"}.get(
+            kind, "demographics.abo_group"
+        )
+    if kind in ("classification", "criteria", "ibm_features", "statin_exposure", "anti_hmgcr", "anti_srp"):
+        return f"diagnosis.{kind}"
+    if kind == "pregnancy":
+        return "risk_factors.pregnant"
+    if kind == "ivig_adverse_event":
+        return "ivig_courses.adverse_events"
+    return "assessments"
+
+
+def field_of(kind: str) -> str:
+    """The patient-file field an Observation kind feeds (for report notes)."""
+    return _field(kind)
+
+
+def abo_group(obs: ObsValue) -> str | None:
+    """O / A / B / AB from a value code, display or text ("A Rh(D) positive" is A), else ``None``."""
+    candidates = [obs.text] if obs.text else []
+    if obs.concept is not None:
+        candidates += [c for _, c in codings(obs.concept)] + codeable_text(obs.concept)
+    for text in candidates:
+        m = _ABO.match(text or "")
+        if m:
+            return m.group(1)
+    return None
+
+
+def condition_status(res: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """``(verificationStatus, clinicalStatus)`` codes of a Condition or AllergyIntolerance."""
+    return status_code(res, "verificationStatus"), status_code(res, "clinicalStatus")
+
+
+def outcome_of(concepts: Iterable[object], mapping: FhirMapping) -> str:
+    """A therapy outcome from statusReason/reasonCode/outcome concepts: local codes, then phrases; else unknown."""
+    concepts = list(concepts)
+    for concept in concepts:
+        pairs = list(codings(concept))
+        for outcome, codes in mapping.outcome_codes.items():
+            if codes.match(pairs) is not None:
+                return outcome
+    for concept in concepts:
+        for text in codeable_text(concept):
+            found = words(text)
+            for outcome, phrases in mapping.outcome_phrases.items():
+                if any(contains_words(found, p) for p in phrases):
+                    return outcome
+    return "unknown"
+
+
+def risk_votes(
+    conditions: Iterable[Item], mapping: FhirMapping, as_of: date | None, rb: ReportBuilder
+) -> dict[str, list[tuple[bool, str]]]:
+    """Risk factors asserted by Conditions: ``key -> [(value, source)]`` (refuted: False)."""
+    votes: dict[str, list[tuple[bool, str]]] = {}
+    for item in conditions:
+        pairs = list(codings(item.resource.get("code")))
+        for key, spec in mapping.risk_factors.items():
+            hit = spec.conditions.match(pairs)
+            if hit is None:
+                continue
+            verification, clinical = condition_status(item.resource)
+            rb.used(item.kind, item.ref)
+            if not hit.verified:
+                rb.warn(item.ref, f"risk_factors.{key}", f"matched the unverified default code {hit.label()}")
+            if verification == "entered-in-error":
+                continue
+            if verification == "refuted":
+                if spec.current and not recent(item.resource, ("recordedDate", "onsetDateTime"), as_of, mapping):
+                    rb.warn(item.ref, f"risk_factors.{key}", _STALE.format(mapping.current_days))
+                    continue
+                votes.setdefault(key, []).append((False, item.ref))
+            elif spec.current and clinical in _NOT_CURRENT:
+                rb.warn(
+                    item.ref,
+                    f"risk_factors.{key}",
+                    f"clinicalStatus {clinical}: says nothing about today, not mapped",
+                )
+            else:
+                votes.setdefault(key, []).append((True, item.ref))
+    return votes

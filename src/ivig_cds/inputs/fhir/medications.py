@@ -1,0 +1,341 @@
+"""Medication resources: which agent or IVIG product a resource is, and the dose arithmetic EHR data needs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from .index import Index, Item
+from .mapping import Code, FhirMapping, contains_words, words
+from .report import ReportBuilder
+from .values import codeable_text, codings, first_date, is_obj, quantity, reference
+
+__all__ = ["DoseStep", "MedInfo", "dose_steps", "identify", "step_function"]
+
+_GC_FIELD = "glucocorticoid_doses"
+
+
+class MappingProblem(Exception):
+    """A resource that cannot make a valid patient file (raised as an InputError naming the resource)."""
+
+    def __init__(self, item: Item, message: str) -> None:
+        super().__init__(message)
+        self.item = item
+        self.message = message
+
+
+@dataclass
+class MedInfo:
+    """What a medication resource is: a patient-file agent, IVIG, or neither (unrecognised)."""
+
+    agent: str | None = None
+    ivig: bool = False
+    product: str | None = None
+    strength_mg: float | None = None  # mg of the agent per dose unit (tablet), from Medication.ingredient
+    unverified: Code | None = None
+    by_name: bool = False
+    conflict: list[str] = field(default_factory=list)
+    subcutaneous: str | None = None
+    texts: list[str] = field(default_factory=list)
+
+
+def _concepts(item: Item, index: Index) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
+    """The medication's CodeableConcepts and the Medication resources behind it (contained or referenced)."""
+    res = item.resource
+    concept = res.get("medicationCodeableConcept")
+    if is_obj(concept):
+        return [concept], []
+    ref = reference(res.get("medicationReference"))
+    if ref is None:
+        raise MappingProblem(item, "no medicationCodeableConcept or medicationReference: the drug is unknown")
+    medication = index.resolve(ref, item)
+    if medication is None or medication.get("resourceType") != "Medication":
+        raise MappingProblem(item, f"medicationReference {ref[:80]!r} is not a Medication in the input")
+    code = medication.get("code")
+    found: list[Mapping[str, Any]] = [code] if is_obj(code) else []
+    for ingredient in medication.get("ingredient") or []:
+        if not is_obj(ingredient):
+            continue
+        if is_obj(ingredient.get("itemCodeableConcept")):
+            found.append(ingredient["itemCodeableConcept"])
+        inner_ref = reference(ingredient.get("itemReference"))
+        inner = _resolve_in(medication, inner_ref, index, item) if inner_ref else None
+        if is_obj(inner) and is_obj(inner.get("code")):
+            found.append(inner["code"])
+    return found, [medication]
+
+
+def _resolve_in(medication: Mapping[str, Any], ref: str, index: Index, holder: Item) -> Mapping[str, Any] | None:
+    if ref.startswith("#"):
+        for inner in list(medication.get("contained") or []) + list(holder.resource.get("contained") or []):
+            if is_obj(inner) and inner.get("id") == ref[1:]:
+                return inner
+        return None
+    return index.resolve(ref, holder)
+
+
+def identify(item: Item, index: Index, mapping: FhirMapping) -> MedInfo:
+    """Recognise the agent (or IVIG) of a MedicationRequest/Statement/Administration.
+
+    Raises:
+        MappingProblem: The medication reference points to nothing in the input.
+    """
+    concepts, medications = _concepts(item, index)
+    pairs = [p for c in concepts for p in codings(c)]
+    texts = [t for c in concepts for t in codeable_text(c)]
+    info = MedInfo(texts=texts)
+    hits: dict[str, Code] = {}
+    exact = _agent_index(mapping)
+    for pair in pairs:
+        found = exact.get(pair)
+        if found is not None:
+            hits.setdefault(found[0], found[1])
+    for agent, codes in mapping.agents.items():  # prefix codes (none by default)
+        if agent not in hits and any(c.prefix for c in codes.codes):
+            hit = codes.match(pairs)
+            if hit is not None:
+                hits[agent] = hit
+    ivig_code = mapping.ivig.match(pairs)
+    product = next((t for t in texts if mapping.products.lookup(t).status in ("recognised", "ambiguous")), None)
+    generic = next((t for t in texts if mapping.products.lookup(t).status == "generic"), None)
+    if ivig_code is not None or product is not None or generic is not None:
+        looked = mapping.products.lookup(product) if product else None
+        if looked is not None and looked.product is not None and looked.product.route == "subcutaneous":
+            info.subcutaneous = looked.product.name
+            return info
+        info.ivig = True
+        info.unverified = ivig_code if ivig_code is not None and not ivig_code.verified else None
+        text = concepts[0].get("text") if concepts else None
+        info.product = text if isinstance(text, str) and text.strip() else product
+        return info
+    if not hits:
+        for agent, names in mapping.agent_names.items():
+            if any(contains_words(words(t), n) for t in texts for n in names):
+                hits.setdefault(agent, Code("", ""))
+                info.by_name = True
+    if len(hits) > 1:
+        info.conflict = sorted(hits)
+        return info
+    if hits:
+        agent, code = next(iter(hits.items()))
+        info.agent = agent
+        info.unverified = code if code.system and not code.verified else None
+        info.strength_mg = _strength(medications, mapping)
+    return info
+
+
+_AGENT_INDEX: dict[int, tuple[FhirMapping, dict[tuple[str, str], tuple[str, Code]]]] = {}
+
+
+def _agent_index(mapping: FhirMapping) -> dict[tuple[str, str], tuple[str, Code]]:
+    """``(system, code) -> (agent, Code)`` for the exact agent codes of a table, built once per table."""
+    hit = _AGENT_INDEX.get(id(mapping))
+    if hit is None or hit[0] is not mapping:
+        index = {
+            (c.system, c.code): (agent, c)
+            for agent, codes in reversed(list(mapping.agents.items()))
+            for c in codes.codes
+            if not c.prefix
+        }
+        if len(_AGENT_INDEX) > 32:
+            _AGENT_INDEX.clear()
+        hit = _AGENT_INDEX[id(mapping)] = (mapping, index)
+    return hit[1]
+
+
+def _strength(medications: list[Mapping[str, Any]], mapping: FhirMapping) -> float | None:
+    """mg of active ingredient per dose unit, when the Medication has exactly one ingredient with a strength."""
+    strengths = []
+    for medication in medications:
+        for ingredient in medication.get("ingredient") or []:
+            ratio = ingredient.get("strength") if is_obj(ingredient) else None
+            if not is_obj(ratio):
+                continue
+            num, den = quantity(ratio.get("numerator")), quantity(ratio.get("denominator"))
+            if num is None or isinstance(num, str) or isinstance(den, str):
+                continue
+            mg = mapping.unit("dose_mg").convert(num.value, num.unit)
+            per = den.value if den is not None else 1.0
+            if mg is not None and per > 0 and (den is None or den.unit in mapping.count_units):
+                strengths.append(mg / per)
+    return strengths[0] if len(strengths) == 1 else None
+
+
+@dataclass(frozen=True)
+class DoseStep:
+    """One dose step of a resource: from ``start`` to ``end`` (inclusive; ``None``: open) at ``mg_per_day``."""
+
+    start: date
+    end: date | None
+    mg_per_day: float | None  # of the agent itself (not yet prednisone-equivalent); None: no dose given
+    source: str
+
+
+def _dosages(item: Item) -> list[Mapping[str, Any]]:
+    key = "dosageInstruction" if item.kind == "MedicationRequest" else "dosage"
+    value = item.resource.get(key)
+    return [d for d in value if is_obj(d)] if isinstance(value, list) else []
+
+
+def resource_period(item: Item) -> tuple[date | None, date | None]:
+    """The start and end a MedicationRequest/Statement states for itself (before its dose steps)."""
+    if item.kind == "MedicationStatement":
+        start, _, _ = first_date(item.resource, "effectivePeriod.start", "effectiveDateTime")
+        end, _, _ = first_date(item.resource, "effectivePeriod.end")
+        return start, end
+    start, _, _ = first_date(item.resource, "authoredOn")
+    return start, None
+
+
+def dose_steps(
+    item: Item, info: MedInfo, mapping: FhirMapping, rb: ReportBuilder, *, need_dose: bool, quiet: bool = False
+) -> list[DoseStep]:
+    """The dose steps of a request or statement, each placed in time; what cannot be mapped is reported.
+
+    Args:
+        need_dose: Compute mg/day (glucocorticoids); else steps only mark dose changes (dose ``None``).
+        quiet: A step without a dose is expected (the doses are in statements that are ``partOf`` it).
+    """
+    ref = item.ref
+    own_start, own_end = resource_period(item)
+    dosages = _dosages(item)
+    timed = [d for d in dosages if _bounds(d)[0] is not None]
+    if len(dosages) > 1 and len(timed) < len(dosages):
+        rb.warn(
+            ref,
+            _GC_FIELD if need_dose else "therapies",
+            "dose steps without timing.repeat.boundsPeriod.start"
+            " cannot be placed in time: the steps are not mapped",
+        )
+        dosages = timed
+    raw: list[tuple[date, date | None, float | None]] = []
+    for d in dosages:
+        start, end = _bounds(d)
+        start = start or own_start
+        if start is None:
+            continue
+        raw.append((start, end, _mg_per_day(d, info, mapping, rb, ref, quiet) if need_dose else None))
+    if need_dose and not quiet and not dosages and own_start is not None:
+        rb.warn(ref, _GC_FIELD, "no dosage: the glucocorticoid dose is not recorded")
+    raw.sort(key=lambda s: (s[0], s[1] or date.max))
+    steps: list[DoseStep] = []
+    for i, (start, end, mg) in enumerate(raw):
+        if end is None:  # an open step holds until the resource's next (later) step, else the resource's end
+            later = next((s for s, _, _ in raw[i + 1 :] if s > start), None)
+            end = later - timedelta(days=1) if later is not None else own_end
+        steps.append(DoseStep(start, end, mg, ref))
+    return steps
+
+
+def _bounds(dosage: Mapping[str, Any]) -> tuple[date | None, date | None]:
+    repeat = ((dosage.get("timing") or {}).get("repeat") or {}) if is_obj(dosage.get("timing")) else {}
+    if not is_obj(repeat):
+        return None, None
+    start, _, _ = first_date(repeat, "boundsPeriod.start")
+    end, _, _ = first_date(repeat, "boundsPeriod.end")
+    duration = quantity(repeat.get("boundsDuration"))
+    if start is not None and end is None and duration is not None and not isinstance(duration, str):
+        days = {"d": 1, "wk": 7}.get(duration.unit or "")
+        if days is not None and duration.value >= 1:
+            end = start + timedelta(days=int(duration.value * days) - 1)
+    return start, end
+
+
+def _mg_per_day(
+    dosage: Mapping[str, Any], info: MedInfo, mapping: FhirMapping, rb: ReportBuilder, ref: str, quiet: bool
+) -> float | None:
+    if dosage.get("asNeededBoolean") is True or "asNeededCodeableConcept" in dosage:
+        rb.warn(ref, _GC_FIELD, "as-needed dose: no daily dose can be derived")
+        return None
+    rates = dosage.get("doseAndRate")
+    dose_q = None
+    for rate in rates if isinstance(rates, list) else []:
+        if is_obj(rate) and "doseQuantity" in rate:
+            dose_q = quantity(rate["doseQuantity"])
+            break
+        if is_obj(rate) and "doseRange" in rate:
+            rb.warn(ref, _GC_FIELD, "dose given as a range: not mapped (never a guess)")
+            return None
+    if dose_q is None:
+        if quiet:
+            return None
+        rb.warn(ref, _GC_FIELD, "no doseQuantity: the glucocorticoid dose is not recorded")
+        return None
+    if isinstance(dose_q, str) or dose_q.comparator:
+        rb.warn(ref, _GC_FIELD, "dose quantity without a usable value: not mapped")
+        return None
+    mg = mapping.unit("dose_mg").convert(dose_q.value, dose_q.unit)
+    if mg is None and dose_q.unit in mapping.count_units:
+        if info.strength_mg is None:
+            rb.warn(
+                ref,
+                _GC_FIELD,
+                f"dose in {dose_q.unit} but no Medication.ingredient.strength: mg unknown, not mapped",
+            )
+            return None
+        mg = dose_q.value * info.strength_mg
+        rb.convert(ref, _GC_FIELD, f"{dose_q.unit} dose × Medication.ingredient.strength → mg")
+    elif mg is None and dose_q.unit is None:
+        rb.warn(ref, _GC_FIELD, "dose without a unit (a tablet count?): mg unknown, not mapped")
+        return None
+    elif mg is None:
+        rb.warn(ref, _GC_FIELD, f"dose unit {str(dose_q.unit)[:32]!r} is not a mass or a tablet count: not mapped")
+        return None
+    repeat = ((dosage.get("timing") or {}).get("repeat")) if is_obj(dosage.get("timing")) else None
+    if not is_obj(repeat) or not ({"frequency", "period", "periodUnit"} & set(repeat)):
+        rb.warn(ref, _GC_FIELD, "no timing.repeat frequency/period: the daily dose is unknown, not mapped")
+        return None
+    if "frequencyMax" in repeat or "periodMax" in repeat:
+        rb.warn(ref, _GC_FIELD, "frequency or period given as a range: not mapped (never a guess)")
+        return None
+    frequency = repeat.get("frequency", 1)
+    period = repeat.get("period", 1)
+    days = mapping.unit("period_days").convert(1.0, str(repeat.get("periodUnit", "d")))
+    if (
+        not isinstance(frequency, int | float)
+        or isinstance(frequency, bool)
+        or frequency <= 0
+        or not isinstance(period, int | float)
+        or isinstance(period, bool)
+        or period <= 0
+        or days is None
+    ):
+        rb.warn(ref, _GC_FIELD, "timing.repeat frequency/period/periodUnit unusable: not mapped")
+        return None
+    per_day = mg * float(frequency) / (float(period) * days)
+    if (frequency, period, repeat.get("periodUnit", "d")) != (1, 1, "d"):
+        rb.convert(ref, _GC_FIELD, "mg/day = dose × frequency ÷ period")
+    return per_day
+
+
+def step_function(
+    intervals: Iterable[tuple[DoseStep, float]], as_of: date | None, rb: ReportBuilder
+) -> list[tuple[date, float, list[str]]]:
+    """The prednisone-equivalent step function of overlapping dose intervals: ``(date, mg/day, sources)``.
+
+    Each interval holds from its start to its end (inclusive); an open interval of a resource holds until
+    that resource's next step. The dose on a day is the sum of the intervals covering it; intervals of
+    different resources that overlap are summed and reported.
+    """
+    spans = sorted(intervals, key=lambda x: (x[0].start, x[0].source))
+    points: set[date] = set()
+    for step, _ in spans:
+        points.add(step.start)
+        if step.end is not None:
+            points.add(step.end + timedelta(days=1))
+    out: list[tuple[date, float, list[str]]] = []
+    reported: set[tuple[str, str]] = set()
+    for day in sorted(points):
+        if as_of is not None and day > as_of:
+            break
+        active = [(s, mg) for s, mg in spans if s.start <= day and (s.end is None or day <= s.end)]
+        sources = sorted({s.source for s, _ in active})
+        for a in sources:
+            for b in sources:
+                if a < b and (a, b) not in reported:
+                    reported.add((a, b))
+                    rb.warn(a, _GC_FIELD, f"overlaps {b}: the two glucocorticoid doses are added")
+        out.append((day, sum(mg for _, mg in active), sources))
+    return out

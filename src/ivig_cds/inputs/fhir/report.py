@@ -1,0 +1,95 @@
+"""The mapping report: what was read, ignored and converted, and every warning, each naming its resource."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["MappingNote", "MappingReport", "ReportBuilder"]
+
+
+class MappingNote(BaseModel):
+    """One conversion or warning: which resource, which patient-file field, what happened (no patient values)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    resource: str = Field(
+        description="The resource reference, 'Type/id' (or the input position when it has no id)."
+    )
+    field: str = Field(description="The patient-file field concerned, e.g. 'glucocorticoid_doses' or 'labs'.")
+    message: str = Field(description="What was done or could not be done, without patient values.")
+
+
+class MappingReport(BaseModel):
+    """What the FHIR adapter did with one patient's resources."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mapping_version: str = Field(description="Version of the mapping table in force.")
+    mapping_source: str = Field(description="'default' or the site table's file name.")
+    patient: str | None = Field(description="The Patient resource the file was built for ('Patient/id').")
+    as_of: str | None = Field(description="The date resources were read up to (ISO), or null: no cut-off.")
+    resources_read: dict[str, int] = Field(description="Resources that contributed, by type.")
+    resources_ignored: dict[str, int] = Field(
+        description="Resources not used (another type, status, another patient, not relevant), by type."
+    )
+    ignored_after_as_of: dict[str, int] = Field(description="Resources dated after as_of, by type.")
+    conversions: list[MappingNote] = Field(description="Unit and dose conversions done.")
+    warnings: list[MappingNote] = Field(description="What could not be mapped, or was mapped with a caveat.")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data (the evaluation's ``mapping`` block)."""
+        return self.model_dump(mode="json")
+
+    @property
+    def unmapped_medications(self) -> list[MappingNote]:
+        """Warnings about medication resources (shown in the console panel first)."""
+        return [w for w in self.warnings if w.resource.startswith("Medication")]
+
+
+class ReportBuilder:
+    """Collects counts and notes while mapping; notes are sorted when the report is built (deterministic)."""
+
+    def __init__(self) -> None:
+        self.read: Counter[str] = Counter()
+        self.ignored: Counter[str] = Counter()
+        self.after: Counter[str] = Counter()
+        self.conversions: list[MappingNote] = []
+        self.warnings: list[MappingNote] = []
+        self._read_refs: set[str] = set()
+
+    def used(self, kind: str, ref: str) -> None:
+        """Count ``ref`` as read once, however many fields it fed."""
+        if ref not in self._read_refs:
+            self._read_refs.add(ref)
+            self.read[kind] += 1
+
+    def was_used(self, ref: str) -> bool:
+        return ref in self._read_refs
+
+    def warn(self, ref: str, field: str, message: str) -> None:
+        self.warnings.append(MappingNote(resource=ref, field=field, message=message))
+
+    def convert(self, ref: str, field: str, message: str) -> None:
+        self.conversions.append(MappingNote(resource=ref, field=field, message=message))
+
+    def build(self, *, version: str, source: str, patient: str | None, as_of: str | None) -> MappingReport:
+        def key(n: MappingNote) -> tuple[str, str, str]:
+            return (n.resource, n.field, n.message)
+
+        def unique(notes: list[MappingNote]) -> list[MappingNote]:
+            return sorted(set(notes), key=key)
+
+        return MappingReport(
+            mapping_version=version,
+            mapping_source=source,
+            patient=patient,
+            as_of=as_of,
+            resources_read=dict(sorted(self.read.items())),
+            resources_ignored=dict(sorted(self.ignored.items())),
+            ignored_after_as_of=dict(sorted(self.after.items())),
+            conversions=unique(self.conversions),
+            warnings=unique(self.warnings),
+        )

@@ -1,0 +1,278 @@
+"""Patient-file sections from the Patient, Observations and Conditions: body size, diagnosis, visits, labs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from ivig_cds.errors import FieldError
+
+from .clinical import ObsValue, abo_group, condition_status, field_of, observation_reader
+from .index import Item
+from .mapping import FhirMapping
+from .report import ReportBuilder
+from .values import codings, fhir_date, first_date, is_obj
+
+__all__ = ["assessments", "convert", "demographics", "diagnosis", "labs", "observations"]
+
+_SEX = {"female": "female", "male": "male", "other": "other", "unknown": "unknown"}
+_ASSESSMENT_FIELDS = {
+    "mmt8": "mmt8",
+    "mmt8_150": "mmt8",
+    "ck": "ck_u_per_l",
+    "physician_global": "physician_global_cm",
+    "patient_global": "patient_global_cm",
+    "extramuscular_global": "extramuscular_global_cm",
+    "haq": "haq",
+    "dysphagia": "dysphagia",
+}
+
+
+def observations(items: list[Item], table: FhirMapping, rb: ReportBuilder) -> dict[str, list[ObsValue]]:
+    reader = observation_reader(table)
+    out: dict[str, list[ObsValue]] = {}
+    for item in items:
+        if item.kind != "Observation":
+            continue
+        parts = [item]
+        if "component" in item.resource and not any(
+            k.startswith("value") for k in item.resource
+        ):  # a panel: its components carry the values
+            for comp in item.resource.get("component") or []:
+                if is_obj(comp) and is_obj(comp.get("code")):
+                    inner = {k: v for k, v in item.resource.items() if k not in ("code", "component")}
+                    inner.update(
+                        {
+                            k: v
+                            for k, v in comp.items()
+                            if k == "code" or k.startswith("value") or k in ("referenceRange", "dataAbsentReason")
+                        }
+                    )
+                    parts.append(Item(item.kind, item.id, item.loc, inner, item.full_url, item.pos))
+            parts = parts[1:] or parts
+        matched = False
+        for part in parts:
+            found = reader.classify(part)
+            if found is None:
+                continue
+            matched = True
+            value = reader.read(part, found[0], found[1], rb)
+            if value is not None:
+                out.setdefault(found[0], []).append(value)
+        if not matched:
+            rb.ignored[item.kind] += 1
+    for values in out.values():
+        values.sort(key=lambda o: (o.day, str(o.item.resource.get("effectiveDateTime", "")), o.item.pos))
+    return out
+
+
+def convert(
+    o: ObsValue, kind: str, table: FhirMapping, rb: ReportBuilder, *, unitless_ok: bool = False
+) -> float | None:
+    """An Observation's quantity in the patient-file unit of ``kind``; ``None`` (reported) when it cannot be."""
+    field = field_of(o.kind)
+    if o.quantity is None:
+        rb.warn(o.item.ref, field, "no valueQuantity: not mapped")
+        return None
+    if o.quantity.comparator:
+        rb.warn(o.item.ref, field, f"value with comparator {o.quantity.comparator!r}: not mapped (never a guess)")
+        return None
+    if o.quantity.unit is None and unitless_ok:
+        return o.quantity.value
+    value = table.unit(kind).convert(o.quantity.value, o.quantity.unit)
+    if value is None:
+        rb.warn(
+            o.item.ref,
+            field,
+            f"unit {str(o.quantity.unit)[:32]!r} is not one of {', '.join(table.unit(kind).units)}: not mapped",
+        )
+        return None
+    if o.quantity.unit != table.unit(kind).units[0]:
+        rb.convert(o.item.ref, field, f"{o.quantity.unit} → {table.unit(kind).units[0]}")
+    rb.used("Observation", o.item.ref)
+    if o.quantity.value < 0:
+        rb.warn(o.item.ref, field, "negative value: not mapped")
+        return None
+    return value
+
+
+def demographics(
+    patient: Item,
+    obs: dict[str, list[ObsValue]],
+    table: FhirMapping,
+    rb: ReportBuilder,
+    errors: list[FieldError],
+    as_of: date | None = None,
+) -> dict[str, Any]:
+    res, ref = patient.resource, patient.ref
+    rb.used("Patient", ref)
+    out: dict[str, Any] = {"source": ref}
+    born = fhir_date(res.get("birthDate"))
+    if not isinstance(born, date):
+        errors.append(
+            FieldError(
+                f"demographics.birth_date ({ref})",
+                f"Patient.birthDate is absent or not a full date ({born or 'absent'})",
+                "fhir_value",
+            )
+        )
+    else:
+        out["birth_date"] = born.isoformat()
+    gender = res.get("gender")
+    out["sex"] = _SEX.get(gender, "unknown") if isinstance(gender, str) else "unknown"
+    if gender not in _SEX:
+        rb.warn(ref, "demographics.sex", "Patient.gender absent or unknown: sex 'unknown'")
+    for kind, key, unit in (("weight", "weight_kg", "weight_kg"), ("height", "height_cm", "height_cm")):
+        values = [(o, v) for o in obs.get(kind, []) if (v := convert(o, unit, table, rb)) is not None]
+        if values:
+            out[key] = round(values[-1][1], 3)
+            if (
+                kind == "weight"
+                and as_of is not None
+                and (as_of - values[-1][0].day).days > table.weight_warn_days
+            ):
+                rb.warn(
+                    values[-1][0].item.ref,
+                    "demographics.weight_kg",
+                    f"the latest body weight is more than {table.weight_warn_days} days before as_of:"
+                    " confirm it before dosing",
+                )
+    if "weight_kg" not in out:
+        errors.append(
+            FieldError(
+                "demographics.weight_kg",
+                "no usable body-weight Observation (LOINC 29463-7, at or before as_of)",
+                "fhir_missing",
+            )
+        )
+    groups = [(o, g) for o in obs.get("abo_group", []) if (g := abo_group(o)) is not None]
+    if groups:
+        out["abo_group"] = groups[-1][1]
+        rb.used("Observation", groups[-1][0].item.ref)
+    return out
+
+
+def diagnosis(
+    conditions: list[Item],
+    obs: dict[str, list[ObsValue]],
+    table: FhirMapping,
+    rb: ReportBuilder,
+    errors: list[FieldError],
+) -> dict[str, Any]:
+    found: list[tuple[int, date | None, str, Item, str | None]] = []
+    for item in conditions:
+        pairs = list(codings(item.resource.get("code")))
+        for name, codes in table.diagnoses.items():
+            hit = codes.match(pairs)
+            if hit is None:
+                continue
+            verification, _ = condition_status(item.resource)
+            if verification in ("refuted", "entered-in-error"):
+                rb.used(item.kind, item.ref)
+                break
+            if not hit.verified:
+                rb.warn(item.ref, "diagnosis.condition", f"matched the unverified default code {hit.label()}")
+            day, _, _ = first_date(item.resource, "onsetDateTime", "onsetPeriod.start", "recordedDate")
+            found.append((table.diagnosis_precedence.index(name), day, name, item, verification))
+            break
+    if not found:
+        names = ", ".join(
+            c.label() for c in table.diagnoses["polymyositis"].codes if c.system != table.local_system
+        )
+        errors.append(
+            FieldError(
+                "diagnosis",
+                f"no myositis Condition ({names}, ...): a patient file needs a diagnosis",
+                "fhir_missing",
+            )
+        )
+        return {}
+    found.sort(key=lambda f: (f[0], f[1] or date.max, f[3].ref))
+    _, day, name, item, verification = found[0]
+    for other in found[1:]:
+        rb.warn(
+            other[3].ref,
+            "diagnosis.condition",
+            f"another myositis Condition ({other[2]}); {item.ref} ({name}) is used",
+        )
+    rb.used(item.kind, item.ref)
+    out: dict[str, Any] = {"condition": name, "source": item.ref}
+    if day is None:
+        errors.append(
+            FieldError(f"diagnosis.diagnosed_on ({item.ref})", "no onset or recorded date", "fhir_missing")
+        )
+    else:
+        out["diagnosed_on"] = day.isoformat()
+    classification = table.classification.get(verification or "", "unknown")
+    site = _answer(obs.get("classification", []), table.answers["classification"], rb)
+    out["classification"] = site or classification
+    criteria = _answer(obs.get("criteria", []), table.answers["criteria"], rb)
+    if criteria:
+        out["criteria"] = criteria
+    for key in ("ibm_features", "statin_exposure", "anti_hmgcr", "anti_srp"):
+        flags = [o for o in obs.get(key, []) if o.boolean is not None]
+        if flags:
+            out[key] = flags[-1].boolean
+            rb.used("Observation", flags[-1].item.ref)
+    return out
+
+
+def _answer(values: list[ObsValue], answers: Mapping[str, str], rb: ReportBuilder) -> str | None:
+    """The latest Observation whose value code is one of ``answers`` (local codes)."""
+    chosen = None
+    for o in values:
+        codes = [c for _, c in codings(o.concept)] if o.concept else []
+        got = next((answers[c] for c in codes if c in answers), None)
+        if got is None:
+            rb.warn(o.item.ref, field_of(o.kind), "value code not one of the local answer codes: not mapped")
+            continue
+        chosen = got
+        rb.used("Observation", o.item.ref)
+    return chosen
+
+
+def assessments(obs: dict[str, list[ObsValue]], table: FhirMapping, rb: ReportBuilder) -> list[dict[str, Any]]:
+    by_day: dict[date, dict[str, Any]] = {}
+    for kind, key in _ASSESSMENT_FIELDS.items():
+        for o in obs.get(kind, []):
+            if kind == "dysphagia":
+                value: Any = _answer([o], table.answers["dysphagia"], rb)
+            elif kind in ("mmt8", "mmt8_150", "haq"):
+                value = convert(o, "score", table, rb, unitless_ok=True)
+            elif kind == "ck":
+                value = convert(o, "ck_u_per_l", table, rb)
+            else:
+                value = convert(o, "vas_cm", table, rb)
+            if value is None:
+                continue
+            row = by_day.setdefault(o.day, {"date": o.day.isoformat(), "source": o.item.ref})
+            if key in row:
+                rb.warn(o.item.ref, f"assessments.{key}", "a second value on the same date: the later one is used")
+            row[key] = value
+            if kind == "mmt8_150":
+                row["mmt8_max"] = 150
+            if kind in ("mmt8", "mmt8_150"):
+                row["source"] = o.item.ref
+            if kind == "ck" and o.uln is not None:
+                uln = table.unit("ck_u_per_l").convert(o.uln.value, o.uln.unit)
+                if uln is not None and uln > 0:
+                    row["ck_uln_u_per_l"] = uln
+                else:
+                    rb.warn(
+                        o.item.ref,
+                        "assessments.ck_uln_u_per_l",
+                        "referenceRange.high unusable: the default ULN applies",
+                    )
+    return [by_day[d] for d in sorted(by_day)]
+
+
+def labs(obs: dict[str, list[ObsValue]], table: FhirMapping, rb: ReportBuilder) -> list[dict[str, Any]]:
+    out: list[tuple[date, int, dict[str, Any]]] = []
+    for test in table.labs:
+        for o in obs.get(f"lab:{test}", []):
+            value = convert(o, test, table, rb)
+            if value is not None:
+                row = {"date": o.day.isoformat(), "test": test, "value": round(value, 6), "source": o.item.ref}
+                out.append((o.day, o.item.pos, row))
+    return [row for _, _, row in sorted(out, key=lambda r: (r[0], r[1]))]

@@ -1,0 +1,181 @@
+"""Small typed extractors over plain FHIR JSON: dates, codings, quantities, references, statuses."""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from typing_extensions import TypeIs
+
+__all__ = [
+    "Quantity",
+    "codeable_text",
+    "codings",
+    "fhir_date",
+    "first_date",
+    "is_obj",
+    "quantity",
+    "reference",
+    "status_code",
+]
+
+_SCALARS = (str, int, float, list, type(None))
+
+
+def is_obj(value: object) -> TypeIs[Mapping[str, Any]]:
+    """A JSON object (``dict`` or another Mapping); fast for the plain types JSON gives."""
+    return type(value) is dict or (not isinstance(value, _SCALARS) and isinstance(value, Mapping))
+
+
+_DATE = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?")
+_EARLIEST, _LATEST = date(1800, 1, 1), date(2200, 12, 31)
+
+
+def fhir_date(value: object) -> date | str | None:
+    """The calendar date of a FHIR ``date``/``dateTime``/``instant`` (the date as written, no time zone shift).
+
+    Returns:
+        A ``date``; ``None`` when the value is absent; a reason string when it is present but not a
+        full, valid date (``"partial date"``, ``"not a date"``, ``"out of range"``).
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        return "not a date"
+    return _parse_date(value)
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_date(value: str) -> date | str:
+    """``fhir_date`` for a string (cached: the same dates recur across a patient's resources)."""
+    if len(value) >= 10 and value[4] == "-" and value[7] == "-" and (len(value) == 10 or value[10] == "T"):
+        try:
+            day = date.fromisoformat(value[:10])
+        except ValueError:
+            return "not a date"
+        return day if _EARLIEST <= day <= _LATEST else "out of range"
+    return _slow_date(value)
+
+
+def _slow_date(value: str) -> date | str:
+    m = _DATE.match(value)
+    if m is None:
+        return "not a date"
+    if m.group(2) is None or m.group(3) is None:
+        return "partial date"
+    try:
+        day = date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:
+        return "not a date"
+    if not _EARLIEST <= day <= _LATEST:
+        return "out of range"
+    return day
+
+
+def first_date(resource: Mapping[str, Any], *paths: str) -> tuple[date | None, str | None, str | None]:
+    """The first of ``paths`` (``effectiveDateTime``, ``effectivePeriod.start``, ...) that holds a value.
+
+    Returns:
+        ``(date, path, problem)``: the date found and its path, or ``(None, path, reason)`` when the
+        first present value is unusable, or ``(None, None, None)`` when none is present.
+    """
+    for path in paths:
+        value: Any = resource
+        for part in _parts(path):
+            value = value.get(part) if type(value) is dict or is_obj(value) else None
+        if value is None:
+            continue
+        got = fhir_date(value)
+        if isinstance(got, date):
+            return got, path, None
+        return None, path, str(got)
+    return None, None, None
+
+
+@functools.lru_cache(maxsize=256)
+def _parts(path: str) -> tuple[str, ...]:
+    return tuple(path.split("."))
+
+
+def codings(concept: object) -> list[tuple[str, str]]:
+    """``(system, code)`` of every coding of a CodeableConcept (or a bare Coding), skipping malformed ones."""
+    if not (type(concept) is dict or is_obj(concept)):
+        return []
+    items = concept.get("coding") if "coding" in concept else [concept]
+    if not isinstance(items, list):
+        return []
+    out = []
+    for coding in items:
+        if type(coding) is dict or is_obj(coding):
+            system, code = coding.get("system"), coding.get("code")
+            if type(system) is str and type(code) is str:
+                out.append((system[:-1] if system.endswith("/") else system, code))
+    return out
+
+
+def codeable_text(concept: object) -> list[str]:
+    """The human-readable texts of a CodeableConcept: ``text``, then each coding's ``display``."""
+    if not is_obj(concept):
+        return []
+    out = []
+    text = concept.get("text")
+    if isinstance(text, str) and text.strip():
+        out.append(text)
+    items = concept.get("coding")
+    for coding in items if isinstance(items, list) else []:
+        display = coding.get("display") if is_obj(coding) else None
+        if isinstance(display, str) and display.strip():
+            out.append(display)
+    return out
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A FHIR Quantity: value, UCUM code (or the unit text when no code), and its comparator."""
+
+    value: float
+    unit: str | None
+    comparator: str | None
+
+
+def quantity(value: object) -> Quantity | str | None:
+    """A Quantity's parts; ``None`` when absent; a reason string when it has no usable number."""
+    if value is None:
+        return None
+    if not is_obj(value):
+        return "not a Quantity"
+    number = value.get("value")
+    if isinstance(number, bool) or not isinstance(number, int | float) or not math.isfinite(number):
+        return "no numeric value"
+    code, unit, system = value.get("code"), value.get("unit"), value.get("system")
+    ucum = system is None or (isinstance(system, str) and system.rstrip("/") == "http://unitsofmeasure.org")
+    chosen = code if isinstance(code, str) and (ucum or not isinstance(unit, str)) else unit
+    comparator = value.get("comparator")
+    return Quantity(float(number), chosen if isinstance(chosen, str) else None, comparator if comparator else None)
+
+
+def reference(value: object) -> str | None:
+    """The ``reference`` string of a Reference, else ``None``."""
+    if is_obj(value):
+        ref = value.get("reference")
+        if isinstance(ref, str) and ref:
+            return ref
+    return None
+
+
+def status_code(resource: Mapping[str, Any], key: str) -> str | None:
+    """A status that is a code (``status``) or the first coding's code of a CodeableConcept status."""
+    value = resource.get(key)
+    if isinstance(value, str):
+        return value
+    items = value.get("coding") if is_obj(value) else None
+    for coding in items if isinstance(items, list) else []:
+        code = coding.get("code") if is_obj(coding) else None
+        if isinstance(code, str):  # a status code means one thing whatever its system (HL7's own code systems)
+            return code
+    return None

@@ -1,0 +1,1 @@
+"""The data models: the patient file (input contract), the evaluation (output contract), the product table."""
