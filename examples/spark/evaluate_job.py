@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=_threshold, action="append", default=[], metavar="NAME=VALUE")
     p.add_argument("--plugin", action="append", default=[], metavar="PATH", help="a plugin file on every node")
     p.add_argument("--strict-plugins", action="store_true")
+    p.add_argument("--mapping", metavar="FILE", help="FHIR: a site mapping table (a file on every node)")
+    p.add_argument("--strict-fhir", action="store_true", help="FHIR: validate Bundles with the R4B models first")
     return p
 
 
@@ -120,6 +122,8 @@ def run(spark: SparkSession, argv: Sequence[str]) -> dict[str, int]:
         thresholds=tuple(sorted(dict(args.threshold).items())),
         plugin_paths=tuple(args.plugin),
         strict_plugins=args.strict_plugins,
+        fhir_mapping=args.mapping,
+        strict_fhir=args.strict_fhir,
     )
     out = evaluate_dataframe(
         df,
