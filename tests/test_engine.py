@@ -29,7 +29,7 @@ from builders import (
     responder,
 )
 from contract_vocab import CATEGORIES
-from ivig_cds import Engine, EngineError, Evaluation, RuleFileError
+from ivig_cds import Engine, EngineError, Evaluation, PluginError, RuleFileError
 from ivig_cds.inputs.files import load_patient
 from ivig_cds.model.evaluation import SEVERITY_ORDER
 
@@ -381,7 +381,11 @@ def test_backend_failure_is_an_engine_error_not_a_partial_result(
     assert "exploded" not in str(caught.value)  # a backend's message can quote the facts: never echoed
 
 
-def test_conflicting_status_conclusions_are_an_engine_error(tmp_path: Path) -> None:
+def test_a_plugin_rule_that_would_rewrite_a_core_conclusion_is_refused_and_isolated(tmp_path: Path) -> None:
+    """A site rule may only make eligibility stricter: one setting ``refractory`` is a plugin failure.
+
+    The core rules still run, untouched: the patient stays refractory and the site rule never loads.
+    """
     rule_file = tmp_path / "site.yaml"
     rule_file.write_text(
         "family: site\nversion: 1.0.0\nrules:\n"
@@ -392,5 +396,11 @@ def test_conflicting_status_conclusions_are_an_engine_error(tmp_path: Path) -> N
         encoding="utf-8",
     )
     eng = Engine(extra_rule_files=[(rule_file, "site")])
-    with pytest.raises(EngineError, match="refractory"):
-        eng.evaluate(eligible().build())
+    failures = {f.plugin: f for f in eng.info.plugin_failures}
+    assert "site" in failures and "may set only eligibility" in failures["site"].error
+    assert not any(r.startswith("site:") for r in eng.rules)
+    ev = eng.evaluate(eligible().build())
+    assert ev.status.refractory is True
+    assert "site:SITE-001" not in {f.rule_id for f in ev.findings}
+    with pytest.raises(PluginError, match="may set only eligibility"):
+        Engine(extra_rule_files=[(rule_file, "site")], strict_plugins=True)

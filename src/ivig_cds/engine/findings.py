@@ -33,7 +33,10 @@ def _display(value: Any, spec: str = "") -> str:
         return "yes" if value else "no"
     if isinstance(value, int | float):
         if spec:
-            return format(value, spec)
+            try:
+                return format(value, spec)
+            except (ValueError, TypeError):  # a format the value cannot take: show it plainly
+                return _display(value)
         if isinstance(value, float):
             text = f"{value:.2f}".rstrip("0").rstrip(".")
             return "0" if text == "-0" else text

@@ -174,6 +174,12 @@ class PluginHost:
         if plugin in self.infos and self.infos[plugin].error is None:
             self.infos[plugin].error = f"{hook}: {_short(exc)}"
 
+    def disable(self, name: str) -> None:
+        """Take a failed plugin out: none of its hooks is called again (it stays listed, with its error)."""
+        plugin = self.pm.get_plugin(name)
+        if plugin is not None and name not in BUILTIN:
+            self.pm.unregister(plugin)
+
     def _add(self, name: str, plugin: object, source: str, version: str) -> None:
         if name in self.infos:
             self.fail(name, "load", ValueError(f"a plugin named {name!r} is already loaded"))

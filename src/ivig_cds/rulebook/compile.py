@@ -151,6 +151,9 @@ def _compile_rule(
     for name, value in spec.sets.items():
         if name not in status or not status[name].concluded:
             raise fail(f"sets unknown status field {name!r}")
+        if origin != "core" and (name != "eligibility" or value == "eligible"):
+            # core safety precedence: a plugin may make eligibility stricter, never decide another field
+            raise fail(f"a plugin rule may set only eligibility (a level stricter than eligible), not {name}")
         if value not in status[name].values:
             raise fail(f"sets {name}={value!r}, not one of {list(status[name].values)}")
     _check_severity(spec, fail)
@@ -189,8 +192,9 @@ def _compile_rule(
                     raise fail(f"message refers to unknown {{{ref}}}")
             elif ref not in thresholds:
                 raise fail(f"message refers to unknown threshold {{{ref}}}")
-            if fmt and not re.fullmatch(r"\.\d[fg%]|d|", fmt):
-                raise fail(f"message format {fmt!r} not allowed (use .1f, .0f, d)")
+            if fmt and not re.fullmatch(r"\.\d[fg%]", fmt):
+                # no 'd': a number field may hold 64.5, and format(64.5, "d") raises at the bedside
+                raise fail(f"message format {fmt!r} not allowed (use .0f, .1f, .2f, .1g or .1%)")
     used = tuple(dict.fromkeys(t for p in patterns for t in thresholds_of(p.cond)))
     return Rule(spec=spec, patterns=tuple(patterns), file=path, origin=origin, thresholds=used)
 
