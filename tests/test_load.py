@@ -130,18 +130,24 @@ def test_a_burst_queues_at_the_session_cap(
     engine: Engine, docs: list[dict[str, Any]], expected: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With sessions kept live (a sleep inside each) the cap is reached and never passed, in any
-    stratum. The cap is lowered to 8 so that the Python work before the rules (validation,
-    derivation, ~1 ms under the GIL) cannot keep the burst below it."""
+    stratum. The cap is lowered to 8, and the first sessions wait until 8 are live at once, so the
+    cap is reached however slowly the machine starts the burst's threads (no timing assumption)."""
     cap = 8
     live: dict[int, int] = {}
     peak: dict[int, int] = {}
-    count_lock = threading.Lock()
+    count_lock = threading.Condition()
+    full = threading.Event()  # set once `cap` sessions were live together
     original = _durable.DurableBackend._run_session
 
     def counting(self: Any, handle: int, *args: Any) -> Any:
         with count_lock:
             live[handle] = live.get(handle, 0) + 1
             peak[handle] = max(peak.get(handle, 0), live[handle])
+            if sum(live.values()) >= cap:
+                full.set()
+                count_lock.notify_all()
+            elif not full.is_set():
+                count_lock.wait_for(full.is_set, timeout=30)
         try:
             return original(self, handle, *args)
         finally:
@@ -152,6 +158,7 @@ def test_a_burst_queues_at_the_session_cap(
     monkeypatch.setattr(_durable, "_dre", _SlowDurable(_durable._dre, 0.01))
     monkeypatch.setattr(engine._backend, "_lock", threading.BoundedSemaphore(cap))
     _assert_all_ok(_burst(engine, docs, 300), docs, expected)
+    assert full.is_set(), "the burst never had the cap of sessions live at once"
     assert set(peak) == set(engine._backend._handles)
     assert max(peak.values()) == cap
     assert sum(live.values()) == 0

@@ -547,7 +547,7 @@ def test_file_too_large(tmp_path: Path) -> None:
         ('"text"', "json", r"top level must be an object, got a string"),
         ("null", "json", r"top level must be an object, got null"),
         ("# only a comment\n", "yaml", r"top level must be an object, got null"),
-        ("a: &x 1\nb: *x\n", "yaml", r"line 2, column 4: aliases are not allowed"),
+        ("a: &x 1\nb: *x\n", "yaml", r"line 1, column 4: anchors and aliases are not allowed"),
         ("1: a\n", "yaml", r"mapping keys must be strings"),
         ("a: !!binary aGVsbG8=\n", "yaml", r"could not determine a constructor"),
         ("a: !!python/object:os.system {}\n", "yaml", r"could not determine a constructor"),

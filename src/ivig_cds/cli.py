@@ -35,6 +35,7 @@ from ivig_cds.explain import UnknownRuleError, explain_rule, lint_rules, rule_do
 from ivig_cds.inputs.files import patient_json_schema
 from ivig_cds.model.evaluation import SEVERITY_ORDER, Evaluation
 from ivig_cds.outputs.registry import OutputFormat, available_formats, builtin_formats, error_record
+from ivig_cds.plugins.host import INTERRUPTS
 
 __all__ = ["EXIT_FINDINGS", "EXIT_INTERNAL", "EXIT_INVALID", "EXIT_OK", "build_parser", "main"]
 
@@ -581,7 +582,8 @@ def _dispatch(argv: Sequence[str] | None) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code (0 ok, 1 findings at --fail-on, 2 invalid input or usage, 3 internal)."""
     try:
-        return _dispatch(argv)
+        with INTERRUPTS.guard():  # a KeyboardInterrupt a plugin raises is its failure; Ctrl-C stops
+            return _dispatch(argv)
     except KeyboardInterrupt:
         sys.stderr.write("ivig-cds: interrupted\n")
         return 130

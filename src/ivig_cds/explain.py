@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from ivig_cds.engine.validate import validate_rules as lint_rules
 from ivig_cds.model.evaluation import Finding
 from ivig_cds.rulebook.conditions import And, Cond, Test
 from ivig_cds.rulebook.describe import (
@@ -23,7 +24,7 @@ from ivig_cds.rulebook.describe import (
     rule_document,
     rule_rows,
 )
-from ivig_cds.rulebook.lint import LintReport, lint_rules
+from ivig_cds.rulebook.lint import LintReport
 from ivig_cds.rulebook.truth import eval_cond, eval_test, rule_truth
 
 if TYPE_CHECKING:

@@ -33,8 +33,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import threading
 import uuid
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -125,6 +127,15 @@ class DurableBackend:
         self._types: list[frozenset[str]] = []  # per stratum: the fact types its rules read
         self._fast = True  # every alias an identifier: action messages are read with _FRAME_MARK
         self._actions: list[dict[str, Callable[[_Call], None]]] = []  # per stratum: rule id -> action
+        # the C rulesets are released when the backend is collected, if close() was never called
+        self._finalizer = weakref.finalize(self, _release, self._host, self._names)
+        try:
+            self._build(strata, fingerprint, chained)
+        except BaseException:
+            self.close()  # a stratum refused: release the ones already built
+            raise
+
+    def _build(self, strata: Sequence[Sequence[Rule]], fingerprint: str, chained: Sequence[set[str]]) -> None:
         check_property_names([r for rules in strata for r in rules])
         earlier: list[Rule] = []
         for level, rules in enumerate(strata):
@@ -148,7 +159,7 @@ class DurableBackend:
             try:
                 self._host.register_rulesets({name: definition})
             except Exception as exc:  # durable raises bare Exception / its C error type
-                raise EngineError(f"durable-rules rejected ruleset {name}: {exc}") from None
+                raise EngineError(f"durable-rules rejected ruleset {name}: {_explain_error(exc)}") from None
             ruleset = self._host.get_ruleset(name)
             self._rulesets.append(ruleset)
             self._handles.append(ruleset._handle)
@@ -275,14 +286,20 @@ class DurableBackend:
             _dre.delete_state(handle, sid)
 
     def close(self) -> None:
-        """Release the C rulesets (call when no evaluation is in flight)."""
-        for name in self._names:
-            rs = self._host._ruleset_directory.pop(name, None)
-            if rs is not None:
-                self._host._ruleset_list.remove(rs)
-                _dre.delete_ruleset(rs._handle)
+        """Release the C rulesets now (call when no evaluation is in flight); idempotent."""
+        self._finalizer()
         self._rulesets.clear()
         self._handles.clear()
+
+
+def _release(host: Any, names: list[str]) -> None:
+    """Delete the named C rulesets of ``host`` (the backend's finalizer: it must not hold the backend)."""
+    for name in names:
+        rs = host._ruleset_directory.pop(name, None)
+        if rs is not None:
+            host._ruleset_list.remove(rs)
+            _dre.delete_ruleset(rs._handle)
+    names.clear()
 
 
 def _encode(facts: Sequence[Mapping[str, Any]], texts: list[str], nodes: list[Node], kinds: list[str]) -> None:
@@ -292,3 +309,20 @@ def _encode(facts: Sequence[Mapping[str, Any]], texts: list[str], nodes: list[No
         kinds.append(t)
         nodes.append(("c", str(fact.get("rule"))) if t == "conclusion" else ("t", t))
         texts.append(fact_json({"id": f"f{len(texts)}", "sid": SID, **fact}))
+
+
+# durable-rules 2.0.28 rules.h: the limits a ruleset can hit when it is built
+_BUILD_ERRORS = {
+    "106": "more rules than durable-rules takes in one ruleset",
+    "107": "more than 128 negations share one condition (durable-rules' NEXT_LIST_LENGTH)",
+    "108": "more than 256 rules share one condition (durable-rules' BETA_LIST_LENGTH)",
+    "113": "an expression too long for durable-rules",
+}
+
+
+def _explain_error(exc: Exception) -> str:
+    """durable's message, with the limit named when it gives one of its known error codes."""
+    text = str(exc)
+    match = re.search(r"error code: (\d+)", text)
+    reason = _BUILD_ERRORS.get(match.group(1)) if match else None
+    return f"{text} ({reason})" if reason else text

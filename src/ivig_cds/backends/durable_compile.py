@@ -1,4 +1,5 @@
-"""Rules compiled for durable-rules: its JSON condition grammar, fact ordering for negations, load checks.
+"""Rules compiled for durable-rules: its JSON condition grammar and load checks (the fact ordering for
+negations is planned in :mod:`ivig_cds.rulebook.plan`, so both backends refuse the same rules).
 
 No durable import here: :mod:`ivig_cds.backends._durable` registers what this module produces.
 """
@@ -10,9 +11,8 @@ from typing import Any
 
 from ivig_cds.errors import EngineError
 from ivig_cds.rulebook.conditions import And, Cond, Pattern, Test, iter_tests
-from ivig_cds.rulebook.plan import conclusion_fact
+from ivig_cds.rulebook.plan import Node, conclusion_fact, negation_order
 from ivig_cds.rulebook.spec import Rule
-from ivig_cds.rulebook.truth import eval_cond
 
 __all__ = [
     "SENTINEL",
@@ -28,7 +28,6 @@ __all__ = [
 _DURABLE_OPS = {"lt": "$lt", "le": "$lte", "gt": "$gt", "ge": "$gte"}
 SENTINEL = "__session__"  # rule name and fact type of the per-session sentinel (never a rule id)
 _RESERVED_FIELDS = ("sid", "id", "$s", "t")
-Node = tuple[str, str]  # ("t", fact type) or ("c", rule id of a conclusion)
 
 
 def compile_condition(cond: Cond) -> dict[str, Any]:
@@ -54,49 +53,6 @@ def compile_pattern(pattern: Pattern) -> dict[str, Any]:
     parts = [{"t": pattern.fact_type}, *(body["$and"] if "$and" in body and len(body) == 1 else [body])]
     key = f"{pattern.alias}$not" if pattern.kind == "none" else pattern.alias
     return {key: {"$and": parts}}
-
-
-def _pattern_nodes(pattern: Pattern, producers: Sequence[Rule]) -> set[Node]:
-    """The fact nodes a pattern can match: its type, or for conclusions the producing rules."""
-    if pattern.fact_type != "conclusion":
-        return {("t", pattern.fact_type)}
-    return {("c", r.id) for r in producers if eval_cond(pattern.cond, conclusion_fact(r)) is True}
-
-
-def negation_order(rules: Sequence[Rule], producers: Sequence[Rule] = ()) -> dict[Node, int]:
-    """Rank fact nodes so every fact a rule negates is asserted before every fact it matches.
-
-    durable decides a negation when the frame reaches it and never revisits it (measured), so a
-    negated fact asserted after the positive ones would be missed. Nodes are fact types and, for
-    the conclusions asserted into a stratum, the rule that concluded (``producers``: the rules of
-    earlier strata). Unranked nodes may go anywhere (rank 0).
-
-    Raises:
-        EngineError: a rule negates the fact type it matches, or two rules need opposite orders.
-    """
-    before: dict[Node, set[Node]] = {}
-    for rule in rules:
-        negated: set[Node] = set()
-        matched: set[Node] = set()
-        for p in rule.patterns:
-            (negated if p.kind == "none" else matched).update(_pattern_nodes(p, producers))
-        for n in negated:
-            if n in matched and n[0] == "t":
-                raise EngineError(f"{rule.id}: a rule may not negate the fact type it matches ({n[1]})")
-            before.setdefault(n, set()).update(matched - {n})
-    nodes = set(before) | {m for after in before.values() for m in after}
-    rank: dict[Node, int] = {}
-    level = 0
-    remaining = {n: {m for m, after in before.items() if n in after} for n in nodes}  # n -> must follow
-    while remaining:
-        ready = sorted(n for n, deps in remaining.items() if not deps & set(remaining))
-        if not ready:
-            raise EngineError(f"negations over facts form a cycle: {sorted(remaining)}")
-        for n in ready:
-            rank[n] = level
-            del remaining[n]
-        level += 1
-    return rank
 
 
 def _property_hash(name: str) -> int:

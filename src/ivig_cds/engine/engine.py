@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -306,8 +307,10 @@ class Engine:
                 continue
             if not isinstance(value, _TYPE_CHECK[kind]) or (kind != "bool" and isinstance(value, bool)):
                 raise TypeError(f"{fact_type}.{key} must be a {kind}, got {type(value).__name__}")
-            if kind == "number" and value != value:  # NaN compares with nothing
-                raise TypeError(f"{fact_type}.{key} is NaN")
+            if isinstance(value, float) and not math.isfinite(
+                value
+            ):  # NaN compares with nothing, inf is no measure
+                raise TypeError(f"{fact_type}.{key} is {value!r}, not a finite number")
             if isinstance(value, str) and not value.isprintable():
                 raise TypeError(f"{fact_type}.{key} holds a control character or a lone surrogate")
         return row

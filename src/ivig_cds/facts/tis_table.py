@@ -17,9 +17,8 @@ from fractions import Fraction
 from itertools import pairwise
 from typing import Any, SupportsFloat
 
-import yaml
-
 from ivig_cds.errors import RuleFileError
+from ivig_cds.model.yaml_safe import YamlRejected, load_yaml
 
 __all__ = [
     "MEASURE_NAMES",
@@ -169,11 +168,11 @@ def load_tis_table(path: str | os.PathLike[str]) -> TisTable:
     name = os.fspath(path)
     try:
         with open(name, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle)
+            data = load_yaml(handle.read())
     except OSError as exc:
         raise RuleFileError(name, f"cannot read the file: {exc.strerror or exc}", _RULE_ID) from exc
-    except yaml.YAMLError as exc:
-        raise RuleFileError(name, f"not valid YAML: {exc}", _RULE_ID) from exc
+    except (YamlRejected, UnicodeDecodeError, RecursionError) as exc:
+        raise RuleFileError(name, f"not valid YAML: {exc}", _RULE_ID) from None
     if not isinstance(data, Mapping):
         raise RuleFileError(name, "expected a mapping at the top level", _RULE_ID)
     return TisTable.from_mapping(data, source=name)

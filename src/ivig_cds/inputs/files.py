@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any, ClassVar, Literal, NoReturn
+from typing import Any, Literal, NoReturn
 
-import yaml
 from pydantic import ValidationError
 from pydantic_core import PydanticCustomError
 
 from ivig_cds.errors import FieldError, InputError
 from ivig_cds.model.patient import Patient, check_iso_date
+from ivig_cds.model.yaml_safe import YamlRejected, load_yaml
 
 __all__ = [
     "MAX_DOCUMENT_BYTES",
     "MAX_NESTING_DEPTH",
+    "MAX_YAML_BYTES",
     "SCHEMA_ID",
     "SCHEMA_TITLE",
     "check_as_of",
@@ -33,6 +34,8 @@ __all__ = [
 
 MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
 """Largest document accepted, in bytes (10 MiB); a patient file is a few kilobytes."""
+MAX_YAML_BYTES = 1024 * 1024
+"""Largest YAML document accepted (1 MiB, about a second to read): larger records must be JSON."""
 MAX_NESTING_DEPTH = 64
 """Deepest nesting of objects and arrays accepted; the contract needs five levels."""
 SCHEMA_ID = "urn:ivig-cds:schema:patient-file:1"
@@ -96,67 +99,20 @@ def _parse_json(text: str, source: str) -> object:
 # ---------------------------------------------------------------- YAML
 
 
-class _StrictSafeLoader(yaml.SafeLoader):
-    """``SafeLoader`` that refuses duplicate keys, non-string keys, aliases and non-JSON types."""
-
-    # Binary, sets and ordered pairs have no place in a patient file; unknown tags become errors.
-    yaml_constructors: ClassVar[dict[str | None, Any]] = {
-        tag: constructor
-        for tag, constructor in yaml.SafeLoader.yaml_constructors.items()
-        if tag
-        not in {
-            "tag:yaml.org,2002:binary",
-            "tag:yaml.org,2002:set",
-            "tag:yaml.org,2002:omap",
-            "tag:yaml.org,2002:pairs",
-        }
-    }
-
-    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
-        # Aliases enable "billion laughs" expansion and merge keys; a patient file needs neither.
-        if self.check_event(yaml.AliasEvent):
-            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]  # untyped in types-PyYAML
-            raise yaml.composer.ComposerError(None, None, "aliases are not allowed", mark)
-        return super().compose_node(parent, index)
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
-        seen: set[str] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            if not isinstance(key, str):
-                raise yaml.constructor.ConstructorError(
-                    None, None, "mapping keys must be strings", key_node.start_mark
-                )
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key[:64]!r}", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
 def _parse_yaml(text: str, source: str) -> object:
-    # Same steps as yaml.safe_load, but with the stricter SafeLoader subclass above.
-    loader: _StrictSafeLoader | None = None
+    # YAML costs ~1 s/MiB to construct even with libyaml (JSON: ~50 ms): larger records belong in JSON
+    if len(text.encode("utf-8", errors="surrogatepass")) > MAX_YAML_BYTES:
+        _fail(
+            source,
+            f"YAML document larger than {MAX_YAML_BYTES // 2**20} MiB (use JSON for larger records)",
+            "too_large",
+        )
     try:
-        loader = _StrictSafeLoader(text)  # its reader already refuses control characters here
-        return loader.get_single_data()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        # Only context and problem: str(exc) quotes a snippet of the document.
-        what = "; ".join(part for part in (exc.context, exc.problem) if part) or "syntax error"
-        problem = f"invalid YAML{where}: {what}"
-    except yaml.YAMLError:
-        problem = "invalid YAML"
+        return load_yaml(text)
+    except YamlRejected as exc:
+        problem = _TOO_DEEP if "nesting depth" in exc.problem else str(exc)  # libyaml's own limit (1000)
     except RecursionError:
         problem = _TOO_DEEP
-    except ValueError:
-        # YAML's own scalars: an unquoted impossible date (2024-02-30), an integer over 4300 digits
-        problem = "invalid YAML: a date or number is out of range"
-    finally:
-        if loader is not None:
-            loader.dispose()
     _fail(source, problem)
 
 

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from ivig_cds.errors import RuleFileError
 from ivig_cds.model.resources import default_rules_dir
+from ivig_cds.model.yaml_safe import YamlRejected, load_yaml
 
 __all__ = ["STABILIZERS", "Product", "ProductInfo", "ProductTable", "load_product_table"]
 
@@ -226,10 +225,10 @@ def load_product_table(rules_dir: Path | None = None) -> ProductTable:
     """
     path = (rules_dir or default_rules_dir()) / "terminology.yaml"
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise RuleFileError(str(path), f"cannot read the file: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
+    except (YamlRejected, UnicodeDecodeError, RecursionError) as exc:
         raise RuleFileError(str(path), f"not valid YAML: {exc}") from None
     if not isinstance(data, Mapping):
         raise RuleFileError(str(path), "expected a mapping")

@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
+from ivig_cds.model.yaml_safe import load_yaml
 
 if TYPE_CHECKING:  # annotations only: no import of the engine at run time
     from ivig_cds.model.evaluation import Evaluation
@@ -49,7 +49,7 @@ class DraftOrder:
 
 @lru_cache(maxsize=1)
 def card_codes() -> dict[str, Any]:
-    data = yaml.safe_load(Path(__file__).with_name("card_codes.yaml").read_text(encoding="utf-8"))
+    data = load_yaml(Path(__file__).with_name("card_codes.yaml").read_text(encoding="utf-8"))
     assert isinstance(data, dict)
     return data
 

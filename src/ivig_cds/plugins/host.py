@@ -10,12 +10,13 @@ so every hook is called here one plugin at a time: a failure is recorded, the re
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -79,7 +80,7 @@ class Registrations:
 class _Interrupts:
     """Tells a real Ctrl-C from a ``KeyboardInterrupt`` a plugin raised itself.
 
-    The CLI calls :meth:`install`: SIGINT then goes through a handler that counts it. Without it
+    The CLI runs inside :meth:`guard`: SIGINT then goes through a handler that counts it. Without it
     (an embedding program), a ``KeyboardInterrupt`` cannot be told apart and is taken as real.
     """
 
@@ -87,16 +88,30 @@ class _Interrupts:
         self.installed = False
         self.seen = 0
 
-    def install(self) -> None:
+    def install(self) -> Any:
+        """Count SIGINTs from now on (main thread only); returns the handler it replaced."""
         if threading.current_thread() is not threading.main_thread():
-            return
+            return None
 
         def handler(signum: int, frame: object) -> None:
             self.seen += 1
             raise KeyboardInterrupt
 
-        signal.signal(signal.SIGINT, handler)
+        previous = signal.signal(signal.SIGINT, handler)
         self.installed = True
+        return previous
+
+    @contextlib.contextmanager
+    def guard(self) -> Iterator[None]:
+        """Count SIGINTs while the block runs, then restore the previous handler and state."""
+        state = (self.installed, self.seen)
+        previous = self.install()
+        try:
+            yield
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+            self.installed, self.seen = state
 
     def real(self) -> bool:
         return self.seen > 0 or not self.installed

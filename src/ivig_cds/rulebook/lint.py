@@ -6,11 +6,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from ivig_cds.errors import RuleFileError
 from ivig_cds.facts.catalog import CATALOG, FactField
 from ivig_cds.rulebook.load import SPECIAL_FILES, RuleBook, load_rulebook, parse_rule_file
+from ivig_cds.rulebook.plan import make_plan
+from ivig_cds.rulebook.tables import yaml_load
 
 __all__ = ["LintReport", "lint_rules"]
 
@@ -29,8 +29,8 @@ class LintReport:
 def _each_rule(path: Path, tables: RuleBook, origin: str, catalog: Catalog) -> list[RuleFileError]:
     """Check the rules of a file one by one, so every broken rule is reported, not only the first."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        data = yaml_load(path)
+    except RuleFileError:
         return []  # parse_rule_file already reported it
     raws = data.get("rules") if isinstance(data, dict) else None
     if not isinstance(raws, list):
@@ -57,8 +57,8 @@ def _guess_origin(files: Sequence[Path]) -> str:
     spaces: set[str] = set()
     for f in files:
         try:
-            data = yaml.safe_load(f.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError, UnicodeDecodeError):
+            data = yaml_load(f)
+        except RuleFileError:
             continue
         for raw in data.get("rules", []) if isinstance(data, dict) else []:
             rid = str(raw.get("id", "")) if isinstance(raw, dict) else ""
@@ -110,9 +110,10 @@ def lint_rules(path: Path, *, origin: str | None = None, catalog: Catalog | None
     if not errors and ok:  # across files: duplicate ids, references to unknown rules
         try:
             if full:
-                load_rulebook(folder, catalog=catalog)  # the whole directory: rules may refer to others
+                book = load_rulebook(folder, catalog=catalog)  # the whole directory: rules may refer to others
             else:
-                load_rulebook(extra_rule_files=[(Path(f), origin) for f, _ in ok], catalog=catalog)
+                book = load_rulebook(extra_rule_files=[(Path(f), origin) for f, _ in ok], catalog=catalog)
+            make_plan(list(book.rules.values()))  # negation cycles, chains too long
         except RuleFileError as exc:
             errors.append(exc)
             ok.clear()

@@ -31,6 +31,7 @@ from ivig_cds.rulebook.spec import (
 from ivig_cds.rulebook.tables import apply_threshold_overrides, load_status, load_thresholds, yaml_load
 
 __all__ = [
+    "MAX_PLUGIN_RULES",
     "SEVERITIES",
     "SPECIAL_FILES",
     "TEMPLATE_REF",
@@ -46,6 +47,9 @@ __all__ = [
     "plugin_namespace",
     "read_rule_source",
 ]
+
+MAX_PLUGIN_RULES = 250
+"""Most rules one plugin (or extra rule file origin) may register; a site's rules are a few dozen."""
 
 
 def load_rulebook(
@@ -159,6 +163,14 @@ def load_rulebook(
             if p.fact_type == "conclusion" and unknown:
                 fail(rule.origin, RuleFileError(rule.file, f"refers to unknown rule {unknown[0]!r}", rule.id))
                 break
+    counts: dict[str, int] = {}
+    for rule in book.rules.values():
+        counts[rule.origin] = counts.get(rule.origin, 0) + 1
+    for origin, count in sorted(counts.items()):
+        if origin != "core" and origin not in failed and count > MAX_PLUGIN_RULES:
+            first = min((r for r in book.rules.values() if r.origin == origin), key=lambda r: r.id)
+            error = f"{count} rules: a plugin may register at most {MAX_PLUGIN_RULES}"
+            fail(origin, RuleFileError(first.file, error))
     # a plugin that failed anywhere contributes no rules at all (never half a rule set)
     book.rules = {k: r for k, r in book.rules.items() if r.origin not in failed}
     book.files = [f for f in book.files if f.origin not in failed]

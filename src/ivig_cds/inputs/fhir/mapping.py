@@ -8,11 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-import yaml
-
 from ivig_cds.errors import RuleFileError
 from ivig_cds.model.resources import default_rules_dir
 from ivig_cds.model.terminology import ProductTable, load_product_table
+from ivig_cds.model.yaml_safe import YamlRejected, load_yaml
 
 __all__ = ["Code", "CodeSet", "FhirMapping", "UnitTable", "default_mapping_path", "load_mapping"]
 
@@ -354,8 +353,8 @@ def load_mapping(path: str | Path | None = None) -> FhirMapping:
     except OSError as exc:
         raise RuleFileError(str(file), f"cannot read the file: {exc.strerror or exc}") from None
     try:
-        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError as exc:
+        data = load_yaml(text)
+    except (YamlRejected, RecursionError) as exc:
         raise RuleFileError(str(file), f"not valid YAML: {exc}") from None
     if not isinstance(data, Mapping):
         raise RuleFileError(str(file), "expected a mapping")
