@@ -7,30 +7,28 @@ import math
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from ivig_cds._version import __version__
-from ivig_cds.backends.base import Backend, Match
-from ivig_cds.backends.reference import ReferenceBackend
-from ivig_cds.engine.findings import FindingBuilder, finding_key, plugin_failure_finding
+from ivig_cds.backends.base import Match
+from ivig_cds.engine.build import build_rules
+from ivig_cds.engine.findings import finding_key, plugin_failure_finding
 from ivig_cds.engine.guard import adjust_findings, observe
-from ivig_cds.engine.status import assemble_status, check_status_table, dose_plan
-from ivig_cds.errors import EngineError, InputError, IvigCdsError, RuleFileError
+from ivig_cds.engine.status import assemble_status, dose_plan
+from ivig_cds.errors import EngineError, InputError, IvigCdsError
 from ivig_cds.facts.derive import Derived, derive
-from ivig_cds.facts.scoring import TisTable
 from ivig_cds.inputs.fhir.integration import load_input, resolve_mapping, with_mapping
 from ivig_cds.inputs.files import check_as_of
 from ivig_cds.model.evaluation import EngineInfo, Evaluation, PatientSummary, PluginFailure, RulesetInfo
 from ivig_cds.model.patient import Patient
 from ivig_cds.plugins.core import CorePlugin
-from ivig_cds.plugins.host import PluginHost, PluginInfo, Registrations, boundary
+from ivig_cds.plugins.host import PluginHost, PluginInfo, boundary
 from ivig_cds.plugins.spec import EvaluationContext
-from ivig_cds.rulebook.load import load_rulebook
-from ivig_cds.rulebook.plan import Plan, conclusion_fact, make_plan
-from ivig_cds.rulebook.spec import Rule, RuleBook
+from ivig_cds.rulebook.plan import conclusion_fact
+from ivig_cds.rulebook.spec import Rule
 
 __all__ = ["Engine", "PatientSource", "Trace", "evaluate", "today_utc"]
 
@@ -108,7 +106,10 @@ class Engine:
         )
         reg = self.host.collect()
         self.backend_name: BackendName = backend
-        self._build(reg, rules_dir, thresholds, list(extra_rule_files))
+        built = build_rules(self.host, reg, rules_dir, thresholds, list(extra_rule_files), backend)
+        self.book, self.catalog, self.plan, self._backend = built.book, built.catalog, built.plan, built.backend
+        self.fingerprint, self._tis, self._thresholds = built.fingerprint, built.tis, built.thresholds
+        self._findings, self._derivers, self.output_formats = built.findings, built.derivers, built.formats
         overridden = {
             k: t.value
             for k, t in sorted(self.book.thresholds.items())
@@ -126,123 +127,6 @@ class Engine:
             plugin_failures=[PluginFailure(plugin=p, hook=h, error=e) for p, h, e in self.host.failures],
             thresholds_overridden=overridden,
         )
-
-    def _build(
-        self,
-        reg: Registrations,
-        rules_dir: Path | None,
-        thresholds: Mapping[str, Any] | None,
-        extra: list[tuple[Path | Mapping[str, Any], str]],
-    ) -> None:
-        """Load, plan and compile the rules; a plugin whose rules cannot be built is isolated, not fatal.
-
-        A plugin that fails anywhere is left out whole - rules, thresholds, facts, formats, hooks - and
-        the rules are built again without it, so its thresholds never touch the core rules. Only a
-        core failure raises.
-        """
-        # a "load" failure registered nothing (and may name a duplicate of a plugin that did load)
-        excluded = {plugin for plugin, hook, _ in self.host.failures if hook != "load"}
-        for _ in range(len(self.host.infos) + len(extra) + 2):
-            derivers = [d for d in reg.derivers if d[0] not in excluded]
-            self.catalog = self.host.catalog(Registrations(derivers=derivers))
-            failed: dict[str, tuple[str, Exception]] = {}
-
-            def record(
-                origin: str, hook: str, exc: Exception, failed: dict[str, tuple[str, Exception]] = failed
-            ) -> None:
-                failed.setdefault(origin, (hook, exc))
-
-            book = load_rulebook(
-                rules_dir,
-                threshold_overrides=thresholds,
-                sources=[s for s in reg.rule_sources if s[1] not in excluded],
-                extra_rule_files=[s for s in extra if s[1] not in excluded],
-                plugin_overrides=[o for o in reg.thresholds if o[0] not in excluded],
-                catalog=self.catalog,
-                on_error=record,
-            )
-            if not failed:
-                check_status_table(book)
-                culprit = self._compile(book)
-                if culprit is None:
-                    break
-                failed[culprit[0]] = ("register_rules", culprit[1])
-            for origin, (hook, exc) in sorted(failed.items()):
-                self.host.fail(origin, hook, exc)  # strict mode raises here
-                self.host.disable(origin)
-            excluded |= set(failed)
-        else:  # pragma: no cover - each round excludes at least one plugin
-            raise EngineError("the rules could not be built")
-        self.book = book
-        self._derivers = sorted((d for d in reg.derivers if d[0] not in excluded), key=lambda d: (d[0], d[1].name))
-        self.output_formats: dict[str, Any] = {
-            name: fmt for name, (plugin, fmt) in sorted(reg.formats.items()) if plugin not in excluded
-        }
-        for rid, rule in sorted(self.book.rules.items()):
-            if rule.origin in self.host.infos:
-                self.host.infos[rule.origin].rules.append(rid)
-
-    def _compile(self, book: RuleBook) -> tuple[str, Exception] | None:
-        """Plan and compile ``book`` (setting the engine's rules); else the plugin that breaks it.
-
-        Raises:
-            RuleFileError, EngineError: The core rules alone cannot be built.
-        """
-        try:
-            self._install(book)
-            return None
-        except (RuleFileError, EngineError) as exc:
-            rule_id = getattr(exc, "rule_id", None)
-            origin = book.rules[rule_id].origin if rule_id in book.rules else None
-            if origin is not None and origin != "core":
-                return origin, exc
-            plugins = sorted({r.origin for r in book.rules.values()} - {"core"})
-            if not plugins:
-                raise
-            first_error: Exception = exc
-        accepted = ["core"]
-        for plugin in ["core", *plugins]:  # which plugin, added to the core, breaks the build
-            trial = replace(book, rules={k: r for k, r in book.rules.items() if r.origin in {*accepted, plugin}})
-            try:
-                self._install(trial, keep=False)
-            except (RuleFileError, EngineError) as exc:
-                if plugin == "core":
-                    raise first_error from None
-                return plugin, exc
-            if plugin != "core":
-                accepted.append(plugin)
-        self._install(book)  # every plugin builds alone: the combination was the problem
-        return None
-
-    def _install(self, book: RuleBook, *, keep: bool = True) -> None:
-        """Plan the rules and build the backend (``keep=False``: a trial, released at once)."""
-        plan = make_plan(list(book.rules.values()))
-        tis = TisTable.from_mapping(book.tis_table, source="tis.yaml")
-        fingerprint = book.fingerprint()
-        backend = self._make_backend(self.backend_name, plan, fingerprint)
-        if not keep:
-            backend.close()
-            return
-        old = getattr(self, "_backend", None)
-        if old is not None:
-            old.close()
-        self.plan, self._tis, self.fingerprint, self._backend = plan, tis, fingerprint, backend
-        self._thresholds = book.threshold_values()
-        self._findings = FindingBuilder(book, self._thresholds, self.catalog)
-
-    def _make_backend(self, backend: str, plan: Plan, fingerprint: str) -> Backend:
-        if backend == "durable":
-            try:
-                from ivig_cds.backends._durable import DurableBackend
-            except ImportError as exc:
-                raise EngineError(
-                    f"durable-rules cannot be imported ({exc}); install it, or use the reference backend"
-                    " (backend='reference', or --backend reference on the command line)"
-                ) from None
-            return DurableBackend(plan.strata, fingerprint, [set(c) for c in plan.chained])
-        if backend == "reference":
-            return ReferenceBackend(plan)
-        raise EngineError(f"unknown backend {backend!r} (use durable or reference)")
 
     @property
     def plugins(self) -> list[PluginInfo]:
