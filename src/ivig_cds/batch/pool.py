@@ -29,6 +29,9 @@ _CHUNK_MAX = 16
 
 def _worker_main(conn: multiprocessing.connection.Connection, make_engine: Any, as_of: Any, keep: bool) -> None:
     """Worker loop: build the engine once, then evaluate each chunk received, one result per record."""
+    # Ctrl-C reaches the whole process group: the parent stops the run and the workers; a worker
+    # that took it itself would only print a traceback over the parent's message
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         engine = make_engine()
     except Exception as exc:

@@ -24,7 +24,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
-__all__ = ["Style", "clean", "format_value", "plural", "printable"]
+__all__ = ["Style", "clean", "format_value", "plural", "printable", "typeset"]
 
 Style = Literal["message", "display", "raw", "markdown"]
 
@@ -33,6 +33,15 @@ Style = Literal["message", "display", "raw", "markdown"]
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 # HTML as entities, Markdown syntax backslash-escaped: shown, never interpreted
 _MARKDOWN = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", **{c: "\\" + c for c in "\\`*_[]|~#"}})
+_TYPESET = (
+    (re.compile(r">="), "≥"),
+    (re.compile(r"<="), "≤"),
+    (re.compile(r"->"), "→"),
+    (re.compile(r"\+/-"), "±"),
+    (re.compile(r"(?<=\d) ?x (?=[A-Za-z(])"), " × "),
+    (re.compile(r"(?<=\d)x(?= [a-z])"), "×"),
+    (re.compile(r"(?<![\d.-])(\d{1,3}(?:\.\d+)?)-(\d{1,3}(?:\.\d+)?)(?![\d-])"), "\\1–\\2"),
+)
 _NONE = {"message": "not recorded", "display": "—", "raw": "null", "markdown": "not recorded"}
 
 
@@ -106,6 +115,17 @@ def format_value(
         return ", ".join(format_value(v, style, spec=spec, decimals=decimals) for v in value)
     text = str(value)
     return text if style == "message" else printable(text)
+
+
+def typeset(text: str) -> str:
+    """Rule text as a person reads it: ``>=`` as ``≥``, ``->`` as ``→``, ``5-10`` as ``5–10``, ``2 x`` as ``2 ×``.
+
+    For display only (the console, Markdown): messages in the JSON output keep the rules' own characters.
+    Dates (``2024-05-10``) and rule ids (``SAFETY-011``) are left alone.
+    """
+    for pattern, repl in _TYPESET:
+        text = pattern.sub(repl, text)
+    return text
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:
