@@ -57,11 +57,20 @@ def error(text: str) -> None:
 
 
 def print_failure(failure: Failure) -> None:
-    """An input that produced no evaluation: its source, then each field path and message."""
-    if failure.kind == "invalid":
+    """An input that produced no evaluation: ``file not found: PATH``, or its source, each field and message."""
+    errors = failure.errors
+    if failure.kind == "invalid" and len(errors) == 1 and not errors[0].loc:
+        problem = errors[0]
+        if problem.msg == "file not found":
+            say(f"file not found: {failure.source}")
+        elif problem.type == "file":
+            say(f"{failure.source}: {problem.msg}")
+        else:  # the document as a whole: not JSON, empty, too large
+            say(f"invalid patient file {failure.source}: {problem.msg}")
+    elif failure.kind == "invalid":
         say(f"invalid patient file {failure.source}")
-        for fe in failure.errors:
-            say(f"  {fe.loc or '(document)'}: {fe.msg}")
+        for fe in errors:
+            say(f"  {fe.loc}: {fe.msg}" if fe.loc else f"  {fe.msg}")
     else:
         say(f"error: {failure.source}: " + "; ".join(fe.msg for fe in failure.errors))
 

@@ -98,9 +98,10 @@ def _md_one(ev: Evaluation) -> list[str]:
     s, p = ev.status, ev.patient
     out = [f"## Patient {_md(ev.patient_id)}", ""]
     today = " (today, UTC)" if s.as_of_source == "today" else ""
+    courses = plural(p.courses_given, "IVIG course") if p.courses_given else "no IVIG course yet"
     out.append(
         f"As of {ev.as_of}{today} · {p.age_years} y {_md(p.sex)} · {_md(p.condition.replace('_', ' '))}"
-        f" ({_md(p.classification)}) · {plural(p.courses_given, 'IVIG course') if p.courses_given else 'no IVIG course yet'}"
+        f" ({_md(p.classification)}) · {courses}"
     )
     out.append("")
     out += [f"- **{line.label}** {_md(line.text)}" for line in verdict(ev).lines]
