@@ -43,6 +43,7 @@ class Verdict:
         stop_ivig: A rule says IVIG should stop (no response after the first phase).
         eligible_from: The date a first course becomes possible when only the stability window
             blocks it (the change date plus the window), else ``None``.
+        incomplete: A plugin failed: what is missing from this result (``None`` when nothing is).
     """
 
     ivig: Line
@@ -50,10 +51,13 @@ class Verdict:
     relapse: Line
     stop_ivig: bool
     eligible_from: str | None
+    incomplete: Line | None = None
 
     @property
-    def lines(self) -> tuple[Line, Line, Line]:
-        return self.ivig, self.working, self.relapse
+    def lines(self) -> tuple[Line, ...]:
+        """The lines to show, first: the evaluation is incomplete (a plugin failed), when it is."""
+        head = (self.incomplete,) if self.incomplete is not None else ()
+        return (*head, self.ivig, self.working, self.relapse)
 
 
 @dataclass(frozen=True)
@@ -240,6 +244,14 @@ def _relapse_line(ev: Evaluation) -> Line:
     )
 
 
+def _incomplete(ev: Evaluation) -> Line | None:
+    failed = ev.engine.plugin_failures
+    if not failed:
+        return None
+    names = ", ".join(dict.fromkeys(f"{f.plugin} ({f.hook})" for f in failed))
+    return Line("Incomplete", f"plugin {names} failed: its checks are missing from this result", "bad")
+
+
 def verdict(ev: Evaluation) -> Verdict:
     """The plain-language verdict of one evaluation."""
     eligible_from = _eligible_from(ev)
@@ -249,6 +261,7 @@ def verdict(ev: Evaluation) -> Verdict:
         relapse=_relapse_line(ev),
         stop_ivig=_stop(ev) is not None,
         eligible_from=eligible_from,
+        incomplete=_incomplete(ev),
     )
 
 
