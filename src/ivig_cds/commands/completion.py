@@ -12,6 +12,8 @@ import argparse
 import shlex
 import sys
 
+from ivig_cds.outputs.registry import builtin_formats
+
 __all__ = ["completion_script", "run_completion"]
 
 
@@ -26,10 +28,13 @@ def _options(parser: argparse.ArgumentParser) -> tuple[list[str], dict[str, list
     flags: list[str] = []
     values: dict[str, list[str]] = {}
     for action in parser._actions:
+        choices = action.choices
+        if choices is None and action.dest == "format":  # open to plugins: the built-in ones complete
+            choices = list(builtin_formats())
         for flag in action.option_strings:
             flags.append(flag)
-            if action.choices is not None and not isinstance(action, argparse._SubParsersAction):
-                values[flag] = [str(c) for c in action.choices]
+            if choices is not None and not isinstance(action, argparse._SubParsersAction):
+                values[flag] = [str(c) for c in choices]
     return flags, values
 
 
