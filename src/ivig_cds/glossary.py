@@ -31,6 +31,7 @@ __all__ = [
     "reference_markdown",
     "screen_item",
     "status_word",
+    "threshold_table",
     "threshold_text",
     "threshold_unit",
     "value_text",
@@ -48,7 +49,7 @@ def glossary() -> dict[str, Any]:
 
 
 @lru_cache(maxsize=1)
-def _thresholds() -> dict[str, dict[str, Any]]:
+def threshold_table() -> dict[str, dict[str, Any]]:
     """The built-in thresholds table (value, unit, description) by name."""
     data = yaml.safe_load((default_rules_dir() / "thresholds.yaml").read_text(encoding="utf-8"))
     table = data.get("thresholds", {}) if isinstance(data, dict) else {}
@@ -109,7 +110,7 @@ def value_text(key: str, value: object) -> str:
 
 def threshold_unit(name: str) -> str:
     """The unit of a built-in threshold (empty for a plugin's)."""
-    return str(_thresholds().get(name, {}).get("unit", ""))
+    return str(threshold_table().get(name, {}).get("unit", ""))
 
 
 def threshold_text(name: str, value: object) -> str:
