@@ -95,7 +95,8 @@ def _complete(script: str, *words: str) -> list[str]:
     if bash is None:
         pytest.skip("bash is not installed")
     line = " ".join(f"'{w}'" for w in words)
-    probe = f'{script}\nCOMP_WORDS=({line}); COMP_CWORD={len(words) - 1}; _ivig_cds; printf "%s\\n" "${{COMPREPLY[@]}}"'
+    call = f'COMP_WORDS=({line}); COMP_CWORD={len(words) - 1}; _ivig_cds; printf "%s\\n" "${{COMPREPLY[@]}}"'
+    probe = f"{script}\n{call}"
     done = subprocess.run([bash, "-c", probe], capture_output=True, text=True, timeout=30, check=False)
     assert done.returncode == 0, done.stderr
     return done.stdout.split()
@@ -134,11 +135,13 @@ def test_a_site_configuration_sets_thresholds_plugins_and_backend(
 ) -> None:
     (tmp_path / "site_plugins").mkdir()
     (tmp_path / "site_plugins" / "clinic.py").write_text(
-        "from ivig_cds import hookimpl\n@hookimpl\ndef provide_thresholds():\n    return {'taper_target_pct': 40}\n"
+        "from ivig_cds import hookimpl\n@hookimpl\ndef provide_thresholds():\n"
+        "    return {'taper_target_pct': 40}\n"
     )
     config = tmp_path / "site.toml"
     config.write_text(
-        '[thresholds]\nlow_dose_gc_mg = 5\n\n[plugins]\npaths = ["site_plugins/"]\n\n[engine]\nbackend = "reference"\n'
+        '[thresholds]\nlow_dose_gc_mg = 5\n\n[plugins]\npaths = ["site_plugins/"]\n\n'
+        '[engine]\nbackend = "reference"\n'
     )
     code, out, _ = run(capsys, "evaluate", RELAPSE, "-f", "json", "--config", str(config))
     doc = json.loads(out)

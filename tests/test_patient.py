@@ -382,7 +382,8 @@ def test_unknown_field_message(minimal_patient_dict: dict[str, Any]) -> None:
         )
     ]
     assert str(info.value) == (
-        "file.json: demographics.weight_lb: unknown field (not in patient-file contract v1); did you mean weight_kg?"
+        "file.json: demographics.weight_lb: unknown field (not in patient-file contract v1);"
+        " did you mean weight_kg?"
     )
 
 
