@@ -46,7 +46,10 @@ def _common_dir(sources: Sequence[str]) -> str:
     dirs = [os.path.dirname(s.rsplit(":", 1)[0] if s.rsplit(":", 1)[-1].isdigit() else s) for s in sources]
     if not dirs or any(d == "" for d in dirs) or any(s.startswith("<") for s in sources):
         return ""
-    common = os.path.commonpath(dirs)
+    try:
+        common = os.path.commonpath(dirs)
+    except ValueError:  # absolute and relative paths mixed: no directory in common
+        return ""
     return common if common not in ("", ".") else ""
 
 
