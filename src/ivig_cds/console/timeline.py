@@ -65,7 +65,6 @@ class TimelineData:
     series: tuple[Series, ...]
     courses: tuple[date, ...]
     discontinued: date | None
-    earlier_courses: int = 0
 
 
 def _mmt8(patient: Patient, as_of: date) -> Series:
