@@ -43,8 +43,9 @@ def test_the_output_format_writer_of_docs_plugins_works_as_a_plugin(tmp_path: Pa
     plugin = tmp_path / "csvfmt.py"
     plugin.write_text(code, encoding="utf-8")
     env = {**os.environ, "IVIG_CDS_LOAD_PLUGINS": ""}
-    argv = [sys.executable, "-c", "import sys; from ivig_cds.cli import main; sys.exit(main())", "evaluate",
-            "examples/relapse.json", "examples/non-responder.json", "--plugin", str(plugin), "-f", "csv"]  # fmt: skip
+    main = "import sys; from ivig_cds.cli import main; sys.exit(main())"
+    argv = [sys.executable, "-c", main, "evaluate", "examples/relapse.json", "examples/non-responder.json",
+            "--plugin", str(plugin), "-f", "csv"]  # fmt: skip
     done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
