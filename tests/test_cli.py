@@ -83,12 +83,14 @@ def test_evaluate_one_file_shows_the_rich_view(capsys: pytest.CaptureFixture[str
     code, out, err = run(capsys, "evaluate", str(patient_file), "--width", "100")
     assert code == 0 and err == []
     assert out[1] == "│ as of 2024-06-01   46 y female · 64 kg   polymyositis (definite)".ljust(99) + "│"
-    # the contract's minimal file records no renal lab and no hyperprolinemia: the screen is incomplete
-    assert (
-        "│ Eligibility    screen incomplete — record creatinine/eGFR (180 d), hyperprolinemia".ljust(99) + "│"
-        in out
+    # the contract's minimal file records no renal lab and no hyperprolinemia: the screen is incomplete,
+    # said first as what to record
+    assert out[5] == (
+        "│ IVIG            not yet: record creatinine or eGFR (within 180 days), hyperprolinemia (yes/no)   │"
     )
-    assert "│ Response       not started".ljust(99) + "│" in out
+    assert out[6] == "│                 first".ljust(99) + "│"
+    assert "│ Eligibility     pre-IVIG screen incomplete".ljust(99) + "│" in out
+    assert "│ Response        not started".ljust(99) + "│" in out
     assert any(line.startswith("╭─ Timeline ─") for line in out)
     assert out[-1] == "Decision support only: a clinician must review every recommendation."
     assert not any("\x1b[" in line for line in out)
@@ -224,7 +226,7 @@ def test_an_unexpected_error_is_one_line_and_exit_3(
     def boom(args: Any) -> int:
         raise RuntimeError("patient demo-001 weighs 64 kg")
 
-    monkeypatch.setattr(cli, "_cmd_evaluate", boom)
+    monkeypatch.setitem(cli.COMMANDS, "evaluate", boom)
     code, out, err = run(capsys, "evaluate", str(patient_file))
     assert code == 3 and out == []
     assert err == [
@@ -329,7 +331,7 @@ def test_a_plugin_format_renders_the_batch_in_one_call(
         return "id\n" + "".join(f"{e.patient_id}\n" for e in evaluations)
 
     extra = {"ids": OutputFormat("ids", "patient ids", ids, "text/csv")}
-    monkeypatch.setattr(cli, "_formats", lambda engine, args, wanted=None: available_formats(extra))
+    monkeypatch.setattr("ivig_cds.commands.evaluate._formats", lambda name, spec, engine: available_formats(extra))
     for name in ("p1", "p2", "p3"):
         (tmp_path / f"{name}.json").write_text(json.dumps(_doc(name)))
     code, out, err = run(capsys, "evaluate", str(tmp_path), "--format", "ids")

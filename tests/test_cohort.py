@@ -76,4 +76,4 @@ def test_cohort_table_lines(base: Evaluation) -> None:
     assert "│ Responders (TIS ≥ 20) of treated  │    25/35 (71.4%) │    25/35 (71.4%) │" in lines
     assert "│ Sustained remission of responders │      12/25 (48%) │      12/25 (48%) │" in lines
     assert "│   months to relapse               │ mean 16.1 (4–23) │ mean 17.1 (4–23) │" in lines
-    assert lines[-1] == "Eligibility: screen incomplete 37"
+    assert lines[-1] == "Eligibility: pre-IVIG screen incomplete 37"

@@ -80,7 +80,8 @@ def test_rule_ids_are_case_insensitive_and_unknown_ids_suggest_close_ones(engine
 
 def test_rule_rows_and_document(engine: Engine) -> None:
     rows = rule_rows(engine.book)
-    assert [r["id"] for r in rows] == sorted(engine.rules)
+    # the engine's own rules are documented beside the rule files'
+    assert [r["id"] for r in rows] == sorted([*engine.rules, "DATA-001", "PLUGIN-001"])
     assert set(rows[0]) == {"id", "version", "severity", "category", "title", "origin"}
     doc = rule_document(engine.book, "RESP-003")
     assert list(doc)[:5] == ["id", "version", "title", "category", "severity"]
@@ -144,3 +145,34 @@ def test_lint_checks_duplicates_against_the_core_rules(tmp_path: Path) -> None:
 def test_lint_accepts_the_built_in_rules_directory() -> None:
     report = lint_rules(Path(__file__).resolve().parents[1] / "rules")
     assert report.errors == () and len(report.ok) >= 5
+
+
+def test_a_fired_rule_shows_the_values_compared_behind_a_derived_flag(engine: Engine) -> None:
+    """Was: only `relapse_found = true`; now the MMT-8 at the relapse visit against the best since course 1."""
+    from builders import day, relapse_candidate
+
+    data = relapse_candidate().assessment(day(150), mmt8=50, ck_u_per_l=900).as_of(day(160)).build()
+    x = explain_rule(engine, data, "OUT-004")
+    assert x.fired
+    assert x.compared == (
+        "relapse_found ← assessments[2] 2024-06-06: MMT-8 50/80, CK 900 U/L (ULN 200)",
+        "  MMT-8 50/80 on 2024-06-06 is 71% of the best since course 1, 70/80 on 2024-03-18 (relapse at ≤ 80%)",
+    )
+    lines = _text(x)
+    assert "Values compared:" in lines
+    assert x.to_dict()["compared"] == list(x.compared)
+
+
+def test_the_engines_own_rules_are_documented_and_explained(engine: Engine) -> None:
+    rows = {r["id"]: r for r in rule_rows(engine.book)}
+    assert rows["DATA-001"]["title"] == "Missing data kept a rule from deciding"
+    assert rows["PLUGIN-001"]["severity"] == "warning"
+    doc = rule_document(engine.book, "data-001")
+    assert doc["file"] == "(written by the engine)" and "three-valued" in doc["detail"]
+    x = explain_rule(engine, eligible().set("demographics.abo_group", None).build(), "DATA-001")
+    assert x.fired and {f.facts["rule"] for f in x.findings} >= {"SAFETY-011"}
+    lines = _text(x)
+    assert "│ patient pt-001 as of 2024-06-01: FIRED" in [line.rstrip(" │") for line in lines]
+    none = explain_rule(engine, eligible().build(), "PLUGIN-001")
+    assert not none.fired and none.to_dict()["outcome"] == "did not fire"
+    assert "No such finding for this patient." in _text(none)

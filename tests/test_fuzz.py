@@ -235,3 +235,81 @@ def test_extreme_values_that_are_handled(engine: Engine) -> None:
     ev = engine.evaluate(copy.deepcopy(doc))
     check_evaluation(ev)
     assert "DOSE-001" in {f.rule_id for f in ev.findings}  # 10 g/kg course
+
+
+# ---------------------------------------------------------------- the command line on standard input
+
+
+@pytest.fixture(scope="module")
+def quiet_cli() -> Iterator[None]:
+    """The CLI with one shared reference engine, so each example costs an evaluation, not an engine."""
+    from ivig_cds.engine.config import EngineSpec
+
+    shared = Engine(backend="reference", entry_points=False)
+    original = EngineSpec.__call__
+    EngineSpec.__call__ = lambda self: shared  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        EngineSpec.__call__ = original  # type: ignore[method-assign]
+
+
+def _cli_on_stdin(raw: bytes, *argv: str) -> tuple[int, str, str]:
+    import contextlib
+    import io
+    import sys
+
+    from ivig_cds import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    stdin = io.TextIOWrapper(io.BytesIO(raw))
+    saved = sys.stdin
+    sys.stdin = stdin
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = cli.main(["evaluate", "-", *argv])
+    finally:
+        sys.stdin = saved
+    return code, out.getvalue(), err.getvalue()
+
+
+def _check_records(code: int, out: str, err: str) -> None:
+    assert code in (0, 1, 2), f"exit {code}: {err}"
+    assert "Traceback" not in err and "internal error" not in err
+    for line in out.splitlines():
+        doc = json.loads(line)
+        assert "patient_id" in doc or set(doc) == {"error"}
+
+
+NDJSON_LINES = st.lists(
+    st.one_of(
+        st.builds(lambda d: json.dumps(d), patients()),
+        st.binary(max_size=80).map(lambda b: b.decode("latin-1")),
+        st.sampled_from(["{}", "[]", "null", '{"schema_version": 1}', "{oops", "\ufeff{}"]),
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(raw=st.binary(max_size=400))
+def test_cli_on_random_bytes_gives_results_or_error_records(quiet_cli: None, raw: bytes) -> None:
+    _check_records(*_cli_on_stdin(raw, "-f", "ndjson"))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(lines=NDJSON_LINES)
+def test_cli_on_random_ndjson_gives_a_record_per_line(quiet_cli: None, lines: list[str]) -> None:
+    raw = "\n".join(lines).encode("utf-8", "surrogatepass")
+    code, out, err = _cli_on_stdin(raw, "-f", "ndjson")
+    _check_records(code, out, err)
+    assert out  # every run writes at least one result or error record
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(raw=st.binary(max_size=300))
+def test_cli_rich_view_on_random_bytes_never_fails_internally(quiet_cli: None, raw: bytes) -> None:
+    code, out, err = _cli_on_stdin(raw, "--width", "80")
+    assert code in (0, 1, 2) and "Traceback" not in err and "internal error" not in err
+    assert "\x1b" not in out

@@ -101,14 +101,23 @@ def test_markdown_has_a_section_per_patient_with_status_and_findings(evaluations
     text = render_markdown(evaluations)
     lines = text.splitlines()
     assert "## Patient demo-001" in lines and "## Patient demo-002" in lines
-    assert "| eligibility | screen_incomplete (SCREEN-004, SCREEN-005) |" in lines
-    assert "| missing screen | labs[creatinine_mg_dl], risk_factors.hyperprolinemia |" in lines
+    assert "| eligibility | pre-IVIG screen incomplete (SCREEN-004, SCREEN-005) |" in lines
+    assert "| — record first | creatinine or eGFR (within 180 days); hyperprolinemia (yes/no) |" in lines
+    # the verdict first, in words
+    assert (
+        lines[4]
+        == "- **IVIG** not yet: record creatinine or eGFR (within 180 days), hyperprolinemia (yes/no) first"
+    )
     assert any(line.startswith("- **WARNING** `RESP-008`") for line in lines)
-    assert "### Data gaps" in lines
+    assert "### Data gaps (missing is not “no”: record and re-evaluate)" in lines
+    # a finding cites its keys; each citation is written once, in the patient's evidence list
+    assert "  - evidence: [cherin2002]" in lines
+    section = text.split("## Patient demo-002")[0]
+    assert section.count("Cherin P et al.") == 1
 
 
 def test_rich_format_is_plain_text_without_escape_codes(evaluations: list[Evaluation]) -> None:
     text = builtin_formats()["rich"].render(evaluations[:1])
     assert "\x1b[" not in text
-    assert "│ Eligibility    screen incomplete — record" in text
+    assert "│ IVIG            not yet: record creatinine or eGFR" in text
     assert max(len(line) for line in text.splitlines()) <= 100

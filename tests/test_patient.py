@@ -375,9 +375,16 @@ def test_unknown_field_message(minimal_patient_dict: dict[str, Any]) -> None:
     with pytest.raises(InputError) as info:
         validate_patient(minimal_patient_dict, source="file.json")
     assert info.value.errors == [
-        FieldError("demographics.weight_lb", "unknown field (not in patient-file contract v1)", "extra_forbidden")
+        FieldError(
+            "demographics.weight_lb",
+            "unknown field (not in patient-file contract v1); did you mean weight_kg?",
+            "extra_forbidden",
+        )
     ]
-    assert str(info.value) == "file.json: demographics.weight_lb: unknown field (not in patient-file contract v1)"
+    assert str(info.value) == (
+        "file.json: demographics.weight_lb: unknown field (not in patient-file contract v1);"
+        " did you mean weight_kg?"
+    )
 
 
 def test_birth_after_as_of_is_reported_at_as_of(minimal_patient_dict: dict[str, Any]) -> None:

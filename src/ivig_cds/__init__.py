@@ -29,7 +29,15 @@ from ivig_cds.model.evaluation import (
     Status,
 )
 from ivig_cds.model.patient import Patient
-from ivig_cds.plugins.spec import EvaluationContext, FactDeriver, OutputFormat, hookimpl
+from ivig_cds.plugins.spec import (
+    EvaluationContext,
+    FactDeriver,
+    OutputFormat,
+    OutputRecord,
+    Writer,
+    WriterOptions,
+    hookimpl,
+)
 
 _compat.install()
 
@@ -50,6 +58,7 @@ __all__ = [
     "IvigCdsError",
     "Outcome",
     "OutputFormat",
+    "OutputRecord",
     "Patient",
     "PluginError",
     "Response",
@@ -58,6 +67,8 @@ __all__ = [
     "Severity",
     "Status",
     "Trace",
+    "Writer",
+    "WriterOptions",
     "__version__",
     "evaluate",
     "hookimpl",

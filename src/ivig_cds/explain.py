@@ -9,32 +9,31 @@ names stay importable from here.)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from ivig_cds.engine.validate import validate_rules as lint_rules
+from ivig_cds.explain_values import META_RULES, MetaExplanation, MetaRule, compared
 from ivig_cds.model.evaluation import Finding
-from ivig_cds.rulebook.conditions import And, Cond, Test
-from ivig_cds.rulebook.describe import (
-    UnknownRuleError,
-    close_rule_ids,
-    message_thresholds,
-    resolve_rule_id,
-    rule_document,
-    rule_rows,
-)
+from ivig_cds.rulebook import describe
+from ivig_cds.rulebook.conditions import And, Cond, Test, iter_tests
+from ivig_cds.rulebook.describe import UnknownRuleError, close_rule_ids, message_thresholds
 from ivig_cds.rulebook.lint import LintReport
+from ivig_cds.rulebook.spec import RuleBook
 from ivig_cds.rulebook.truth import eval_cond, eval_test, rule_truth
 
 if TYPE_CHECKING:
     from ivig_cds.engine.engine import AsOf, Engine, PatientSource
 
 __all__ = [
+    "META_RULES",
     "Candidate",
     "CondNode",
     "Explanation",
     "LintReport",
+    "MetaExplanation",
+    "MetaRule",
     "PatternExplanation",
     "ThresholdUse",
     "UnknownRuleError",
@@ -126,6 +125,7 @@ class Explanation:
     findings: tuple[Finding, ...]
     gap_findings: tuple[Finding, ...]
     summary_template: str
+    compared: tuple[str, ...] = ()
 
     @property
     def outcome(self) -> str:
@@ -193,6 +193,7 @@ class Explanation:
                 for p in self.patterns
             ],
             "findings": [f.summary for f in self.findings],
+            "compared": list(self.compared),
         }
 
 
@@ -227,13 +228,32 @@ def _label(fact: Mapping[str, Any]) -> str:
     return str(t)
 
 
-def explain_rule(engine: Engine, patient: PatientSource, rule_id: str, *, as_of: AsOf = None) -> Explanation:
+def resolve_rule_id(rule_id: str, known: Sequence[str]) -> str:
+    """The rule id as spelled (case-insensitive), the engine's own rules included; or :class:`UnknownRuleError`."""
+    return describe.resolve_rule_id(rule_id, sorted({*known, *META_RULES}))
+
+
+def rule_rows(book: RuleBook) -> list[dict[str, Any]]:
+    """``rules list``: one row per rule, the engine's own (``DATA-001``, ``PLUGIN-001``) included, by id."""
+    return sorted([*describe.rule_rows(book), *(m.row() for m in META_RULES.values())], key=lambda r: str(r["id"]))
+
+
+def rule_document(book: RuleBook, rule_id: str) -> dict[str, Any]:
+    """``rules show``: the rule as written with citations and thresholds, or an engine rule's description."""
+    rid = resolve_rule_id(rule_id, sorted(book.rules))
+    return META_RULES[rid].document() if rid in META_RULES else describe.rule_document(book, rid)
+
+
+def explain_rule(
+    engine: Engine, patient: PatientSource, rule_id: str, *, as_of: AsOf = None
+) -> Explanation | MetaExplanation:
     """Explain one rule for one patient.
 
     Args:
         engine: The engine whose rules and thresholds to use.
         patient: A path, dict or :class:`Patient`.
-        rule_id: The rule (case-insensitive).
+        rule_id: The rule (case-insensitive); ``DATA-001`` and ``PLUGIN-001`` give the engine's
+            findings of that kind for the patient (:class:`MetaExplanation`).
         as_of: Evaluate as of this date (else the file's ``as_of``, else today).
 
     Raises:
@@ -241,6 +261,10 @@ def explain_rule(engine: Engine, patient: PatientSource, rule_id: str, *, as_of:
         InputError: The patient file is invalid.
     """
     rid = resolve_rule_id(rule_id, sorted(engine.rules))
+    if rid in META_RULES:
+        ev = engine.evaluate(patient, as_of=as_of)
+        found = tuple(f for f in ev.findings if f.rule_id == rid)
+        return MetaExplanation(ev.patient_id, ev.as_of, META_RULES[rid], found)
     rule = engine.rules[rid]
     trace = engine.trace(patient, as_of=as_of)  # the same evaluation, with what produced it
     model, day, derived, evaluation = trace.patient, trace.as_of, trace.derived, trace.evaluation
@@ -281,6 +305,9 @@ def explain_rule(engine: Engine, patient: PatientSource, rule_id: str, *, as_of:
         if (t := engine.book.thresholds.get(name)) is not None
     )
     cites = tuple(engine.book.cite(k) for k in rule.spec.evidence)
+    tested = [t.field for p in rule.patterns if p.fact_type == "patient" for t in iter_tests(p.cond)]
+    first = derived.context.get("first_course")
+    values = compared(model, tested, derived.patient, derived.field_sources, first, engine.book.threshold_values())
     return Explanation(
         patient_id=model.patient_id,
         as_of=day.isoformat(),
@@ -304,4 +331,5 @@ def explain_rule(engine: Engine, patient: PatientSource, rule_id: str, *, as_of:
             f for f in evaluation.findings if f.rule_id == "DATA-001" and f.facts.get("rule") == rid
         ),
         summary_template=rule.spec.summary,
+        compared=tuple(values),
     )

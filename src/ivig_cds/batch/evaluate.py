@@ -6,7 +6,7 @@ from datetime import date
 from typing import Any, Protocol
 
 from ivig_cds.batch.records import Failure, Record, Result
-from ivig_cds.errors import FieldError, InputError, IvigCdsError
+from ivig_cds.errors import FieldError, InputError, IvigCdsError, PluginError
 from ivig_cds.model.evaluation import Evaluation
 from ivig_cds.model.patient import Patient
 
@@ -48,6 +48,8 @@ def evaluate_record(
         evaluation = with_mapping(engine.evaluate(patient, as_of=as_of), report)
     except InputError as exc:
         return Result(index, record.source, failure=Failure(record.source, tuple(exc.errors)))
+    except PluginError:
+        raise  # only with strict_plugins: a plugin failure is fatal to the run, as asked
     except IvigCdsError as exc:
         fail = Failure(record.source, (FieldError("", str(exc), "engine"),), "failed")
         return Result(index, record.source, failure=fail)

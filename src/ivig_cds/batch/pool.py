@@ -19,7 +19,7 @@ from typing import Any
 
 from ivig_cds.batch.evaluate import Evaluator, Task, evaluate_record
 from ivig_cds.batch.records import Failure, Record, Result
-from ivig_cds.errors import FieldError, IvigCdsError
+from ivig_cds.errors import FieldError, IvigCdsError, PluginError
 from ivig_cds.model.evaluation import Evaluation
 
 __all__ = ["ProcessPool"]
@@ -29,6 +29,9 @@ _CHUNK_MAX = 16
 
 def _worker_main(conn: multiprocessing.connection.Connection, make_engine: Any, as_of: Any, keep: bool) -> None:
     """Worker loop: build the engine once, then evaluate each chunk received, one result per record."""
+    # Ctrl-C reaches the whole process group: the parent stops the run and the workers; a worker
+    # that took it itself would only print a traceback over the parent's message
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         engine = make_engine()
     except Exception as exc:
@@ -43,7 +46,11 @@ def _worker_main(conn: multiprocessing.connection.Connection, make_engine: Any, 
         if chunk is None:
             return
         for i, record in chunk:
-            result = evaluate_record(engine, i, record, as_of, keep)
+            try:
+                result = evaluate_record(engine, i, record, as_of, keep)
+            except PluginError as exc:  # strict plugins: the run stops, as it would in one process
+                conn.send(("fatal", str(exc)))
+                return
             if result.evaluation is None:
                 conn.send(("result", result))
             else:  # JSON crosses the pipe ~4x cheaper than a pickled model (measured: bench/RESULTS.md)
@@ -148,6 +155,8 @@ class ProcessPool:
                     worker.ready = True
                 elif kind == "engine_error":
                     raise IvigCdsError(f"cannot build the engine: {payload}")
+                elif kind == "fatal":
+                    raise IvigCdsError(payload)
         except (EOFError, OSError):
             return False, out
         return worker.proc.is_alive() or worker.conn.poll(), out

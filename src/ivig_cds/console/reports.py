@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from rich import box
 from rich.console import Console, Group, RenderableType
@@ -14,10 +15,26 @@ from rich.text import Text
 from rich.tree import Tree
 
 from ivig_cds.cohort import SEED, CohortSummary, Count
-from ivig_cds.console.evaluation import _OPS, _VERDICT, SEVERITY_LABEL, SEVERITY_STYLE, _raw, _v
-from ivig_cds.explain import Candidate, CondNode, Explanation, PatternExplanation
+from ivig_cds.console.theme import SEVERITY_LABEL, SEVERITY_STYLE, console_for, safe
+from ivig_cds.explain import Candidate, CondNode, Explanation, MetaExplanation, PatternExplanation
+from ivig_cds.glossary import status_word
+from ivig_cds.model.format import format_value, printable
 
-__all__ = ["render_cohort", "render_explanation", "render_plugins", "render_rules"]
+__all__ = [
+    "print_cohort",
+    "render_cohort",
+    "render_explanation",
+    "render_feedback",
+    "render_plugins",
+    "render_rules",
+]
+
+_VERDICT = {True: ("✓", "green"), False: ("✗", "red"), None: ("?", "yellow")}
+_OPS = {"eq": "=", "ne": "≠", "lt": "<", "le": "≤", "gt": ">", "ge": "≥", "in": "in"}
+
+
+def _raw(value: object) -> str:
+    return format_value(value, "raw")
 
 
 # ---------------------------------------------------------------- cohort
@@ -56,7 +73,7 @@ def render_cohort(summary: CohortSummary, console: Console) -> None:
     for label, ours, seed in rows:
         table.add_row(Text(label, style="" if label.startswith("  ") else "bold"), ours, seed)
     console.print(table)
-    elig = ", ".join(f"{_v(k)} {n}" for k, n in sorted(s.eligibility.items()))
+    elig = ", ".join(f"{status_word('eligibility', k)} {n}" for k, n in sorted(s.eligibility.items()))
     if elig:
         console.print(Text(f"Eligibility: {elig}", style="dim"))
 
@@ -93,7 +110,7 @@ def _add_nodes(tree: Tree, n: CondNode) -> None:
 def _candidate_tree(c: Candidate) -> Tree:
     where = f" · {c.ref}" if c.ref else ""
     mark, style = _VERDICT[c.verdict]
-    tree = Tree(Text.assemble((f"{mark} ", f"bold {style}"), (c.label or c.key, "bold"), (where, "dim")))
+    tree = Tree(Text.assemble((f"{mark} ", f"bold {style}"), safe(c.label or c.key, "bold"), safe(where, "dim")))
     if c.tree.kind == "test":
         tree.add(_node_label(c.tree))
     else:
@@ -121,7 +138,7 @@ def _pattern_panel(p: PatternExplanation) -> Panel:
         for i, c in enumerate(rest):
             m, st = _VERDICT[c.verdict]
             line.append(("; " if i else "") + f"{m} ", style=st)
-            line.append(c.label or c.key, style="dim")
+            line.append(printable(c.label or c.key), style="dim")
         parts.append(line)
     return Panel(Group(*parts), title=title, title_align="left", border_style=style)
 
@@ -134,21 +151,46 @@ def _short_path(path: str) -> str:
         return path
 
 
-def render_explanation(x: Explanation, console: Console) -> None:
+def _render_meta(x: MetaExplanation, console: Console) -> None:
+    """``explain FILE DATA-001`` / ``PLUGIN-001``: what the engine's own rule means, and its findings here."""
+    r = x.rule
+    head = Text()
+    head.append(f"{r.id} v{r.version}", style="bold")
+    head.append(f"  {r.title}\n{r.category} · severity {r.severity} · written by the engine\n")
+    head.append(f"patient {printable(x.patient_id)} as of {x.as_of}: ")
+    head.append(x.outcome.upper(), style="bold yellow" if x.fired else "bold green")
+    console.print(Panel(head, title="explain", title_align="left", border_style="yellow" if x.fired else "green"))
+    console.print(safe(r.detail))
+    for f in x.findings:
+        console.print(Text.assemble(("• ", "bold"), safe(f.summary, SEVERITY_STYLE[f.severity])))
+        if f.sources:
+            console.print(Text("  record: " + printable(", ".join(f.sources)), style="dim"))
+    if not x.findings:
+        console.print(Text("No such finding for this patient.", style="dim"))
+
+
+def render_explanation(x: Explanation | MetaExplanation, console: Console) -> None:
     """Print why a rule fired or did not for one patient."""
+    if isinstance(x, MetaExplanation):
+        _render_meta(x, console)
+        return
     style = "green" if x.fired else ("yellow" if x.verdict is None else "red")
     head = Text()
     head.append(f"{x.rule_id} v{x.version}", style="bold")
-    head.append(f"  {x.title}\n")
+    head.append(f"  {printable(x.title)}\n")
     head.append(f"{x.category} · ")
     head.append(SEVERITY_LABEL[x.severity].strip(), style=SEVERITY_STYLE[x.severity])
     head.append(f" · {_short_path(x.file)}" + (f" · from {x.origin}" if x.origin != "core" else ""), style="dim")
-    head.append(f"\npatient {x.patient_id} as of {x.as_of}: ")
+    head.append(f"\npatient {printable(x.patient_id)} as of {x.as_of}: ")
     head.append(x.outcome.upper(), style=f"bold {style}")
     console.print(Panel(head, title="explain", title_align="left", border_style=style))
     console.print(Text("The rule fires when every pattern below holds (✓ true  ✗ false  ? unknown):", style="dim"))
     for p in x.patterns:
         console.print(_pattern_panel(p))
+    if x.compared:
+        console.print(Text("Values compared:", style="bold"))
+        for line in x.compared:
+            console.print(safe(f"  {line}"))
     if x.thresholds:
         table = Table(title="Thresholds", title_justify="left", expand=False, box=box.SIMPLE_HEAD)
         for col in ("name", "value", "unit", "source", "meaning"):
@@ -159,12 +201,12 @@ def render_explanation(x: Explanation, console: Console) -> None:
     if x.sets:
         console.print(Text("Sets status: " + ", ".join(f"{k}={_raw(v)}" for k, v in x.sets.items())))
     for f in x.findings:
-        console.print(Text.assemble(("Finding: ", "bold"), (f.summary, SEVERITY_STYLE[f.severity])))
+        console.print(Text.assemble(("Finding: ", "bold"), safe(f.summary, SEVERITY_STYLE[f.severity])))
     if x.verdict is None and not x.fired:
         console.print(
             Text.assemble(
                 ("Missing data kept it from deciding. ", "bold yellow"),
-                "Record: " + ", ".join(x.missing_inputs or x.missing),
+                "Record: " + printable(", ".join(x.missing_inputs or x.missing)),
             )
         )
     elif not x.fired:
@@ -218,3 +260,30 @@ def render_plugins(rows: Sequence[Mapping[str, Any]], console: Console) -> None:
         hooks = "\n".join(r["hooks"]) or "-"
         table.add_row(str(r["name"]), str(r["version"]), str(r["source"]), hooks, contributes)
     console.print(table)
+
+
+# ---------------------------------------------------------------- CDS Hooks feedback
+
+
+def render_feedback(rows: Sequence[Mapping[str, Any]], console: Console | None = None) -> None:
+    """``ivig-cds feedback report``: cards shown, accepted, overridden and the override reasons, per rule."""
+    console = console or Console(highlight=False)
+    table = Table(title="CDS Hooks feedback per rule", title_justify="left")
+    for name, justify in (("rule", "left"), ("version", "left"), ("shown", "right"), ("accepted", "right"),
+                          ("overridden", "right"), ("override reasons", "left")):  # fmt: skip
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for r in rows:
+        reasons = "\n".join(f"{x['reason']} ×{x['count']}" for x in r["override_reasons"]) or "—"
+        table.add_row(
+            safe(r["rule_id"]), safe(r["rule_version"]), str(r["shown"]), str(r["accepted"]), str(r["overridden"]),
+            safe(reasons),
+        )  # fmt: skip
+    console.print(table)
+    if not rows:
+        console.print("No cards shown and no feedback recorded yet.")
+
+
+def print_cohort(summary: CohortSummary, stream: IO[str] | None = None, *, width: int | None = None,
+                 color: str = "auto") -> None:  # fmt: skip
+    """The cohort table on ``stream`` (default standard error), for the command line."""
+    render_cohort(summary, console_for(stream or sys.stderr, width, color))

@@ -3,13 +3,15 @@
 :func:`timeline_data` reads the histories from the :class:`~ivig_cds.patient.Patient` (the
 evaluation does not carry them), up to ``as_of``; :class:`TimelineView` is a rich renderable that
 lays them out for the width it is given: one row of unicode bars per series, a row with ▲ at each
-IVIG course and ✕ at discontinuation, and a date axis. Values are drawn, not interpreted.
+IVIG course and ✕ at discontinuation, and a date axis. Values are drawn, not interpreted. Nothing
+dated after ``as_of`` is drawn or summed up. Each row is scaled from its low to its high value, but
+over at least a minimum span (10% of the MMT-8 scale, a doubling of CK), so a small change is drawn
+small: MMT-8 44 -> 45 is two neighbouring bar heights, not the lowest and the highest.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -27,6 +29,8 @@ _LOOKBACK_DAYS = 365  # history shown before the first course (or first assessme
 _LABEL_W = 12
 _NOTE_W = 24
 _MIN_PLOT = 16
+_MMT8_SPAN_PCT = 10  # an MMT-8 row spreads its bars over at least this share of the scale
+_CK_SPAN_FACTOR = 2.0  # a CK row over at least a doubling
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,7 @@ class Series:
         step: The value holds until the next point (a dose), rather than being a measurement.
         log: Scale the bars logarithmically (CK spans orders of magnitude).
         style: rich style of the bars.
+        min_span: The smallest range the bars are spread over (in the unit; for a log row, a factor).
     """
 
     name: str
@@ -48,6 +53,7 @@ class Series:
     step: bool = False
     log: bool = False
     style: str = ""
+    min_span: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -59,7 +65,6 @@ class TimelineData:
     series: tuple[Series, ...]
     courses: tuple[date, ...]
     discontinued: date | None
-    earlier_courses: int = 0
 
 
 def _mmt8(patient: Patient, as_of: date) -> Series:
@@ -67,9 +72,10 @@ def _mmt8(patient: Patient, as_of: date) -> Series:
     scales = {a.mmt8_max for a in rows}
     if len(scales) > 1:  # mixed 80/150 scales: plot % of scale so visits compare
         pts = tuple(sorted((a.date, float(a.mmt8 or 0) / a.mmt8_max * 100) for a in rows))
-        return Series("MMT-8", "%", pts, style="green")
-    unit = f"/{scales.pop()}" if scales else "/80"
-    return Series("MMT-8", unit, tuple(sorted((a.date, float(a.mmt8 or 0)) for a in rows)), style="green")
+        return Series("MMT-8", "%", pts, style="green", min_span=_MMT8_SPAN_PCT)
+    top = scales.pop() if scales else 80
+    pts = tuple(sorted((a.date, float(a.mmt8 or 0)) for a in rows))
+    return Series("MMT-8", f"/{top}", pts, style="green", min_span=top * _MMT8_SPAN_PCT / 100)
 
 
 def timeline_data(patient: Patient, as_of: date) -> TimelineData | None:
@@ -81,7 +87,9 @@ def timeline_data(patient: Patient, as_of: date) -> TimelineData | None:
             if a.ck_u_per_l is not None and a.date <= as_of
         )
     )
-    gc = tuple(sorted((d.date, float(d.prednisone_mg_per_day)) for d in patient.glucocorticoid_doses))
+    gc = tuple(
+        sorted((d.date, float(d.prednisone_mg_per_day)) for d in patient.glucocorticoid_doses if d.date <= as_of)
+    )
     courses = tuple(sorted(c.start for c in patient.ivig_courses if c.start <= as_of))
     stopped = (
         patient.ivig_discontinued_on
@@ -89,7 +97,7 @@ def timeline_data(patient: Patient, as_of: date) -> TimelineData | None:
         else None
     )
     mmt = _mmt8(patient, as_of)
-    dated = [d for d, _ in mmt.points] + [d for d, _ in ck] + [d for d, _ in gc if d <= as_of] + list(courses)
+    dated = [d for d, _ in mmt.points] + [d for d, _ in ck] + [d for d, _ in gc] + list(courses)
     if not dated:
         return None
     anchor = courses[0] if courses else min(d for d, _ in (mmt.points or ck or gc))
@@ -97,7 +105,7 @@ def timeline_data(patient: Patient, as_of: date) -> TimelineData | None:
     start = min(start, anchor)
     series = (
         mmt,
-        Series("CK", "U/L", ck, log=True, style="yellow"),
+        Series("CK", "U/L", ck, log=True, style="yellow", min_span=_CK_SPAN_FACTOR),
         Series("Prednisone", "mg/d", gc, step=True, style="magenta"),
     )
     return TimelineData(start, as_of, series, courses, stopped)
@@ -122,9 +130,14 @@ class _Axis:
         return self.start + timedelta(days=round(col * self.days / max(1, self.width - 1)))
 
 
-def _level(v: float, lo: float, hi: float, log: bool) -> int:
+def _level(v: float, lo: float, hi: float, log: bool, min_span: float = 0.0) -> int:
+    """The bar height (0-7) of ``v`` on ``lo``..``hi``, the range widened about its middle to ``min_span``."""
     if log:
         v, lo, hi = (math.log10(max(x, 1.0)) for x in (v, lo, hi))
+        min_span = math.log10(min_span) if min_span > 1 else 0.0
+    if hi - lo < min_span:
+        mid = (hi + lo) / 2
+        lo, hi = mid - min_span / 2, mid + min_span / 2
     if hi <= lo:
         return 3
     return max(0, min(7, round((v - lo) / (hi - lo) * 7)))
@@ -157,7 +170,7 @@ def _bars(s: Series, axis: _Axis, end: date) -> Text:
         if shown:
             lo, hi = min(v for _, v in shown), max(v for _, v in shown)
             for d, v in shown:  # the last value in a column wins
-                cells[axis.col(d)] = BARS[_level(v, lo, hi, s.log)]
+                cells[axis.col(d)] = BARS[_level(v, lo, hi, s.log, s.min_span)]
     text = Text()
     for c, ch in enumerate(cells):
         text.append(ch, style="dim" if c in zero else s.style)
@@ -263,12 +276,16 @@ class TimelineView:
         yield Text(" " * _LABEL_W + line, style="dim")
         last = f" {data.end}" if note_w else ""
         yield Text(f"{data.start.isoformat():<{_LABEL_W}}"[:_LABEL_W] + labels + last, style="dim")
-        yield Text(
-            f"{COURSE} course  {STOP} IVIG stopped  bars scaled per row, CK log  · no prednisone",
-            style="dim",
-        )
+        yield Text(f"{COURSE} course  {STOP} IVIG stopped  · no prednisone", style="dim")
+        yield Text(_scale_legend(data), style="dim")
 
 
-def series_summary(series: Iterable[Series]) -> Sequence[str]:
-    """One-line summaries of each series (for plain-text reports)."""
-    return [f"{s.name}: {_note(s, s.points[0][0], 80) if s.points else 'not recorded'}" for s in series]
+def _scale_legend(data: TimelineData) -> str:
+    """How the bars are scaled, in the units of this timeline."""
+    parts = []
+    for s in data.series:
+        if s.name == "MMT-8" and s.min_span:
+            parts.append(f"MMT-8 over ≥ {_num(s.min_span)}{' points' if s.unit != '%' else '% of scale'}")
+        elif s.log and s.min_span:
+            parts.append(f"{s.name} over ≥ ×{_num(s.min_span)} (log)")
+    return "bars: each row low→high" + (f"; {', '.join(parts)}" if parts else "")

@@ -15,6 +15,7 @@ from typing import Any
 from ivig_cds.facts.derive import Derived
 from ivig_cds.facts.fields import FactField
 from ivig_cds.model.evaluation import SEVERITY_ORDER, Finding, Severity
+from ivig_cds.model.format import format_value
 from ivig_cds.rulebook.conditions import iter_tests
 from ivig_cds.rulebook.spec import TEMPLATE_REF, RuleBook
 from ivig_cds.rulebook.truth import rule_truth
@@ -25,25 +26,6 @@ GAP_SEVERITY = {"stop": "warning", "warning": "advisory", "advisory": "info", "i
 Typed = dict[str, list[tuple[str, Mapping[str, Any]]]]
 
 
-def _display(value: Any, spec: str = "") -> str:
-    """A value in a message: ``not recorded``, ``yes``/``no``, numbers to at most 2 decimals."""
-    if value is None:
-        return "not recorded"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int | float):
-        if spec:
-            try:
-                return format(value, spec)
-            except (ValueError, TypeError):  # a format the value cannot take: show it plainly
-                return _display(value)
-        if isinstance(value, float):
-            text = f"{value:.2f}".rstrip("0").rstrip(".")
-            return "0" if text == "-0" else text
-        return str(value)
-    return str(value)
-
-
 def render_template(text: str, aliases: Mapping[str, Mapping[str, Any]], thresholds: Mapping[str, Any]) -> str:
     """Fill ``{alias.field}`` and ``{threshold}`` references; no attribute access, no code."""
 
@@ -51,8 +33,8 @@ def render_template(text: str, aliases: Mapping[str, Mapping[str, Any]], thresho
         ref, spec = m.group(1), m.group(2) or ""
         if "." in ref:
             alias, field = ref.split(".", 1)
-            return _display(aliases.get(alias, {}).get(field), spec)
-        return _display(thresholds.get(ref), spec)
+            return format_value(aliases.get(alias, {}).get(field), "message", spec=spec)
+        return format_value(thresholds.get(ref), "message", spec=spec)
 
     return TEMPLATE_REF.sub(sub, text)
 

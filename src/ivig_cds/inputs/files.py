@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from pydantic_core import PydanticCustomError
 
 from ivig_cds.errors import FieldError, InputError
+from ivig_cds.inputs.hints import field_hint, line_of, yaml_lines
 from ivig_cds.model.patient import Patient, check_iso_date
 from ivig_cds.model.yaml_safe import YamlRejected, load_yaml
 
@@ -204,32 +205,48 @@ def format_loc(loc: Sequence[str | int]) -> str:
     return path
 
 
-def validate_patient(data: object, *, source: str) -> Patient:
+def validate_patient(data: object, *, source: str, text: str | None = None) -> Patient:
     """Validate parsed data against the patient-file contract.
 
     Args:
         data: A parsed document (normally a ``dict``).
         source: Name used in errors.
+        text: The YAML text ``data`` was parsed from: each error then names its line.
 
     Returns:
         The validated :class:`~ivig_cds.patient.Patient`.
 
     Raises:
-        InputError: One :class:`~ivig_cds.errors.FieldError` per problem, each with its field path.
+        InputError: One :class:`~ivig_cds.errors.FieldError` per problem, each with its field path
+            and, where one helps, a hint (:mod:`ivig_cds.inputs.hints`); never the value itself.
     """
     try:
         return Patient.model_validate(data)
     except ValidationError as exc:
-        errors = [
-            FieldError(
-                format_loc(err["loc"]),
-                _UNKNOWN_FIELD if err["type"] == "extra_forbidden" else err["msg"],
-                err["type"],
-            )
-            for err in exc.errors(include_url=False, include_input=False, include_context=False)
-        ]
+        # the inputs are read for the hints only; no message quotes them
+        problems = exc.errors(include_url=False, include_context=False)
+    lines = yaml_lines(text) if text is not None else {}
+    errors = []
+    for err in problems:
+        loc = tuple(err["loc"])
+        msg = _UNKNOWN_FIELD if err["type"] == "extra_forbidden" else err["msg"]
+        hint = field_hint(Patient, loc, err["type"], err.get("input"), yaml_input=text is not None)
+        line = line_of(loc, lines)
+        msg += (f"; {hint}" if hint else "") + (f" (line {line})" if line else "")
+        errors.append(FieldError(format_loc(loc), msg, err["type"]))
     # Raised outside the handler: the pydantic error holds patient data and must not be chained.
     raise InputError(source, errors)
+
+
+def _yaml_text(raw: str | bytes, fmt: Format | None) -> str | None:
+    """The text of a YAML document (for line numbers in errors); ``None`` for JSON."""
+    if fmt == "json":
+        return None
+    try:
+        text = (raw.decode("utf-8") if isinstance(raw, bytes) else raw).removeprefix(_BOM)
+    except UnicodeDecodeError:
+        return None
+    return None if fmt is None and text.lstrip()[:1] in ("{", "[") else text
 
 
 def looks_like_document(text: str) -> bool:
@@ -266,16 +283,17 @@ def load_patient(
         return validate_patient(source, source=name or "<dict>")
     if isinstance(source, bytes):
         label = name or "<bytes>"
-        return validate_patient(parse_document(source, source=label), source=label)
+        return validate_patient(parse_document(source, source=label), source=label, text=_yaml_text(source, None))
     if isinstance(source, str) and looks_like_document(source):
         label = name or "<str>"
-        return validate_patient(parse_document(source, source=label), source=label)
+        return validate_patient(parse_document(source, source=label), source=label, text=_yaml_text(source, None))
     if isinstance(source, str | os.PathLike):
         path = Path(source)
         label = name or _path_label(os.fspath(source))
         raw = _read_file(path, label)
-        data = parse_document(raw, source=label, fmt=_SUFFIX_FORMATS.get(path.suffix.lower()))
-        return validate_patient(data, source=label)
+        fmt = _SUFFIX_FORMATS.get(path.suffix.lower())
+        data = parse_document(raw, source=label, fmt=fmt)
+        return validate_patient(data, source=label, text=_yaml_text(raw, fmt))
     kind = "None" if source is None else type(source).__name__
     _fail(
         name or f"<{kind}>",

@@ -1,4 +1,4 @@
-"""Output formats: the registry and the built-in text formats (json, ndjson, markdown)."""
+"""Output formats: the registry, the built-in text formats (json, ndjson, markdown) and their writer."""
 
 from __future__ import annotations
 
@@ -11,12 +11,15 @@ from ivig_cds.outputs.registry import (
     render_markdown,
     render_ndjson,
 )
+from ivig_cds.outputs.writer import TextWriter, open_writer
 
 __all__ = [
     "OutputFormat",
+    "TextWriter",
     "available_formats",
     "builtin_formats",
     "error_record",
+    "open_writer",
     "render_json",
     "render_markdown",
     "render_ndjson",

@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ivig_cds.model.format import format_value
 from ivig_cds.model.yaml_safe import load_yaml
 
 if TYPE_CHECKING:  # annotations only: no import of the engine at run time
@@ -55,11 +56,8 @@ def card_codes() -> dict[str, Any]:
 
 
 def num(value: float | None, unit: str = "") -> str:
-    """A number with at most one decimal, no trailing zeros."""
-    if value is None:
-        return "not recorded"
-    text = f"{value:.1f}".rstrip("0").rstrip(".")
-    return f"{text}{unit}"
+    """A number with at most one decimal, no trailing zeros (``not recorded`` for ``None``)."""
+    return "not recorded" if value is None else format_value(value, "message", decimals=1) + unit
 
 
 def _empty(value: Any) -> bool:

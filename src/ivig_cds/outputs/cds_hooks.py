@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from ivig_cds.model.format import format_value
 from ivig_cds.outputs.card_actions import (
     DoseCheck,
     DraftOrder,
@@ -60,8 +61,6 @@ INDICATOR = {"stop": "critical", "warning": "warning", "advisory": "info", "info
 _CARDED = ("stop", "warning", "advisory")
 _RANK = {"info": 0, "warning": 1, "critical": 2}
 NAMESPACE = uuid.UUID("4b0d3c3e-8f6e-5a52-9a57-1d7c1b8e2f10")
-# HTML is written as entities, markdown syntax is backslash-escaped: patient text is shown, never interpreted
-_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", **{c: "\\" + c for c in "\\`*_[]|~#"}})
 _ELIGIBILITY = {
     "eligible": "eligible",
     "eligible_with_precautions": "eligible with precautions",
@@ -128,17 +127,7 @@ def shorten(text: str, limit: int = MAX_SUMMARY) -> str:
 
 def _esc(value: Any) -> str:
     """A value as markdown text: HTML and markdown syntax in patient data are shown, never interpreted."""
-    if value is None:
-        return "not recorded"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float) and value.is_integer():
-        text = str(int(value))
-    elif isinstance(value, (list, dict)):
-        text = json.dumps(value, ensure_ascii=False, sort_keys=True)
-    else:
-        text = str(value)
-    return " ".join(text.split()).translate(_ESCAPES) or "(empty)"
+    return format_value(value, "markdown")
 
 
 @lru_cache(maxsize=2048)

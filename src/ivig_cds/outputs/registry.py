@@ -48,6 +48,7 @@ def _as_format(fmt: Any) -> OutputFormat:
         str(getattr(fmt, "media_type", "text/plain")),
         getattr(fmt, "error", None),
         bool(getattr(fmt, "per_record", False)),
+        getattr(fmt, "open", None),
     )
 
 

@@ -6,8 +6,11 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from ivig_cds.glossary import level_word, status_word, threshold_text, value_text
 from ivig_cds.model.evaluation import Evaluation, Finding
+from ivig_cds.model.format import format_value, plural, typeset
 from ivig_cds.plugins.spec import OutputFormat, hookimpl
+from ivig_cds.verdict import eligibility_groups, plan_note, verdict
 
 __all__ = ["FORMATS", "register_output_formats", "render_json", "render_markdown", "render_ndjson"]
 
@@ -34,89 +37,103 @@ def _ndjson_error(record: Mapping[str, Any]) -> str:
 
 
 def _md(value: object) -> str:
-    """A cell value: raw, with pipes escaped so tables stay tables."""
-    if value is None:
-        text = "—"
-    elif isinstance(value, bool):
-        text = "yes" if value else "no"
-    elif isinstance(value, float) and value.is_integer():
-        text = str(int(value))
-    else:
-        text = str(value)
-    return text.replace("|", "\\|").replace("\n", " ")
+    """A value as Markdown text (patient text shown, never interpreted)."""
+    return format_value(value, "markdown", none="—")
 
 
-def _raw(value: object) -> str:
-    """A fact value as JSON writes it (``true``, ``null``, ``12.5``): the values line shows raw data."""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False)
+def _md_text(text: str) -> str:
+    """Rule text (with patient values in it) as Markdown, typeset for reading."""
+    return _md(typeset(text))
 
 
-def _md_finding(f: Finding) -> list[str]:
-    lines = [f"- **{f.severity.upper()}** `{f.rule_id}` {_md(f.summary)}"]
+def _md_finding(f: Finding, keys: dict[str, str]) -> list[str]:
+    lines = [f"- **{f.severity.upper()}** `{f.rule_id}` {_md_text(f.summary)}"]
     if f.detail:
-        lines.append(f"  - {_md(f.detail)}")
-    if f.facts:
-        lines.append("  - values: " + ", ".join(f"`{k}={_raw(v)}`" for k, v in f.facts.items()))
+        lines.append(f"  - {_md_text(f.detail)}")
+    if f.facts and f.rule_id != "PLUGIN-001":
+        lines.append("  - values: " + _md(", ".join(value_text(k, v) for k, v in f.facts.items())))
     if f.thresholds:
-        lines.append("  - thresholds: " + ", ".join(f"`{k}={_raw(v)}`" for k, v in f.thresholds.items()))
+        lines.append("  - thresholds: " + _md(", ".join(threshold_text(k, v) for k, v in f.thresholds.items())))
+    if f.sources:
+        lines.append("  - from: " + _md(", ".join(f.sources)))
     if f.evidence:
-        lines.append("  - evidence: " + "; ".join(_md(e) for e in f.evidence))
+        cited = []
+        for e in f.evidence:
+            key, _, text = e.partition("] ")
+            key = key.lstrip("[")
+            keys.setdefault(key, text)
+            cited.append(f"[{_md(key)}]")
+        lines.append("  - evidence: " + ", ".join(cited))
     return lines
+
+
+def _md_status(ev: Evaluation) -> list[str]:
+    s = ev.status
+    reasons = f" ({', '.join(s.eligibility_reasons)})" if s.eligibility_reasons else ""
+    rows: list[tuple[str, str]] = [
+        ("refractory", _md(s.refractory)),
+        ("eligibility", _md(status_word("eligibility", s.eligibility) + reasons)),
+    ]
+    rows += [(f"— {level_word(level)}", _md("; ".join(r))) for level, r in eligibility_groups(ev)]
+    response = status_word("response", s.response)
+    if s.response_level:
+        response += f", {status_word('response_level', s.response_level)}"
+    rows += [
+        ("response", _md(response)),
+        ("best total improvement score", _md(s.total_improvement_score)),
+        ("latest total improvement score", _md(s.latest_total_improvement_score)),
+        (
+            "steroid reduction since course 1",
+            _md(s.steroid_reduction_pct) + ("%" if s.steroid_reduction_pct is not None else ""),
+        ),
+        ("steroid taper beyond 50%", _md(s.steroid_taper_beyond_50)),
+        ("outcome", _md(status_word("outcome", s.outcome))),
+        ("relapse alert", _md(s.relapse_alert)),
+        ("months to relapse", _md(s.months_to_relapse)),
+    ]
+    return ["| status | value |", "|---|---|", *(f"| {label} | {value} |" for label, value in rows)]
 
 
 def _md_one(ev: Evaluation) -> list[str]:
     s, p = ev.status, ev.patient
     out = [f"## Patient {_md(ev.patient_id)}", ""]
+    today = " (today, UTC)" if s.as_of_source == "today" else ""
+    courses = plural(p.courses_given, "IVIG course") if p.courses_given else "no IVIG course yet"
     out.append(
-        f"As of {ev.as_of}{' (today, UTC)' if s.as_of_source == 'today' else ''} · {p.age_years} y {_md(p.sex)}"
-        f" · {_md(p.condition)} ({_md(p.classification)}) · {p.courses_given} IVIG course(s)"
+        f"As of {ev.as_of}{today} · {p.age_years} y {_md(p.sex)} · {_md(p.condition.replace('_', ' '))}"
+        f" ({_md(p.classification)}) · {courses}"
     )
-    out += ["", "| status | value |", "|---|---|"]
-    rows: list[tuple[str, object]] = [
-        ("refractory", s.refractory),
-        (
-            "eligibility",
-            s.eligibility + (f" ({', '.join(s.eligibility_reasons)})" if s.eligibility_reasons else ""),
-        ),
-        ("missing screen", ", ".join(s.missing_screen) or None),
-        ("response", s.response),
-        ("response level", s.response_level),
-        ("total improvement score", s.total_improvement_score),
-        ("latest total improvement score", s.latest_total_improvement_score),
-        ("steroid reduction %", s.steroid_reduction_pct),
-        ("steroid taper beyond 50%", s.steroid_taper_beyond_50),
-        ("outcome", s.outcome),
-        ("relapse alert", s.relapse_alert),
-        ("months to relapse", s.months_to_relapse),
-    ]
-    out += [f"| {label} | {_md(value)} |" for label, value in rows]
-    out += ["", "### Dose plan", ""]
+    out.append("")
+    out += [f"- **{line.label}** {_md(line.text)}" for line in verdict(ev).lines]
+    out += ["", *_md_status(ev), ""]
+    note = plan_note(ev)
+    out += ["### Dose plan" + (f" ({_md(note.title)})" if note.title else ""), ""]
     d = ev.dose_plan
     if d is None:
         out.append("No dose plan: weight not recorded.")
     else:
+        phase = f"; {_md(typeset(note.phase))}" if note.phase else ""
         out.append(
             f"{_md(d.grams_per_day)} g/day × {d.days_per_course} days every {d.interval_weeks} weeks "
             f"({_md(d.g_per_kg_per_day)} g/kg/day on {d.weight_basis} weight {_md(d.dosing_weight_kg)} kg; "
-            f"{_md(d.grams_per_course)} g per course); {d.courses_in_first_phase} courses in the first phase."
+            f"{_md(d.grams_per_course)} g per course){phase}."
         )
-    clinical = [f for f in ev.findings if f.category != "data"]
-    gaps = [f for f in ev.findings if f.category == "data"]
+    clinical = [f for f in ev.findings if f.rule_id != "DATA-001"]
+    keys: dict[str, str] = {}
     out += ["", "### Findings", ""]
-    out += [line for f in clinical for line in _md_finding(f)] or ["None."]
-    if gaps:
-        out += ["", "### Data gaps", ""]
-        out += [f"- {f.severity} `{f.facts.get('rule', f.rule_id)}` {_md(f.summary)}" for f in gaps]
+    out += [line for f in clinical for line in _md_finding(f, keys)] or ["None."]
+    if ev.data_gaps:
+        out += ["", "### Data gaps (missing is not “no”: record and re-evaluate)", ""]
+        out += [f"- `{_md(f.facts.get('rule', f.rule_id))}` {_md_text(f.summary)}" for f in ev.data_gaps]
+    if keys:
+        out += ["", "### Evidence", ""]
+        out += [f"- [{_md(k)}] {_md_text(text)}" for k, text in sorted(keys.items())]
     out += ["", f"_ruleset {ev.engine.ruleset_hash[:12]} · ivig-cds {ev.engine.version} · decision support only_"]
     return out
 
 
 def render_markdown(evaluations: Sequence[Evaluation]) -> str:
-    """A Markdown report: one section per patient (status table, dose plan, findings, data gaps)."""
+    """A Markdown report: one section per patient (verdict, status, dose plan, findings, data gaps, evidence)."""
     parts = ["\n".join(_md_one(ev)) + "\n" for ev in evaluations]
     return "\n".join(parts)
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Literal, Protocol
 
 import pluggy
 
@@ -35,6 +35,9 @@ __all__ = [
     "FactField",
     "OutputFormat",
     "OutputFormatSpec",
+    "OutputRecord",
+    "Writer",
+    "WriterOptions",
     "hookimpl",
     "hookspec",
 ]
@@ -71,6 +74,67 @@ Renderer = Callable[[Sequence[Evaluation]], str]
 
 
 @dataclass(frozen=True)
+class WriterOptions:
+    """How a run wants its output written (what ``ivig-cds evaluate`` passes to a format's writer).
+
+    Attributes:
+        width: Columns of a text view (``None``: the terminal's, or the format's default in a file).
+        color: ``auto`` (colour on a terminal unless ``NO_COLOR``), ``always`` or ``never``.
+        terminal: The stream is the user's interactive terminal (not a file or a pipe).
+        records: How many records the run holds (0: not known).
+        brief: One row per record instead of the full view (the console).
+        timeline: Draw each patient's timeline (the console; needs ``OutputRecord.patient``).
+        summary: The cohort table after the records (``None``: the format's default).
+        export_svg: Also save the view as SVG to this path (the console).
+        export_html: Also save the view as HTML to this path (the console).
+        quiet: Write only the results, no headers, rules or notes a person reads.
+    """
+
+    width: int | None = None
+    color: Literal["auto", "always", "never"] = "auto"
+    terminal: bool = False
+    records: int = 0
+    brief: bool = False
+    timeline: bool = True
+    summary: bool | None = None
+    export_svg: str | None = None
+    export_html: str | None = None
+    quiet: bool = False
+
+
+@dataclass(frozen=True)
+class OutputRecord:
+    """One input's outcome as a writer receives it, in input order.
+
+    Attributes:
+        source: The input's name (``dir/a.json``, ``cohort.ndjson:3``, ``<stdin>``).
+        evaluation: The result, or ``None`` when the input could not be evaluated.
+        error: The error record ``{"error": {"source", "errors"}}`` when there is no evaluation.
+        failed: The engine failed on the input (a bug to report) rather than the input being invalid.
+        patient: The validated patient file, when the writer asked for it (``needs_patient``).
+    """
+
+    source: str
+    evaluation: Evaluation | None = None
+    error: Mapping[str, Any] | None = None
+    failed: bool = False
+    patient: Any = None
+
+
+class Writer(Protocol):
+    """Writes a run's records as they come (``OutputFormat.open`` returns one).
+
+    A writer may set ``needs_patient = True`` to receive each record's validated patient file.
+    ``close()`` is called once after the last record when the run completed; an interrupted run
+    never calls it, so nothing half-written is finished off as if it were whole.
+    """
+
+    def write(self, record: OutputRecord) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
 class OutputFormat:
     """One way to write evaluations (``ivig-cds evaluate --format NAME``; ``Engine.format(NAME, ...)``).
 
@@ -84,6 +148,9 @@ class OutputFormat:
         per_record: ``render(a + b) == render(a) + render(b)``, so records can be written as they
             come (a long run streams); ``False`` (e.g. a format with a header): rendered in one call
             per run of evaluations between error records.
+        open: ``open(stream, options) -> Writer`` for a format that writes a run itself (the console
+            view: rules between records, a summary at the end); ``None``: the command line writes
+            ``render`` and ``error`` output as described above.
     """
 
     name: str
@@ -92,6 +159,7 @@ class OutputFormat:
     media_type: str = "text/plain"
     error: Callable[[Mapping[str, Any]], str] | None = None
     per_record: bool = False
+    open: Callable[[IO[str], WriterOptions], Writer] | None = None
 
 
 OutputFormatSpec = OutputFormat

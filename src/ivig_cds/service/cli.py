@@ -10,9 +10,6 @@ import os
 import sys
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
 from .config import ConfigError, ServiceConfig, load_config, parse_config
 
 __all__ = ["app_from_env", "ensure_stack", "is_loopback", "run_command"]
@@ -124,21 +121,6 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _render_report(rows: list[dict[str, Any]], console: Console) -> None:
-    table = Table(title="CDS Hooks feedback per rule", title_justify="left")
-    for name, justify in (("rule", "left"), ("version", "left"), ("shown", "right"), ("accepted", "right"),
-                          ("overridden", "right"), ("override reasons", "left")):  # fmt: skip
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    for r in rows:
-        reasons = "\n".join(f"{x['reason']} ×{x['count']}" for x in r["override_reasons"]) or "—"
-        table.add_row(
-            r["rule_id"], r["rule_version"], str(r["shown"]), str(r["accepted"]), str(r["overridden"]), reasons
-        )
-    console.print(table)
-    if not rows:
-        console.print("No cards shown and no feedback recorded yet.")
-
-
 def _report(args: argparse.Namespace) -> int:
     from sqlalchemy import inspect
 
@@ -161,7 +143,9 @@ def _report(args: argparse.Namespace) -> int:
     if args.format == "json":
         sys.stdout.write(json.dumps({"rules": rows}, indent=2) + "\n")
     else:
-        _render_report(rows, Console(highlight=False))
+        from ivig_cds.console.reports import render_feedback
+
+        render_feedback(rows)
     return 0
 
 

@@ -17,9 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from ivig_cds import hookimpl
-from ivig_cds.facts import FactField
-from ivig_cds.plugins import FactDeriver
+from ivig_cds import FactDeriver, FactField, hookimpl
 
 __version__ = "0.1.0"
 

@@ -15,6 +15,8 @@ from ivig_cds.inputs.fhir.export import bundle_from_patient
 from ivig_cds.inputs.fhir.integration import is_fhir_document, map_document, resolve_mapping
 from ivig_cds.inputs.fhir.report import MappingReport
 from ivig_cds.inputs.files import load_patient, parse_document
+from ivig_cds.model.format import printable
+from ivig_cds.outfile import write_atomic
 
 __all__ = ["add_fhir_parser", "add_mapping_options", "run_fhir"]
 
@@ -55,17 +57,21 @@ def _write(path: str | None, text: str) -> None:
     if path is None:
         sys.stdout.write(text)
     else:
-        Path(path).write_text(text, encoding="utf-8")
+        write_atomic(path, text)
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(printable(text) + "\n")
 
 
 def _say_report(report: MappingReport) -> None:
     read = ", ".join(f"{n} {k}" for k, n in report.resources_read.items()) or "nothing"
-    sys.stderr.write(f"mapping {report.mapping_version} ({report.mapping_source}): read {read}\n")
+    _err(f"mapping {report.mapping_version} ({report.mapping_source}): read {read}")
     ignored = sum(report.resources_ignored.values()) + sum(report.ignored_after_as_of.values())
     if ignored:
-        sys.stderr.write(f"  {ignored} resource(s) not used (see the report)\n")
+        _err(f"  {ignored} resource(s) not used (see the report)")
     for note in report.warnings:
-        sys.stderr.write(f"  warning: {note.resource}: {note.field}: {note.message}\n")
+        _err(f"  warning: {note.resource}: {note.field}: {note.message}")
 
 
 def run_fhir(args: argparse.Namespace) -> int:
@@ -82,24 +88,24 @@ def run_fhir(args: argparse.Namespace) -> int:
     try:
         raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
     except OSError as exc:
-        sys.stderr.write(f"ivig-cds: error: {label}: {exc.strerror or type(exc).__name__}\n")
+        _err(f"ivig-cds: error: {label}: {exc.strerror or type(exc).__name__}")
         return EXIT_INVALID
     try:
         doc = parse_document(raw, source=label, fmt="json")
     except InputError as exc:
         return _invalid(label, exc)
     if not is_fhir_document(doc):
-        sys.stderr.write(f"ivig-cds: error: {label}: not a FHIR resource (no resourceType)\n")
+        _err(f"ivig-cds: error: {label}: not a FHIR resource (no resourceType)")
         return EXIT_INVALID
     assert isinstance(doc, dict)
     result = map_document(doc, as_of=args.as_of, mapping=resolve_mapping(args.mapping), strict=args.strict_fhir)
     if args.report:
-        Path(args.report).write_text(json.dumps(result.report.to_dict(), indent=2) + "\n", encoding="utf-8")
+        write_atomic(args.report, json.dumps(result.report.to_dict(), indent=2) + "\n")
     _say_report(result.report)
     if result.patient is None:
-        sys.stderr.write(f"invalid FHIR input {label}: no patient file can be built\n")
+        _err(f"invalid FHIR input {label}: no patient file can be built")
         for fe in result.errors:
-            sys.stderr.write(f"  {fe.loc or '(document)'}: {fe.msg}\n")
+            _err(f"  {fe.loc or '(document)'}: {fe.msg}")
         return EXIT_INVALID
     text = result.patient.model_dump_json(indent=2, exclude_unset=True)
     _write(args.output, text + "\n")
@@ -107,7 +113,7 @@ def run_fhir(args: argparse.Namespace) -> int:
 
 
 def _invalid(label: str, exc: InputError) -> int:
-    sys.stderr.write(f"invalid input {label}\n")
+    _err(f"invalid input {label}")
     for fe in exc.errors:
-        sys.stderr.write(f"  {fe.loc or '(document)'}: {fe.msg}\n")
+        _err(f"  {fe.loc or '(document)'}: {fe.msg}")
     return EXIT_INVALID

@@ -1,0 +1,1 @@
+"""The command line's commands, one module per group; ``ivig_cds.cli`` parses and dispatches (no rich here)."""
