@@ -112,18 +112,20 @@ def _visit(base: Assessment, a: Assessment, t: Any) -> tuple[Truth, list[str]]:
         b, c = _value(base, measure), _value(a, measure)
         return None if b is None or c is None else _ge(c - b, cm)
 
-    a_ = _k_and(cm_worse("physician_global_cm", float(t["deterioration_global_cm"])),
-                worse("mmt8", float(t["deterioration_mmt8_pct"])))  # fmt: skip
-    b_ = cm_worse("extramuscular_global_cm", float(t["deterioration_extramuscular_cm"]))
-    csm = [worse(m, float(t["deterioration_csm_pct"])) for m in _CORE]
-    c_ = _at_least(csm, float(t["deterioration_csm_count"]))
-    names = [
-        "physician global and MMT-8",
-        "extramuscular global",
-        f"{sum(r is True for r in csm)} of 5 core set measures",
-    ]
-    held = [name for name, r in zip(names, (a_, b_, c_), strict=True) if r is True]
-    return _k_or(a_, b_, c_), held
+    global_and_mmt8 = _k_and(
+        cm_worse("physician_global_cm", float(t["deterioration_global_cm"])),
+        worse("mmt8", float(t["deterioration_mmt8_pct"])),
+    )
+    extramuscular = cm_worse("extramuscular_global_cm", float(t["deterioration_extramuscular_cm"]))
+    each = [worse(m, float(t["deterioration_csm_pct"])) for m in _CORE]
+    several = _at_least(each, float(t["deterioration_csm_count"]))
+    criteria = (
+        ("physician global and MMT-8", global_and_mmt8),
+        ("extramuscular global", extramuscular),
+        (f"{sum(r is True for r in each)} of 5 core set measures", several),
+    )
+    held = [name for name, truth in criteria if truth is True]
+    return _k_or(global_and_mmt8, extramuscular, several), held
 
 
 def _doi(base: Assessment, a: Assessment, t: Any) -> tuple[Truth, int, int]:
@@ -132,10 +134,10 @@ def _doi(base: Assessment, a: Assessment, t: Any) -> tuple[Truth, int, int]:
     up, down = float(t["doi_improve_pct"]), float(t["doi_worse_pct"])
     improved = [_moved(_value(base, m), _value(a, m), up, False, s) for m, s in measures.items()]
     worsened = {m: _moved(_value(base, m), _value(a, m), down, True, s) for m, s in measures.items()}
-    few_worse = _at_least([None if w is None else not w for w in worsened.values()],
-                          len(measures) - float(t["doi_worse_max"]))  # fmt: skip
-    met = _k_and(_at_least(improved, float(t["doi_improve_count"])), few_worse,
-                 None if worsened["mmt8"] is None else not worsened["mmt8"])  # fmt: skip
+    not_worse = [None if w is None else not w for w in worsened.values()]
+    few_worse = _at_least(not_worse, len(measures) - float(t["doi_worse_max"]))
+    mmt8_not_worse = None if worsened["mmt8"] is None else not worsened["mmt8"]
+    met = _k_and(_at_least(improved, float(t["doi_improve_count"])), few_worse, mmt8_not_worse)
     return met, sum(1 for r in improved if r is True), sum(1 for r in worsened.values() if r is True)
 
 
@@ -152,10 +154,10 @@ def fill(s: Snapshot, p: dict[str, Any], src: dict[str, str], response: EpisodeR
     p.update(dict.fromkeys(FIELDS))
     base = response.baseline
     visits = _visits(s, response)
-    p["mmt8_scales_mixed"] = bool(
-        base is not None and base.mmt8 is not None
-        and any(a.mmt8 is not None and a.mmt8_max != base.mmt8_max for _, a in visits)
-    )  # fmt: skip
+    baseline_scale = base.mmt8_max if base is not None and base.mmt8 is not None else None
+    p["mmt8_scales_mixed"] = baseline_scale is not None and any(
+        a.mmt8 is not None and a.mmt8_max != baseline_scale for _, a in visits
+    )
     if base is not None and visits:
         i, latest = visits[-1]
         p["imacs_doi_met"], p["imacs_doi_improved"], p["imacs_doi_worsened"] = _doi(base, latest, s.t)
@@ -165,10 +167,8 @@ def fill(s: Snapshot, p: dict[str, Any], src: dict[str, str], response: EpisodeR
                 ("imacs_doi_met", "imacs_doi_improved", "imacs_doi_worsened"), ref(latest, f"assessments[{i}]")
             )
         )
-    if s.episode.stopped is not None:
-        p["deterioration_confirmed"] = (
-            False  # on IVIG only: after discontinuation it is a relapse question (OUT-004)
-        )
+    if s.episode.stopped is not None:  # on IVIG only: after discontinuation it is a relapse question (OUT-004)
+        p["deterioration_confirmed"] = False
         return None
     scored = [(i, a) for i, a in visits if any(_value(a, m) is not None for m in _CORE)]
     if len(scored) < 2:

@@ -126,20 +126,29 @@ def _high_dose(s: Snapshot, p: dict[str, Any], steps: list[tuple[date, float]]) 
 
 
 def _failures(s: Snapshot, p: dict[str, Any], therapies: Sequence[Fact]) -> None:
+    """Glucocorticoid failure kinds (three-valued ``gc_failed``) and the steroid-sparing drugs that failed."""
     gc = [f for f, _ in therapies if f["t"] == "therapy" and f["agent_class"] == "glucocorticoid"]
     outcomes = {f["outcome"] for f in gc}
-    kinds = [k for k, hit in (("inadequate_response", "inadequate_response" in outcomes),
-                              ("flare_on_taper", bool(p.get("gc_flares_on_taper"))),
-                              ("intolerance", "intolerance" in outcomes)) if hit]  # fmt: skip
+    flares = p.get("gc_flares_on_taper")
+    found = {
+        "inadequate_response": "inadequate_response" in outcomes,
+        "flare_on_taper": bool(flares),
+        "intolerance": "intolerance" in outcomes,
+    }
+    kinds = [kind for kind, hit in found.items() if hit]
     p["gc_failure"] = "+".join(kinds) or None
-    unknown = "unknown" in outcomes or p.get("gc_flares_on_taper") is None or (not gc and bool(s.gc))
+    # no failure found: false only when nothing that could show one is unknown (an outcome, the dose steps)
+    undecided = "unknown" in outcomes or flares is None or (not gc and bool(s.gc))
     if kinds:
         p["gc_failed"] = True
     elif p.get("gc_ever_used") is False:
         p["gc_failed"] = False
     else:
-        p["gc_failed"] = None if unknown or p.get("gc_ever_used") is None else False
-    p["gc_inadequate"] = True if "inadequate_response" in outcomes else (None if "unknown" in outcomes else False)
+        p["gc_failed"] = None if undecided or p.get("gc_ever_used") is None else False
+    if "inadequate_response" in outcomes:
+        p["gc_inadequate"] = True
+    else:  # doses without a glucocorticoid record: its outcome is not recorded
+        p["gc_inadequate"] = None if "unknown" in outcomes or (not gc and bool(s.gc)) else False
     days = int(s.t["min_failed_drug_days"])
     failed = {
         f["agent"]

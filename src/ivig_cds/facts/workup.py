@@ -128,8 +128,6 @@ def fill(s: Snapshot, p: dict[str, Any], src: dict[str, str]) -> None:
     _bohan_peter(s, p)
     _eular_acr(s, p)
     p["months_since_diagnosis"] = months_between(dx.diagnosed_on, s.as_of)
-    diagnosis_fields = ("finger_flexor_weakness", "myotoxic_exposure", "thyroid_function_normal",
-                        "bohan_peter_items_met", "bohan_peter_rash", "bohan_peter_category", "eular_acr_score",
-                        "eular_acr_with_biopsy", "eular_acr_category", "months_since_diagnosis")  # fmt: skip
+    diagnosis_fields = [k for k in FIELDS if FIELDS[k].source.startswith("diagnosis")]
     src.update(dict.fromkeys(diagnosis_fields, where))
     _care(s, p, src)
