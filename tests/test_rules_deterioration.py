@@ -113,7 +113,26 @@ def test_resp007_overrides_too_early(engine: DualEngine) -> None:
     b.assessment(day(20), **{**BASE, **WORSE_A}).assessment(day(40), **{**BASE, **WORSE_A}).as_of(day(42))
     ev = engine.evaluate(b)
     assert finding(ev, "RESP-007") and ev.status.response == "non_responder"
-    assert "the best TIS not recorded no longer counts" in finding(ev, "RESP-007").summary
+    assert "counted as no response while it holds (best TIS not recorded" in finding(ev, "RESP-007").summary
+
+
+def test_resp007_overrides_insufficient_data(engine: DualEngine) -> None:
+    # no baseline MMT-8 (RESP-103: insufficient data), but the extramuscular global is 2 cm worse twice
+    base = {k: v for k, v in BASE.items() if k != "mmt8"}
+    b = eligible().courses(3).assessment(day(-7), **base)
+    b.assessment(day(70), **{**base, "extramuscular_global_cm": 3}).assessment(
+        day(98), **{**base, "extramuscular_global_cm": 3}
+    )
+    ev = engine.evaluate(b.as_of(day(100)))
+    assert findings(ev, "RESP-007") and not findings(ev, "RESP-103")
+    assert ev.status.response == "non_responder"
+
+
+def test_resp007_replaces_the_non_response_advice(engine: DualEngine) -> None:
+    # 7 courses, deteriorating: RESP-006 ("no response after 6 courses") would mislead for a former responder
+    ev = engine.evaluate(deteriorating(WORSE_A, WORSE_A, courses=7).as_of(day(170)))
+    assert findings(ev, "RESP-007")
+    assert not findings(ev, "RESP-006") and not findings(ev, "RESP-004B")
 
 
 def test_resp007_silent_after_discontinuation(engine: DualEngine) -> None:
@@ -215,7 +234,11 @@ def test_resp002_undecided_says_nothing(engine: DualEngine) -> None:
 def test_resp009_beside_a_judged_response(engine: DualEngine) -> None:
     f = finding(engine.evaluate(responder(TIS_40)), "RESP-009")
     assert f.severity == "info"
-    assert "this patient's best TIS 40" in f.summary and "71.4%" in f.summary and "78.7% vs 43.8%" in f.summary
+    assert (
+        "(this patient after 3 course(s): best TIS 40, latest 40)" in f.summary
+        and "71.4%" in f.summary
+        and "78.7% vs 43.8%" in f.summary
+    )
 
 
 def test_resp009_silent_before_ivig(engine: DualEngine) -> None:

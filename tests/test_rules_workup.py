@@ -168,7 +168,9 @@ def test_dx008(engine: DualEngine, fields: dict[str, bool], fires: bool) -> None
 # -- DX-009: malignancy screening in the first 3 years ---------------------------------------------------
 
 
-@pytest.mark.parametrize(("days", "fires"), [(1095, True), (1096, False)])  # 36 months = 1095.75 days
+@pytest.mark.parametrize(
+    ("days", "fires"), [(1095, True), (1096, False), (0, True), (-1, False)]
+)  # 36 mo = 1095.75 d
 def test_dx009_within_36_months_of_diagnosis(engine: DualEngine, days: int, fires: bool) -> None:
     ev = engine.evaluate(eligible().diagnosis(diagnosed_on=AS_OF - timedelta(days=days)))
     assert bool(findings(ev, "DX-009")) is fires
