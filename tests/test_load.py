@@ -131,17 +131,22 @@ def test_a_burst_queues_at_the_session_cap(
 ) -> None:
     """With sessions kept live (a sleep inside each) the cap is reached and never passed, in any
     stratum. The cap is lowered to 8 so that the Python work before the rules (validation,
-    derivation, ~1 ms under the GIL) cannot keep the burst below it."""
+    derivation, ~1 ms under the GIL) cannot keep the burst below it. One permit covers all of an
+    evaluation's strata, so the cap is reached counting every stratum's live sessions together: how
+    the 8 split between the strata at a given moment depends on how long each stratum's actions take."""
     cap = 8
     live: dict[int, int] = {}
     peak: dict[int, int] = {}
+    peak_total = 0
     count_lock = threading.Lock()
     original = _durable.DurableBackend._run_session
 
     def counting(self: Any, handle: int, *args: Any) -> Any:
+        nonlocal peak_total
         with count_lock:
             live[handle] = live.get(handle, 0) + 1
             peak[handle] = max(peak.get(handle, 0), live[handle])
+            peak_total = max(peak_total, sum(live.values()))
         try:
             return original(self, handle, *args)
         finally:
@@ -153,7 +158,8 @@ def test_a_burst_queues_at_the_session_cap(
     monkeypatch.setattr(engine._backend, "_lock", threading.BoundedSemaphore(cap))
     _assert_all_ok(_burst(engine, docs, 300), docs, expected)
     assert set(peak) == set(engine._backend._handles)
-    assert max(peak.values()) == cap
+    assert max(peak.values()) <= cap
+    assert peak_total == cap
     assert sum(live.values()) == 0
 
 
