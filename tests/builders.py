@@ -219,10 +219,13 @@ class PatientBuilder:
         dose: float = 1.0,
         product: str | None = "Gamunex-C",
         adverse_events: list[dict[str, str]] | None = None,
+        max_rate: float | None = None,
     ) -> PatientBuilder:
         entry: dict[str, Any] = {"start": iso(start), "days": days, "dose_g_per_kg_per_day": dose}
         if product is not None:
             entry["product"] = product
+        if max_rate is not None:
+            entry["max_rate_mg_kg_min"] = max_rate
         if adverse_events:
             entry["adverse_events"] = adverse_events
         self._d.setdefault("ivig_courses", []).append(entry)
@@ -242,8 +245,9 @@ class PatientBuilder:
 def eligible(*, patient_id: str = "pt-001", as_of: date = AS_OF) -> PatientBuilder:
     """A realistic eligible patient: 44-year-old woman, definite refractory PM, fully screened.
 
-    Prednisone since 2020 (60 mg, 20 mg from 2021, unchanged since), methotrexate failed after a
-    year, every risk factor false, normal eGFR / creatinine / IgA, blood group O, BMI 23.5.
+    Prednisone since 2020 (60 mg, 20 mg from 2021, unchanged since) with calcium and vitamin D,
+    methotrexate failed after a year, every risk factor false, normal eGFR / creatinine / IgA, blood
+    group O, BMI 23.5.
     No IVIG course and no assessment yet.
     """
     return PatientBuilder(
@@ -290,6 +294,7 @@ def eligible(*, patient_id: str = "pt-001", as_of: date = AS_OF) -> PatientBuild
             "ivig_courses": [],
             "ivig_discontinued_on": None,
             "risk_factors": dict.fromkeys(RISK_FACTORS, False),
+            "preventive_care": {"bone_protection": True},
         }
     )
 

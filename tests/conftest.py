@@ -57,6 +57,18 @@ FULL_PATIENT: dict[str, Any] = {
         "statin_exposure": False,
         "anti_hmgcr": False,
         "anti_srp": None,
+        "finger_flexor_weakness": False,
+        "myotoxic_exposure": False,
+        "thyroid_function_normal": True,
+        "bohan_peter_items": {
+            "symmetric_proximal_weakness": True,
+            "biopsy_myositis": True,
+            "raised_muscle_enzymes": True,
+            "myopathic_emg": None,
+            "rash": False,
+        },
+        "eular_acr_score": 7.9,
+        "eular_acr_with_biopsy": True,
         "source": "Condition/pm-2-dx",
     },
     "therapies": [
@@ -141,6 +153,12 @@ FULL_PATIENT: dict[str, Any] = {
         "sepsis": False,
         "nephrotoxic_drugs": None,
         "pregnant": False,
+    },
+    "preventive_care": {
+        "cancer_screening_on": "2019-03-15",
+        "bone_protection": True,
+        "live_vaccine_on": "2023-10-02",
+        "source": "Observation/care-1",
     },
 }
 

@@ -10,7 +10,11 @@ A generated patient has a story: diagnosis, a glucocorticoid with a taper (and f
 sparing trials (short and long, with outcomes), then perhaps IVIG courses every ~4-8 weeks with
 occasional weaning gaps, assessments (MMT-8 on the 0-80 or 0-150 scale, CK with the lab's ULN,
 globals, HAQ, dysphagia) that improve, stay flat or relapse after discontinuation, safety labs,
-a risk-factor screen with nulls, and ``as_of`` before, within or after the history. Every file
+a risk-factor screen with nulls, and ``as_of`` before, within or after the history. Then the
+issue-13 additions, drawn last so the history of every seed is unchanged: work-up fields (finger
+flexors, mimics, Bohan & Peter items, EULAR/ACR scores on the cut-offs), preventive care (screening,
+bone protection, live vaccines), infusion rates around the caps, creatinine drawn at and after
+courses (sometimes rising), a draft order, and now and then one MMT-8 on the other scale. Every file
 is valid against the contract (``Patient.model_validate`` accepts it).
 
 :func:`mutations` turns a valid file into invalid ones, each with the field path the
@@ -422,7 +426,87 @@ def generate_patient(r: Draw, patient_id: str = "gen-0") -> dict[str, Any]:
         doc["ivig_discontinued_on"] = None
     if risk or r.chance(0.3):
         doc["risk_factors"] = risk
+    # drawn last, so the history above stays what it was for every seed
+    _additions(r, doc, birth, diagnosed, as_of)
     return doc
+
+
+BOHAN_PETER_ITEMS = ("symmetric_proximal_weakness", "biopsy_myositis", "raised_muscle_enzymes", "myopathic_emg")
+# rates around the caps: 3.3 at renal/thrombotic risk, 4 for Octagam 10 % in DM
+RATES = (1, 2, 3.3, 3.31, 4, 4.01, 4.8, 6, 8)
+ORDER_DOSES = (0.4, 0.5, 0.6, 1.0, 1.0, 2.0)
+
+
+def _additions(r: Draw, doc: dict[str, Any], birth: date, diagnosed: date, as_of: date | None) -> None:
+    """The issue-13 data: work-up fields, preventive care, infusion rates, creatinine around courses, an order."""
+    dx = doc["diagnosis"]
+    for key, p_true in (
+        ("finger_flexor_weakness", 0.15),
+        ("myotoxic_exposure", 0.1),
+        ("thyroid_function_normal", 0.85),
+    ):
+        if r.chance(0.3):
+            dx[key] = _maybe_bool(r, p_true)
+    if r.chance(0.25):
+        items = {k: _maybe_bool(r, 0.75, 0.1) for k in BOHAN_PETER_ITEMS}
+        items["rash"] = _maybe_bool(r, 0.1)
+        dx["bohan_peter_items"] = {k: v for k, v in items.items() if v is not None or r.chance(0.5)}
+    if r.chance(0.25):  # often exactly on a cut-off
+        dx["eular_acr_score"] = r.pick((5.3, 5.5, 6.5, 6.7, 7.5, 8.7)) if r.chance(0.4) else _num(r, 2, 14, 0.1)
+        dx["eular_acr_with_biopsy"] = _maybe_bool(r, 0.5, 0.15)
+    courses: list[dict[str, Any]] = doc.get("ivig_courses", [])
+    starts = sorted(date.fromisoformat(c["start"]) for c in courses)
+    care: dict[str, Any] = {}
+    if r.chance(0.35):
+        care["cancer_screening_on"] = _iso(
+            _clamp_day(diagnosed + timedelta(days=r.int(-200, 900)), birth, _LATEST)
+        )
+    if r.chance(0.4):
+        care["bone_protection"] = _maybe_bool(r, 0.6, 0.15)
+    if r.chance(0.15):
+        anchor = starts[-1] if starts else diagnosed
+        care["live_vaccine_on"] = _iso(_clamp_day(anchor + timedelta(days=r.int(-40, 500)), birth, _LATEST))
+    if care or r.chance(0.05):
+        doc["preventive_care"] = care
+    for c in courses:
+        if r.chance(0.25):
+            c["max_rate_mg_kg_min"] = r.pick(RATES) if r.chance(0.7) else _num(r, 0.5, 10, 0.1)
+    if starts and r.chance(0.4):  # creatinine drawn at courses and after them, sometimes rising
+        labs = doc.setdefault("labs", [])
+        value = _weighted(r, [(r.float(0.5, 1.3), 85), (r.float(1.3, 2.5), 15)])
+        for start in starts[: r.int(1, len(starts))]:
+            if r.chance(0.7):
+                labs.append({"date": _iso(start), "test": "creatinine_mg_dl", "value": round(value, 2)})
+            for _ in range(r.int(0, 2)):
+                rise = r.pick((1.0, 1.1, 1.3, 1.5, 2.0)) if r.chance(0.6) else 1 + r.pick((0.2, 0.3, 0.4)) / value
+                day = start + timedelta(days=r.int(1, 10))
+                labs.append({"date": _iso(day), "test": "creatinine_mg_dl", "value": round(value * rise, 2)})
+    if r.chance(0.2):
+        anchor = as_of or (starts[-1] if starts else diagnosed)
+        order: dict[str, Any] = {}
+        if r.chance(0.8):  # half the time the latest course's product (no switch)
+            order["product"] = (
+                courses[-1].get("product", "Privigen") if courses and r.chance(0.5) else r.pick(PRODUCTS)
+            )
+        if r.chance(0.8):
+            order["dose_g_per_kg_per_day"] = r.pick(ORDER_DOSES)
+        if r.chance(0.7):
+            order["days"] = r.int(1, 5)
+        if r.chance(0.7):  # the next course on schedule, or around as_of
+            if starts and r.chance(0.5):
+                planned = starts[-1] + timedelta(days=r.int(21, 70))
+            else:
+                planned = anchor + timedelta(days=r.int(-10, 90))
+            order["start"] = _iso(_clamp_day(planned, birth, _LATEST))
+        if r.chance(0.5):
+            order["max_rate_mg_kg_min"] = r.pick(RATES)
+        doc["ivig_order"] = order
+    scored = [a for a in doc.get("assessments", []) if "mmt8" in a]
+    if scored and r.chance(0.08):  # one visit on the other MMT-8 scale
+        a = r.pick(scored)
+        old = a.get("mmt8_max", 80)
+        a["mmt8_max"] = 150 if old == 80 else 80
+        a["mmt8"] = min(a["mmt8_max"], round(a["mmt8"] * a["mmt8_max"] / old, 1))
 
 
 def _gc_value(r: Draw, dose: float) -> float | int:
@@ -683,6 +767,27 @@ def mutations(valid: dict[str, Any], r: Draw) -> Iterator[Mutation]:
     birth = date.fromisoformat(valid["demographics"]["birth_date"])
     if birth > date(1, 1, 2):
         yield variant(["diagnosis", "diagnosed_on"], _iso(birth - timedelta(days=1)), "diagnosed before birth")
+    # the issue-13 additions
+    yield variant(["diagnosis", "eular_acr_score"], r.pick((30.5, -1, "7", True)), "bad eular_acr_score")
+    yield variant(
+        ["diagnosis", "bohan_peter_items"],
+        {"rash": r.pick(("yes", 1))},
+        "bad Bohan & Peter item",
+        ["diagnosis", "bohan_peter_items", "rash"],
+    )
+    yield variant(
+        ["preventive_care"],
+        {"bone_protection": r.pick(("yes", 1, "true"))},
+        "bad bone_protection",
+        ["preventive_care", "bone_protection"],
+    )
+    if birth > date(1800, 1, 2):
+        yield variant(
+            ["preventive_care"],
+            {"live_vaccine_on": _iso(birth - timedelta(days=1))},
+            "live vaccine before birth",
+            ["preventive_care", "live_vaccine_on"],
+        )
 
 
 WRONG_TYPE_VALUES = _WRONG_TYPES

@@ -273,7 +273,7 @@ def test_explain_unknown_rule_exits_2_with_close_ids(
     code, out, err = run(capsys, "explain", str(patient_file), "SAFETY-06")
     assert code == 2 and out == []
     assert err[0] == "error: unknown rule id 'SAFETY-06'"
-    assert err[1].startswith("close ids: SAFETY-006")
+    assert err[1].startswith("close ids: ") and "SAFETY-006" in err[1].split(": ", 1)[1].split(", ")
 
 
 def test_rules_list_and_show(capsys: pytest.CaptureFixture[str]) -> None:
@@ -281,7 +281,7 @@ def test_rules_list_and_show(capsys: pytest.CaptureFixture[str]) -> None:
     rows = json.loads("\n".join(out))
     assert (
         code == 0
-        and {"id": "RESP-003", "version": "1.0.0"}.items()
+        and {"id": "RESP-003", "version": "1.1.0"}.items()
         <= next(r for r in rows if r["id"] == "RESP-003").items()
     )
     code, out, _ = run(capsys, "rules", "show", "RESP-003")

@@ -42,8 +42,8 @@ def test_brief_fits_80_columns(records: list[OutputRecord]) -> None:
         "4 records in cohort/",
         "",
         " patient    eligibility   response        outcome         alerts",
-        " ────────────────────────────────────────────────────────────────",
-        " anna       eligible      not started     not started     info",
+        " ─────────────────────────────────────────────────────────────────",
+        " anna       eligible      not started     not started     advisory",
         " ben        eligible      responder       RELAPSE         WARNING",
         " dan.json   invalid",
         " cara       eligible      non-responder   non-responder   WARNING",
@@ -55,12 +55,12 @@ def test_brief_at_100_columns_adds_the_source_and_the_data_gaps(records: list[Ou
     assert _brief(records, 100) == [
         "4 records in cohort/",
         "",
-        " source          patient   eligibility   response        outcome         alerts    gaps",
-        " ──────────────────────────────────────────────────────────────────────────────────────",
-        " anna.json       anna      eligible      not started     not started     info         1",
-        " ben.json        ben       eligible      responder       RELAPSE         WARNING      1",
+        " source          patient   eligibility   response        outcome         alerts     gaps",
+        " ───────────────────────────────────────────────────────────────────────────────────────",
+        " anna.json       anna      eligible      not started     not started     advisory      1",
+        " ben.json        ben       eligible      responder       RELAPSE         WARNING       1",
         " dan.json                  invalid",
-        " cara.ndjson:3   cara      eligible      non-responder   non-responder   WARNING      2",
+        " cara.ndjson:3   cara      eligible      non-responder   non-responder   WARNING       2",
         "",
     ]
 

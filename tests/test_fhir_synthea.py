@@ -97,7 +97,7 @@ def test_fhir_map_prints_the_report_and_the_reason(synthea_dir: Path, capsys: py
     assert main(["fhir", "map", str(synthea_dir / "cfhir.json")]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert "mapping 1.0.0 (default): read 46 Observation, 1 Patient" in captured.err
+    assert "mapping 1.1.0 (default): read 46 Observation, 1 Patient" in captured.err
     assert "warning: MedicationRequest/" in captured.err
     assert "  diagnosis: no myositis Condition" in captured.err
 

@@ -160,7 +160,7 @@ def test_a_burst_queues_at_the_session_cap(
     _assert_all_ok(_burst(engine, docs, 300), docs, expected)
     assert full.is_set(), "the burst never had the cap of sessions live at once"
     assert set(peak) == set(engine._backend._handles)
-    assert max(peak.values()) == cap
+    assert max(peak.values()) <= cap  # never passed in any stratum (reached, counting all: `full`)
     assert sum(live.values()) == 0
 
 

@@ -54,7 +54,7 @@ def test_screen_incomplete_says_what_to_record_first_at_100(
         "│ Response        not started                                                                      │",
         "│ Steroid taper   —                                                                                │",
         "│ Outcome         not started                                                                      │",
-        "│ Alerts          3 WARNINGS                                                                       │",
+        "│ Alerts          3 WARNINGS · 3 advisories                                                        │",
         "│ Data gaps       14 rules could not decide: record the values below                               │",
         "╰──────────────────────────────────────────────────────────────────────────────────────────────────╯",
         "╭─ Dose plan (seed regimen) ───────────────────────────────────────────────────────────────────────╮",
@@ -79,7 +79,7 @@ def test_screen_incomplete_at_80(engine: Engine, minimal_patient_dict: dict[str,
         "│ Response        not started                                                  │",
         "│ Steroid taper   —                                                            │",
         "│ Outcome         not started                                                  │",
-        "│ Alerts          3 WARNINGS                                                   │",
+        "│ Alerts          3 WARNINGS · 3 advisories                                    │",
         "│ Data gaps       14 rules could not decide: record the values below           │",
         "╰──────────────────────────────────────────────────────────────────────────────╯",
         "╭─ Dose plan (seed regimen) ───────────────────────────────────────────────────╮",
@@ -104,7 +104,7 @@ def test_precautions_are_named_in_the_verdict_and_grouped_by_level(engine: Engin
         "│ Response       not started                                                                       │",
         "│ Steroid taper  —                                                                                 │",
         "│ Outcome        not started                                                                       │",
-        "│ Alerts         2 WARNINGS                                                                        │",
+        "│ Alerts         2 WARNINGS · 2 advisories                                                         │",
         "│ Data gaps      2 rules could not decide: record the values below                                 │",
         "╰──────────────────────────────────────────────────────────────────────────────────────────────────╯",
     ]
@@ -125,7 +125,7 @@ def test_only_the_stability_window_blocks_eligible_from_the_change_plus_60_days(
         "│ Response        not started                                                  │",
         "│ Steroid taper   —                                                            │",
         "│ Outcome         not started                                                  │",
-        "│ Alerts          1 WARNING                                                    │",
+        "│ Alerts          1 WARNING · 2 advisories                                     │",
         "│ Data gaps       1 rule could not decide: record the values below             │",
         "╰──────────────────────────────────────────────────────────────────────────────╯",
         "╭─ Dose plan (seed regimen) · for reference only: not eligible ────────────────╮",
@@ -147,7 +147,7 @@ def test_relapse_after_discontinuation_and_the_plan_for_a_restart(engine: Engine
         "│ Response       responder · minimal improvement · best TIS 35 · latest TIS 5                      │",
         "│ Steroid taper  0% reduction since course 1 (not beyond 50%)                                      │",
         "│ Outcome        relapse, 2 months after stopping                                                  │",
-        "│ Alerts         1 WARNING                                                                         │",
+        "│ Alerts         2 WARNINGS · 1 advisory                                                           │",
         "│ Data gaps      1 rule could not decide: record the values below                                  │",
         "╰──────────────────────────────────────────────────────────────────────────────────────────────────╯",
         "╭─ Dose plan (seed regimen) · if IVIG is restarted (stopped 2024-04-07) ───────────────────────────╮",
@@ -173,7 +173,7 @@ def test_a_non_responder_after_6_courses_reads_stop_and_the_plan_is_for_referenc
         "│ Response       non-responder · best TIS 17.5 · latest TIS 17.5                                   │",
         "│ Steroid taper  0% reduction since course 1 (not beyond 50%)                                      │",
         "│ Outcome        non-responder                                                                     │",
-        "│ Alerts         1 WARNING                                                                         │",
+        "│ Alerts         1 WARNING · 1 advisory                                                            │",
         "│ Data gaps      2 rules could not decide: record the values below                                 │",
         "╰──────────────────────────────────────────────────────────────────────────────────────────────────╯",
         "╭─ Dose plan (seed regimen) · for reference only: stop IVIG (no response) ─────────────────────────╮",
@@ -193,7 +193,8 @@ def test_a_stop_finding_stands_out(engine: Engine) -> None:
 def test_data_gaps_are_counted_apart_and_never_as_advisories(engine: Engine) -> None:
     lines = _render(engine, eligible().set("demographics.abo_group", None).build())
     alerts = next(line for line in lines if line.startswith("│ Alerts"))
-    assert alerts == "│ Alerts         none".ljust(99) + "│"
+    # two real advisories (SAFETY-014, STER-004); the two DATA-001 gaps are not among them
+    assert alerts == "│ Alerts         2 advisories".ljust(99) + "│"
     assert "│ Data gaps      2 rules could not decide: record the values below".ljust(99) + "│" in lines
     gap = next(line for line in lines if "SAFETY-011" in line and "gap" in line)
     assert gap.startswith("│   gap      SAFETY-011        Haemolysis risk (non-O, high dose)")

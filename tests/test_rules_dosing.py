@@ -1,6 +1,8 @@
-"""Dosing rules (rules/dosing.yaml): DOSE-001, DOSE-003 (+C, D), the ordered course, and the dose plan."""
+"""Dosing rules (rules/dosing.yaml): DOSE-001, -002, -003 (+C, D), -004, the ordered course and the dose plan."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 
@@ -193,3 +195,54 @@ def test_no_order_no_order_checks_and_no_gaps(engine: DualEngine) -> None:
 def test_an_order_without_a_dose_is_a_gap_for_the_dose_checks(engine: DualEngine) -> None:
     ev = engine.evaluate(eligible().set("ivig_order", {"product": "Privigen"}))
     assert gaps_for(ev, "DOSE-011") and gaps_for(ev, "DOSE-012")
+
+
+# -- DOSE-002: split and maintenance regimens -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("dose", "days", "fires"),
+    [
+        (0.4, 5, True),  # 2 g/kg over 5 days: the labelled DM split
+        (0.6, 3, True),  # 1.8 g/kg over 3 days
+        (0.5, 2, True),  # 1 g/kg: maintenance
+        (1.0, 2, False),  # the seed regimen
+        (0.7, 3, False),  # 2.1 g/kg: above the course maximum (DOSE-012 says so)
+    ],
+)
+def test_dose002_alternative_regimen_ordered(engine: DualEngine, dose: float, days: int, fires: bool) -> None:
+    ev = engine.evaluate(eligible().set("ivig_order", {"dose_g_per_kg_per_day": dose, "days": days}))
+    assert bool(findings(ev, "DOSE-002")) is fires
+    if fires:
+        f = finding(ev, "DOSE-002")
+        assert f.severity == "info"
+        assert "in polymyositis these regimens are off-label" in f.detail
+
+
+def test_dose002_silent_without_an_order(engine: DualEngine) -> None:
+    assert not findings(engine.evaluate(eligible()), "DOSE-002")
+
+
+# -- DOSE-004: the first-phase plan --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("n", "fires"), [(0, True), (5, True), (6, False)])
+def test_dose004_plan_until_course_6(engine: DualEngine, n: int, fires: bool) -> None:
+    b = eligible().courses(n).as_of(day(max(0, 28 * (n - 1)) + 10)) if n else eligible()
+    ev = engine.evaluate(b)
+    assert bool(findings(ev, "DOSE-004")) is fires
+    if fires:
+        f = finding(ev, "DOSE-004")
+        assert f.severity == "info"
+        assert f"Plan: {n} course(s) given - reassess the response at course 3" in f.summary
+
+
+@pytest.mark.parametrize(
+    "builder",
+    [
+        lambda: eligible().courses(2).discontinue(day(40)).as_of(day(60)),
+        lambda: eligible().risk(prior_ig_anaphylaxis=True),
+    ],
+)
+def test_dose004_silent_after_stopping_or_when_contraindicated(engine: DualEngine, builder: Any) -> None:
+    assert not findings(engine.evaluate(builder()), "DOSE-004")

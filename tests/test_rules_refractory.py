@@ -1,12 +1,12 @@
-"""Refractory rules (rules/refractory.yaml): REFRACTORY-001/003/005/006/006B/101/102/103."""
+"""Refractory rules (rules/refractory.yaml): REFRACTORY-001/002/003/004/005/006/006B/101/102/103."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 
-from builders import AS_OF, C1, DualEngine, PatientBuilder, day, eligible, finding, findings
+from builders import AS_OF, C1, DualEngine, PatientBuilder, day, eligible, finding, findings, gaps_for
 
 
 @pytest.fixture(scope="module")
@@ -279,3 +279,69 @@ def test_refractory006b_silent_for_dose_change_before_course1(engine: DualEngine
     ev = engine.evaluate(b)
     assert not findings(ev, "REFRACTORY-006B")
     assert not findings(ev, "REFRACTORY-005")
+
+
+# -- REFRACTORY-002: the external definition ----------------------------------------------------------------
+
+
+def test_refractory002_glucocorticoid_failure_and_one_agent(engine: DualEngine) -> None:
+    ev = engine.evaluate(eligible())
+    f = finding(ev, "REFRACTORY-002")
+    assert f.severity == "info"
+    assert (
+        f.facts.items()
+        >= {"patient.gc_failure": "inadequate_response", "patient.failed_sparing_agents": 1}.items()
+    )
+    assert ev.status.refractory is True  # the seed definition sets it (REFRACTORY-001)
+
+
+def test_refractory002_strict_mode_needs_two_agents() -> None:
+    strict = DualEngine(thresholds={"refractory_external_min_agents": 2})
+    assert not findings(strict.evaluate(eligible()), "REFRACTORY-002")
+    two = eligible().therapy("azathioprine", "2021-04-01", "2021-05-01", outcome="intolerance")
+    assert finding(strict.evaluate(two), "REFRACTORY-002").facts["patient.failed_sparing_agents"] == 2
+
+
+def test_refractory002_flare_on_taper_is_a_glucocorticoid_failure(engine: DualEngine) -> None:
+    b = eligible().no_therapies().therapy("prednisone", "2020-01-01", outcome="ongoing")
+    b.therapy("methotrexate", "2020-03-01", "2021-03-01").gc("2022-01-01", 30)  # 20 -> 30: a flare
+    f = finding(engine.evaluate(b), "REFRACTORY-002")
+    assert f.facts["patient.gc_failure"] == "flare_on_taper"
+
+
+@pytest.mark.parametrize("outcome", ["ongoing", "unknown"])
+def test_refractory002_silent_without_a_glucocorticoid_failure(engine: DualEngine, outcome: str) -> None:
+    b = eligible().no_therapies().therapy("prednisone", "2020-01-01", outcome=outcome)
+    ev = engine.evaluate(b.therapy("methotrexate", "2020-03-01", "2021-03-01"))
+    assert not findings(ev, "REFRACTORY-002")
+    assert not gaps_for(ev, "REFRACTORY-002")  # unknown outcome: nothing to add, no gap
+
+
+# -- REFRACTORY-004: steroid-resistant (> 50 mg/day for > 4 weeks without gain) ------------------------------
+
+
+def _high_dose(days: int, mg: float = 60) -> PatientBuilder:
+    return eligible().no_gc().gc("2020-01-01", mg).gc(date(2020, 1, 1) + timedelta(days=days), 20)
+
+
+@pytest.mark.parametrize(("days", "fires"), [(28, False), (29, True)])
+def test_refractory004_more_than_4_weeks(engine: DualEngine, days: int, fires: bool) -> None:
+    ev = engine.evaluate(_high_dose(days))
+    assert bool(findings(ev, "REFRACTORY-004")) is fires
+    if fires:
+        f = finding(ev, "REFRACTORY-004")
+        assert f.severity == "info"
+        assert f.facts.items() >= {"patient.gc_high_dose_days": 29, "patient.gc_inadequate": True}.items()
+
+
+def test_refractory004_needs_more_than_50_mg(engine: DualEngine) -> None:
+    assert not findings(engine.evaluate(_high_dose(60, mg=50)), "REFRACTORY-004")
+
+
+@pytest.mark.parametrize(("mmt8_after", "fires"), [(50, True), (52, False)])
+def test_refractory004_strength_gain_from_mmt8(engine: DualEngine, mmt8_after: float, fires: bool) -> None:
+    b = _high_dose(60).no_therapies().therapy("prednisone", "2020-01-01", outcome="ongoing")
+    b.therapy("methotrexate", "2020-03-01", "2021-03-01")  # no glucocorticoid outcome: MMT-8 decides
+    b.assessment("2019-12-20", mmt8=50).assessment("2020-02-15", mmt8=mmt8_after)
+    ev = engine.evaluate(b)
+    assert bool(findings(ev, "REFRACTORY-004")) is fires

@@ -22,9 +22,13 @@ def with_order(product: str | None = None, **order: object) -> PatientBuilder:
     return eligible().set("ivig_order", {k: v for k, v in fields.items() if v is not None})
 
 
-def test_fully_screened_patient_has_no_safety_finding(engine: DualEngine) -> None:
+def test_fully_screened_patient_has_only_the_infusion_advice(engine: DualEngine) -> None:
     ev = engine.evaluate(eligible())
-    assert not [f for f in ev.findings if f.category == "safety"]
+    # before the first course only the infusion advice: 60-minute observation (naive), meningitis counselling
+    assert sorted((f.rule_id, f.severity) for f in ev.findings if f.category == "safety") == [
+        ("SAFETY-014", "advisory"),
+        ("SAFETY-015", "info"),
+    ]
     assert ev.status.eligibility == "eligible"
 
 

@@ -11,6 +11,7 @@ import contextlib
 import multiprocessing
 import multiprocessing.connection
 import signal
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -89,7 +90,15 @@ class ProcessPool:
     def _spawn(self) -> _Worker:
         parent, child = self._ctx.Pipe(duplex=True)
         proc = self._ctx.Process(target=_worker_main, args=(child, *self._args), daemon=True)
-        proc.start()
+        # started with SIGINT ignored (kept across exec): a Ctrl-C while the worker still imports would
+        # otherwise print its traceback; the parent alone handles the interrupt
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+        try:
+            proc.start()
+        finally:
+            if main:  # None: a handler not set from Python; Python's own is the closest to restore
+                signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
         child.close()
         worker = _Worker(proc, parent)
         self._workers.append(worker)

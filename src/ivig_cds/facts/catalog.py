@@ -9,7 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ivig_cds.facts import demographics, relapse, response, safety, therapy
+from ivig_cds.facts import (
+    demographics,
+    deterioration,
+    glucocorticoid,
+    infusion,
+    relapse,
+    renal,
+    response,
+    safety,
+    therapy,
+    workup,
+)
 from ivig_cds.facts.fields import FactField, FieldType, text
 from ivig_cds.model.terminology import STABILIZERS
 
@@ -35,6 +46,11 @@ PATIENT_FAMILIES: tuple[Mapping[str, FactField], ...] = (
     safety.FIELDS,
     response.FIELDS,
     relapse.FIELDS,
+    workup.FIELDS,
+    renal.FIELDS,
+    infusion.FIELDS,
+    deterioration.FIELDS,
+    glucocorticoid.FIELDS,
 )
 
 
@@ -52,6 +68,6 @@ CATALOG: dict[str, dict[str, FactField]] = {
     "patient": _patient_fields(),
     "therapy": dict(therapy.THERAPY_FIELDS),
     "therapy_change": dict(therapy.CHANGE_FIELDS),
-    "course": dict(safety.COURSE_FIELDS),
+    "course": {**safety.COURSE_FIELDS, **renal.COURSE_FIELDS},
     "conclusion": {"rule": text("rules", "id of the rule that concluded")},
 }

@@ -12,7 +12,18 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from ivig_cds.facts import demographics, relapse, response, safety, therapy
+from ivig_cds.facts import (
+    demographics,
+    deterioration,
+    glucocorticoid,
+    infusion,
+    relapse,
+    renal,
+    response,
+    safety,
+    therapy,
+    workup,
+)
 from ivig_cds.facts.measures import DAYS_PER_MONTH, age_years, body_weights, dose_in_effect, months_between
 from ivig_cds.facts.records import Snapshot, known_at, truncate
 from ivig_cds.facts.scoring import TisTable
@@ -74,6 +85,13 @@ def product_table(terminology: Mapping[str, Any]) -> ProductTable:
     return hit[1]
 
 
+def _mark_before_best(facts: list[tuple[dict[str, Any], str]], best_on: date | None) -> None:
+    """Say of each background change whether it came on or before the best-TIS visit (``None`` without one)."""
+    for fact, _ in facts:
+        if fact["t"] == "therapy_change":
+            fact["before_best_response"] = None if best_on is None else date.fromisoformat(fact["date"]) <= best_on
+
+
 def derive(
     patient: Patient,
     as_of: date,
@@ -89,8 +107,14 @@ def derive(
     demographics.fill(s, p, src)
     others = therapy.fill(s, p, src)
     others += safety.fill(s, p, src)  # after demographics: the volume needs the weights
-    response.fill(s, p, src)
+    scored = response.fill(s, p, src)
+    _mark_before_best(others, scored.best[1] if scored.best is not None else None)
     dates = relapse.fill(s, p, src)
+    workup.fill(s, p, src)
+    renal.fill(s, p, src)
+    infusion.fill(s, p, src)
+    deteriorating_since = deterioration.fill(s, p, src, scored)
+    glucocorticoid.fill(s, p, src, others, deteriorating_since)
     out.context.update(
         first_course=s.episode.first,
         discontinued_on=s.episode.stopped or (s.previous.stopped if s.previous else None),

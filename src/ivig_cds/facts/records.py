@@ -59,6 +59,7 @@ class Snapshot:
         episode: The current episode.
         previous: The episode before a restart, if IVIG was restarted.
         ignored: Records dated after ``as_of`` that were left out.
+        cancer_screening_on: The malignancy screening date, when known at ``as_of``.
     """
 
     patient: Patient
@@ -75,6 +76,7 @@ class Snapshot:
     episode: Episode
     previous: Episode | None
     ignored: int
+    cancer_screening_on: date | None = None
 
     @property
     def ref_date(self) -> date:
@@ -126,6 +128,11 @@ def truncate(patient: Patient, as_of: date) -> tuple[dict[str, Any], int]:
     if stopped is not None and stopped > as_of:
         ignored += 1
         stopped = None
+    # a screening dated after as_of is not known yet; a live vaccine date may be planned (never ignored)
+    screened = patient.preventive_care.cancer_screening_on if patient.preventive_care is not None else None
+    if screened is not None and screened > as_of:
+        ignored += 1
+        screened = None
     return (
         {
             "therapies": therapies,
@@ -134,6 +141,7 @@ def truncate(patient: Patient, as_of: date) -> tuple[dict[str, Any], int]:
             "labs": labs,
             "courses": courses,
             "discontinued_on": stopped,
+            "cancer_screening_on": screened,
         },
         ignored,
     )
@@ -175,4 +183,5 @@ def known_at(
         episode=episode,
         previous=previous,
         ignored=ignored,
+        cancer_screening_on=kept["cancer_screening_on"],
     )

@@ -12,6 +12,7 @@ from typing import Any
 
 from ivig_cds.facts.fields import FactField, flag, number, text
 from ivig_cds.facts.records import Snapshot, ref
+from ivig_cds.facts.renal import course_creatinine
 from ivig_cds.model.patient import AdverseEventType, IvigCourse
 from ivig_cds.model.terminology import STABILIZERS, ProductInfo
 
@@ -184,6 +185,7 @@ def _course_fact(s: Snapshot, number_: int, c: IvigCourse) -> dict[str, Any]:
     }
     for kind in _EVENTS:
         fact[f"ae_{kind}"] = str(AdverseEventType(kind)) in seen
+    fact.update(course_creatinine(s, c))
     return fact
 
 

@@ -46,6 +46,9 @@ CHANGE_FIELDS: dict[str, FactField] = {
     "date": text("therapies / glucocorticoid_doses", "date of the change"),
     "days_before_ref": number("therapies / glucocorticoid_doses", "days before course 1 (or as_of); < 0 = after"),
     "after_first_course": flag("ivig_courses[0].start", "the change is after course 1 started"),
+    "before_best_response": flag(
+        "assessments", "the change is dated on or before the visit of the best TIS (unknown without one)"
+    ),
 }
 
 
@@ -69,6 +72,7 @@ def _change(
         "date": day.isoformat(),
         "days_before_ref": (ref_date - day).days,
         "after_first_course": first is not None and day > first,
+        "before_best_response": None,  # set once the response is scored (derive)
     }
 
 

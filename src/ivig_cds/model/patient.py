@@ -32,6 +32,7 @@ __all__ = [
     "AdverseEventType",
     "Agent",
     "Assessment",
+    "BohanPeterItems",
     "Classification",
     "Condition",
     "ContractModel",
@@ -47,6 +48,7 @@ __all__ = [
     "LabTest",
     "NonNegative",
     "Patient",
+    "PreventiveCare",
     "RiskFactors",
     "Sex",
     "Therapy",
@@ -200,6 +202,18 @@ class Demographics(ContractModel):
     source: SourceRef | None = _source_field()
 
 
+class BohanPeterItems(ContractModel):
+    """The Bohan & Peter 1975 criteria items as recorded (addition to contract 1.1; each true/false/null)."""
+
+    symmetric_proximal_weakness: Flag | None = Field(
+        default=None, description="Item 1: symmetric proximal weakness."
+    )
+    biopsy_myositis: Flag | None = Field(default=None, description="Item 2: muscle biopsy showing myositis.")
+    raised_muscle_enzymes: Flag | None = Field(default=None, description="Item 3: raised skeletal-muscle enzymes.")
+    myopathic_emg: Flag | None = Field(default=None, description="Item 4: myopathic electromyography.")
+    rash: Flag | None = Field(default=None, description="Item 5: typical dermatomyositis rash.")
+
+
 class Diagnosis(ContractModel):
     """The working diagnosis and its features."""
 
@@ -213,6 +227,26 @@ class Diagnosis(ContractModel):
     statin_exposure: Flag | None = Field(default=None, description="Exposure to statins.")
     anti_hmgcr: Flag | None = Field(default=None, description="Anti-HMGCR antibodies (necrotizing myopathy).")
     anti_srp: Flag | None = Field(default=None, description="Anti-SRP antibodies (necrotizing myopathy).")
+    finger_flexor_weakness: Flag | None = Field(
+        default=None, description="Finger-flexor weakness on examination (addition: DX-005)."
+    )
+    myotoxic_exposure: Flag | None = Field(
+        default=None,
+        description="Exposure to a myotoxic drug or toxin other than statins, e.g. colchicine, zidovudine,"
+        " alcohol excess (addition: DX-008).",
+    )
+    thyroid_function_normal: Flag | None = Field(
+        default=None, description="Thyroid function (TSH) checked and normal (addition: DX-008)."
+    )
+    bohan_peter_items: BohanPeterItems | None = Field(
+        default=None, description="The Bohan & Peter items as recorded (addition: DX-002)."
+    )
+    eular_acr_score: Number | None = Field(
+        default=None, ge=0, le=30, description="EULAR/ACR 2017 total score, 0-30 (addition: DX-003)."
+    )
+    eular_acr_with_biopsy: Flag | None = Field(
+        default=None, description="The EULAR/ACR 2017 score includes muscle-biopsy items (addition: DX-003)."
+    )
     source: SourceRef | None = _source_field()
 
 
@@ -325,6 +359,24 @@ class IvigOrder(ContractModel):
     source: SourceRef | None = _source_field()
 
 
+class PreventiveCare(ContractModel):
+    """Preventive care around IVIG and glucocorticoids (addition to contract 1.1; every field optional)."""
+
+    cancer_screening_on: IsoDate | None = Field(
+        default=None,
+        description="Date of the latest age- and sex-appropriate malignancy screening for the myositis (DX-009).",
+    )
+    bone_protection: Flag | None = Field(
+        default=None,
+        description="Calcium and vitamin D, or a bone-protective drug, taken at `as_of` (STER-006).",
+    )
+    live_vaccine_on: IsoDate | None = Field(
+        default=None,
+        description="Date a live vaccine (e.g. measles, varicella) was given or is planned (SAFETY-016).",
+    )
+    source: SourceRef | None = _source_field()
+
+
 class RiskFactors(ContractModel):
     """IVIG safety screen: each key true, false, or null (not recorded)."""
 
@@ -377,6 +429,9 @@ class Patient(ContractModel):
         default=None, description="The IVIG course being ordered or considered now (an EHR draft order)."
     )
     risk_factors: RiskFactors = Field(default_factory=RiskFactors, description="IVIG safety screen.")
+    preventive_care: PreventiveCare | None = Field(
+        default=None, description="Malignancy screening, bone protection, live vaccines (addition)."
+    )
 
     def _dated_fields(self) -> list[tuple[Loc, date]]:
         """Every date in the file except the birth date, with its location."""
@@ -393,6 +448,10 @@ class Patient(ContractModel):
         found += [(("ivig_courses", i, "start"), c.start) for i, c in enumerate(self.ivig_courses)]
         if self.ivig_order is not None:
             found.append((("ivig_order", "start"), self.ivig_order.start))
+        care = self.preventive_care
+        if care is not None:
+            found.append((("preventive_care", "cancer_screening_on"), care.cancer_screening_on))
+            found.append((("preventive_care", "live_vaccine_on"), care.live_vaccine_on))
         return [(loc, d) for loc, d in found if d is not None]
 
     def _dates_before_birth(self) -> list[_Problem]:

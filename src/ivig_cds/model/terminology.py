@@ -43,6 +43,8 @@ class Product:
         concentrations_pct: The concentrations it is marketed at (empty: variable, e.g. lyophilised).
         route: ``intravenous`` or ``subcutaneous``.
         verified: Whether the entry was checked against the label.
+        max_rates_mg_kg_min: The labelled maximum infusion rate (mg/kg/min) for the myositis (DM) indication,
+            by concentration (%); a concentration not listed has no known maximum.
     """
 
     name: str
@@ -51,6 +53,7 @@ class Product:
     concentrations_pct: tuple[float, ...]
     route: str
     verified: bool
+    max_rates_mg_kg_min: tuple[tuple[float, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,13 @@ class ProductInfo:
         if self.product is None:
             return None
         return stabilizer in self.product.stabilizers
+
+    @property
+    def max_rate_mg_kg_min(self) -> float | None:
+        """The labelled maximum infusion rate at the known concentration, ``None`` when not known."""
+        if self.product is None or self.concentration_pct is None:
+            return None
+        return dict(self.product.max_rates_mg_kg_min).get(self.concentration_pct)
 
     @property
     def stabilizer(self) -> str | None:
@@ -125,7 +135,15 @@ class ProductTable:
             missing = {"name", "match", "stabilizers", "concentrations_pct"} - set(entry)
             if missing:
                 raise RuleFileError(source, f"{where}: missing {', '.join(sorted(missing))}")
-            unknown = set(entry) - {"name", "match", "stabilizers", "concentrations_pct", "route", "verified"}
+            unknown = set(entry) - {
+                "name",
+                "match",
+                "stabilizers",
+                "concentrations_pct",
+                "route",
+                "verified",
+                "max_rate_mg_kg_min",
+            }
             if unknown:
                 raise RuleFileError(source, f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
             names = entry["match"]
@@ -147,6 +165,7 @@ class ProductTable:
                 isinstance(c, bool) or not isinstance(c, int | float) or not 0 < c <= 30 for c in conc
             ):
                 raise RuleFileError(source, f"{where}.concentrations_pct: a list of percentages (0-30]")
+            rates = _max_rates(entry.get("max_rate_mg_kg_min", {}), conc, source, where)
             match = tuple(_words(n) for n in names)
             for words in match:
                 if words in seen:
@@ -159,6 +178,7 @@ class ProductTable:
                     stabilizers=tuple(str(s) for s in stabilizers),
                     concentrations_pct=tuple(float(c) for c in conc),
                     route=str(entry.get("route", "intravenous")),
+                    max_rates_mg_kg_min=rates,
                     verified=bool(entry.get("verified", False)),
                 )
             )
@@ -210,6 +230,34 @@ class ProductTable:
         return ProductInfo(
             text, "recognised", product, note=f"{product.name}: concentration not given in the name"
         )
+
+
+def _max_rates(raw: Any, concentrations: list[Any], source: str, where: str) -> tuple[tuple[float, float], ...]:
+    """``{concentration %: max mg/kg/min}`` of a product entry, each concentration one the product is sold at."""
+    if not isinstance(raw, Mapping):
+        raise RuleFileError(source, f"{where}.max_rate_mg_kg_min: a mapping of concentration % to mg/kg/min")
+    out: list[tuple[float, float]] = []
+    for key, rate in raw.items():
+        pct = _number_key(key)
+        numbers = all(isinstance(x, int | float) and not isinstance(x, bool) for x in (pct, rate))
+        if not numbers or pct not in concentrations or not 0 < rate <= 100:
+            raise RuleFileError(
+                source,
+                f"{where}.max_rate_mg_kg_min: {pct!r}: {rate!r} (a listed concentration: a rate in (0, 100])",
+            )
+        out.append((float(pct), float(rate)))
+    return tuple(sorted(out))
+
+
+def _number_key(key: Any) -> Any:
+    """A mapping key that names a number: YAML keys are strings (``"10": 4``); a Python table may use 10."""
+    if isinstance(key, str):
+        try:
+            number = float(key)
+        except ValueError:
+            return key
+        return int(number) if number.is_integer() else number
+    return key
 
 
 def _occurrences(words: tuple[str, ...], key: tuple[str, ...]) -> list[int]:

@@ -16,7 +16,7 @@ from .index import READ_TYPES, Index, Item
 from .mapping import FhirMapping, load_mapping
 from .report import MappingReport, ReportBuilder
 from .screen import adverse_events, procedures, risk_factors
-from .sections import assessments, convert, demographics, diagnosis, labs, observations
+from .sections import assessments, convert, demographics, diagnosis, labs, observations, preventive_care
 from .therapy import map_medications
 from .values import first_date, is_obj
 
@@ -229,4 +229,7 @@ def _document(
             rb.ignored[item.kind] += 1
     if risks:
         doc["risk_factors"] = risks
+    care = preventive_care(obs, rb)
+    if care is not None:
+        doc["preventive_care"] = care
     return doc, errors

@@ -11,9 +11,12 @@ from typing import Any
 from .index import Item
 from .mapping import Code, CodeSet, FhirMapping, contains_words, words
 from .report import ReportBuilder
-from .values import Quantity, codeable_text, codings, first_date, is_obj, quantity, status_code
+from .values import Quantity, codeable_text, codings, fhir_date, first_date, is_obj, quantity, status_code
 
 __all__ = [
+    "BOHAN_PETER_OBSERVATIONS",
+    "DIAGNOSIS_OBSERVATIONS",
+    "PREVENTIVE_CARE_OBSERVATIONS",
     "ObsValue",
     "ObservationReader",
     "abo_group",
@@ -25,6 +28,32 @@ __all__ = [
 ]
 
 _OBS_OK = frozenset({"final", "amended", "corrected", "preliminary"})
+DIAGNOSIS_OBSERVATIONS = (
+    "ibm_features",
+    "statin_exposure",
+    "anti_hmgcr",
+    "anti_srp",
+    "finger_flexor_weakness",
+    "myotoxic_exposure",
+    "thyroid_function_normal",
+    "eular_acr_score",
+    "eular_acr_with_biopsy",
+)
+"""Observation kinds that feed a ``diagnosis`` field of the same name."""
+BOHAN_PETER_OBSERVATIONS = (
+    "symmetric_proximal_weakness",
+    "biopsy_myositis",
+    "raised_muscle_enzymes",
+    "myopathic_emg",
+    "rash",
+)
+"""The Bohan & Peter items, each read from the Observation kind ``bp_<item>``."""
+PREVENTIVE_CARE_OBSERVATIONS = {
+    "cancer_screening": "cancer_screening_on",
+    "bone_protection": "bone_protection",
+    "live_vaccine": "live_vaccine_on",
+}
+"""Observation kind -> the ``preventive_care`` field it feeds."""
 _ABO = re.compile(r"^\s*(AB|A|B|O)(?![A-Za-z])")
 _NOT_CURRENT = frozenset({"inactive", "remission", "resolved"})
 
@@ -42,6 +71,7 @@ class ObsValue:
     text: str | None
     uln: Quantity | None
     code: Code
+    moment: date | None = None  # valueDateTime, as a date
 
 
 class ObservationReader:
@@ -109,9 +139,12 @@ class ObservationReader:
         boolean = res.get("valueBoolean") if isinstance(res.get("valueBoolean"), bool) else None
         concept = res.get("valueCodeableConcept") if is_obj(res.get("valueCodeableConcept")) else None
         text = res.get("valueString") if isinstance(res.get("valueString"), str) else None
+        moment = fhir_date(res.get("valueDateTime"))
         if code.system and not code.verified:
             rb.warn(ref, _field(kind), f"matched the unverified default code {code.label()}")
-        return ObsValue(kind, day, item, q, concept, boolean, text, uln, code)
+        return ObsValue(
+            kind, day, item, q, concept, boolean, text, uln, code, moment if isinstance(moment, date) else None
+        )
 
 
 _STALE = "dated more than {} days before as_of: says nothing about today, not mapped"
@@ -147,8 +180,12 @@ def _field(kind: str) -> str:
         return {"weight": "demographics.weight_kg", "height": "demographics.height_cm"}.get(
             kind, "demographics.abo_group"
         )
-    if kind in ("classification", "criteria", "ibm_features", "statin_exposure", "anti_hmgcr", "anti_srp"):
+    if kind in DIAGNOSIS_OBSERVATIONS or kind in ("classification", "criteria"):
         return f"diagnosis.{kind}"
+    if kind.startswith("bp_"):
+        return f"diagnosis.bohan_peter_items.{kind[3:]}"
+    if kind in PREVENTIVE_CARE_OBSERVATIONS:
+        return f"preventive_care.{PREVENTIVE_CARE_OBSERVATIONS[kind]}"
     if kind == "pregnancy":
         return "risk_factors.pregnant"
     if kind == "ivig_adverse_event":

@@ -7,6 +7,7 @@ from typing import Any
 
 from ivig_cds.model.patient import Patient
 
+from .clinical import BOHAN_PETER_OBSERVATIONS, DIAGNOSIS_OBSERVATIONS
 from .mapping import Code, FhirMapping, load_mapping
 
 __all__ = ["bundle_from_patient"]
@@ -109,6 +110,7 @@ def bundle_from_patient(patient: Patient, *, mapping: FhirMapping | None = None)
         w.observation(code, lab.date, {"valueQuantity": _qty(lab.value, _LAB_UNITS[lab.test.value])}, "lab")
     _ivig(w)
     _risks(w)
+    _preventive_care(w)
     bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "collection", "entry": w.entries}
     if p.as_of is not None:
         bundle["timestamp"] = f"{p.as_of.isoformat()}T00:00:00Z"
@@ -151,10 +153,36 @@ def _diagnosis(w: _Writer) -> None:
             {"valueCodeableConcept": _answer(m, "criteria", dx.criteria.value)},
             "dx-criteria",
         )
-    for key in ("ibm_features", "statin_exposure", "anti_hmgcr", "anti_srp"):
+    for key in DIAGNOSIS_OBSERVATIONS:
         value = getattr(dx, key)
+        if value is None:
+            continue
+        written = (
+            {"valueQuantity": _qty(value, "{score}")} if key == "eular_acr_score" else {"valueBoolean": value}
+        )
+        w.observation(w.code(key), dx.diagnosed_on, written, f"dx-{key.replace('_', '-')}")
+    items = dx.bohan_peter_items
+    for key in BOHAN_PETER_OBSERVATIONS if items is not None else ():
+        value = getattr(items, key)
         if value is not None:
-            w.observation(w.code(key), dx.diagnosed_on, {"valueBoolean": value}, f"dx-{key.replace('_', '-')}")
+            w.observation(w.code(f"bp_{key}"), dx.diagnosed_on, {"valueBoolean": value}, "dx-bp")
+
+
+def _preventive_care(w: _Writer) -> None:
+    care, p = w.p.preventive_care, w.p
+    if care is None:
+        return
+    if care.cancer_screening_on is not None:
+        w.observation(w.code("cancer_screening"), care.cancer_screening_on, {"valueBoolean": True}, "care")
+    if care.bone_protection is not None:
+        # a current state, recorded as of the file's date (as the current risk factors are)
+        day = p.as_of or p.diagnosis.diagnosed_on
+        w.observation(w.code("bone_protection"), day, {"valueBoolean": care.bone_protection}, "care")
+    if care.live_vaccine_on is not None:
+        # a planned vaccine is recorded by as_of: the vaccine date itself is the value
+        vaccine = care.live_vaccine_on
+        day = min(vaccine, p.as_of) if p.as_of is not None else vaccine
+        w.observation(w.code("live_vaccine"), day, {"valueDateTime": vaccine.isoformat()}, "care")
 
 
 def _therapies(w: _Writer) -> None:

@@ -8,13 +8,21 @@ from typing import Any
 
 from ivig_cds.errors import FieldError
 
-from .clinical import ObsValue, abo_group, condition_status, field_of, observation_reader
+from .clinical import (
+    BOHAN_PETER_OBSERVATIONS,
+    DIAGNOSIS_OBSERVATIONS,
+    ObsValue,
+    abo_group,
+    condition_status,
+    field_of,
+    observation_reader,
+)
 from .index import Item
 from .mapping import FhirMapping
 from .report import ReportBuilder
 from .values import codings, fhir_date, first_date, is_obj
 
-__all__ = ["assessments", "convert", "demographics", "diagnosis", "labs", "observations"]
+__all__ = ["assessments", "convert", "demographics", "diagnosis", "labs", "observations", "preventive_care"]
 
 _SEX = {"female": "female", "male": "male", "other": "other", "unknown": "unknown"}
 _ASSESSMENT_FIELDS = {
@@ -210,11 +218,60 @@ def diagnosis(
     criteria = _answer(obs.get("criteria", []), table.answers["criteria"], rb)
     if criteria:
         out["criteria"] = criteria
-    for key in ("ibm_features", "statin_exposure", "anti_hmgcr", "anti_srp"):
-        flags = [o for o in obs.get(key, []) if o.boolean is not None]
-        if flags:
-            out[key] = flags[-1].boolean
-            rb.used("Observation", flags[-1].item.ref)
+    for key in DIAGNOSIS_OBSERVATIONS:
+        if key == "eular_acr_score":
+            scores = [
+                (o, v)
+                for o in obs.get(key, [])
+                if (v := convert(o, "score", table, rb, unitless_ok=True)) is not None
+            ]
+            if scores:
+                out[key] = scores[-1][1]
+            continue
+        if (flag := _latest_flag(obs.get(key, []), rb)) is not None:
+            out[key] = flag
+    items = {k: v for k in BOHAN_PETER_OBSERVATIONS if (v := _latest_flag(obs.get(f"bp_{k}", []), rb)) is not None}
+    if items:
+        out["bohan_peter_items"] = items
+    return out
+
+
+def _latest_flag(values: list[ObsValue], rb: ReportBuilder) -> bool | None:
+    """The valueBoolean of the latest Observation that has one."""
+    flags = [o for o in values if o.boolean is not None]
+    if not flags:
+        return None
+    rb.used("Observation", flags[-1].item.ref)
+    return flags[-1].boolean
+
+
+def preventive_care(obs: dict[str, list[ObsValue]], rb: ReportBuilder) -> dict[str, Any] | None:
+    """``preventive_care`` from the local Observations: screening date, bone protection, live vaccine date."""
+    out: dict[str, Any] = {}
+    used: list[ObsValue] = []
+    screened = [o for o in obs.get("cancer_screening", []) if o.boolean is True]
+    if screened:
+        out["cancer_screening_on"] = screened[-1].day.isoformat()
+        used.append(screened[-1])
+    protected = [o for o in obs.get("bone_protection", []) if o.boolean is not None]
+    if protected:
+        out["bone_protection"] = protected[-1].boolean
+        used.append(protected[-1])
+    vaccines = [o for o in obs.get("live_vaccine", []) if o.moment is not None]
+    if vaccines:
+        latest = max(vaccines, key=lambda o: (o.moment or o.day, o.day, o.item.pos))
+        out["live_vaccine_on"] = (latest.moment or latest.day).isoformat()
+        used.append(latest)
+    for o in obs.get("live_vaccine", []):
+        if o.moment is None:
+            rb.warn(
+                o.item.ref, "preventive_care.live_vaccine_on", "no valueDateTime (the vaccine date): not mapped"
+            )
+    if not out:
+        return None
+    for o in used:
+        rb.used("Observation", o.item.ref)
+    out["source"] = max(used, key=lambda o: (o.day, o.item.pos)).item.ref
     return out
 
 
