@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import tempfile
 from typing import Any
 
 import pytest
@@ -179,3 +180,7 @@ def full_patient_dict() -> dict[str, Any]:
 # Installed plugins (e.g. the examples under plugins/, installed in CI) must not change the core
 # tests' results: no entry-point plugins unless a test asks for them explicitly.
 os.environ["IVIG_CDS_LOAD_PLUGINS"] = ""
+# parsed rule files are cached on disk between runs; the tests keep theirs out of the user's home
+os.environ.setdefault(
+    "IVIG_CDS_CACHE_DIR", os.path.join(tempfile.gettempdir(), f"ivig-cds-test-cache-{os.getuid()}")
+)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -218,6 +220,19 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], patient_file: P
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "--version") == (0, [f"ivig-cds {__version__}"], [])
+    assert run(capsys, "-V") == (0, [f"ivig-cds {__version__}"], [])
+
+
+def test_version_and_import_load_nothing_heavy() -> None:
+    """``ivig-cds --version`` and ``import ivig_cds`` stay cheap: no pydantic, durable, rich, yaml or pluggy."""
+    code = (
+        "import sys\nfrom ivig_cds.cli import main\nassert main(['--version']) == 0\nimport ivig_cds\n"
+        "heavy = sorted(m for m in ('pydantic', 'durable', 'rich', 'yaml', 'pluggy', 'ivig_cds.engine') "
+        "if m in sys.modules)\nprint(heavy)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == "[]"
 
 
 def test_an_unexpected_error_is_one_line_and_exit_3(
@@ -226,7 +241,9 @@ def test_an_unexpected_error_is_one_line_and_exit_3(
     def boom(args: Any) -> int:
         raise RuntimeError("patient demo-001 weighs 64 kg")
 
-    monkeypatch.setitem(cli.COMMANDS, "evaluate", boom)
+    import ivig_cds.commands.evaluate
+
+    monkeypatch.setattr(ivig_cds.commands.evaluate, "run_evaluate", boom)
     code, out, err = run(capsys, "evaluate", str(patient_file))
     assert code == 3 and out == []
     assert err == [

@@ -10,36 +10,35 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
 
-from ivig_cds.commands.common import (
-    EXIT_FINDINGS,
-    EXIT_INTERNAL,
-    EXIT_INTERRUPTED,
-    EXIT_INVALID,
-    EXIT_OK,
-    EXIT_USAGE,
-    NoRecords,
-    error,
-)
-from ivig_cds.commands.completion import run_completion
-from ivig_cds.commands.evaluate import run_cohort, run_evaluate
-from ivig_cds.commands.fhir import run_fhir
-from ivig_cds.commands.info import run_explain, run_formats, run_plugins, run_rules, run_schema
-from ivig_cds.commands.parser import build_parser
-from ivig_cds.errors import IvigCdsError
-from ivig_cds.plugins.host import INTERRUPTS
+from ivig_cds._version import __version__
+
+# Exit codes (the same values as ivig_cds.commands.common; repeated here so `--version` imports nothing else)
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INVALID, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 2, 3, 130
+VERSION_ARGS = (["--version"], ["-V"])
 
 __all__ = ["EXIT_FINDINGS", "EXIT_INTERNAL", "EXIT_INVALID", "EXIT_OK", "build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole ``ivig-cds`` argument parser (see :mod:`ivig_cds.commands.parser`)."""
+    from ivig_cds.commands.parser import build_parser as build
+
+    return build()
+
 
 DEBUG_ENV = "IVIG_CDS_DEBUG"
 
 
 def _cmd_service(args: argparse.Namespace) -> int:
     """``serve`` and ``feedback``: imported here only, so the core CLI never loads the web stack."""
+    from ivig_cds.commands.common import error
+
     try:
         from .service.cli import ensure_stack, run_command
 
@@ -52,18 +51,26 @@ def _cmd_service(args: argparse.Namespace) -> int:
     return run_command(args)
 
 
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "evaluate": run_evaluate,
-    "cohort": run_cohort,
-    "explain": run_explain,
-    "rules": run_rules,
-    "formats": run_formats,
-    "plugins": run_plugins,
-    "schema": run_schema,
-    "fhir": run_fhir,
-    "serve": _cmd_service,
-    "feedback": _cmd_service,
+COMMANDS: dict[str, str] = {
+    "evaluate": "ivig_cds.commands.evaluate:run_evaluate",
+    "cohort": "ivig_cds.commands.evaluate:run_cohort",
+    "explain": "ivig_cds.commands.info:run_explain",
+    "rules": "ivig_cds.commands.info:run_rules",
+    "formats": "ivig_cds.commands.info:run_formats",
+    "plugins": "ivig_cds.commands.info:run_plugins",
+    "schema": "ivig_cds.commands.info:run_schema",
+    "fhir": "ivig_cds.commands.fhir:run_fhir",
+    "completion": "ivig_cds.commands.completion:run_completion",
 }
+"""Each command -> the function that runs it, imported when that command runs (``serve`` and
+``feedback`` go through :func:`_cmd_service`)."""
+
+
+def _command(name: str) -> Callable[..., int]:
+    if name in ("serve", "feedback"):
+        return _cmd_service
+    module, func = COMMANDS[name].split(":")
+    return getattr(importlib.import_module(module), func)  # type: ignore[no-any-return]
 
 
 def _dispatch(argv: Sequence[str] | None) -> int:
@@ -76,8 +83,8 @@ def _dispatch(argv: Sequence[str] | None) -> int:
         parser.print_help()
         return EXIT_OK
     if args.command == "completion":
-        return run_completion(args, parser)
-    return COMMANDS[args.command](args)
+        return _command("completion")(args, parser)
+    return _command(args.command)(args)
 
 
 def _write_error(exc: OSError) -> str:
@@ -87,11 +94,20 @@ def _write_error(exc: OSError) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code (0 ok, 1 findings at --fail-on, 2 invalid input or usage, 3 internal)."""
+    if (sys.argv[1:] if argv is None else list(argv)) in VERSION_ARGS:
+        sys.stdout.write(f"ivig-cds {__version__}\n")  # argparse's text; nothing else imported
+        return EXIT_OK
+    from ivig_cds.plugins.host import INTERRUPTS
+
     with INTERRUPTS.guard():  # a real Ctrl-C is told from a plugin raising KeyboardInterrupt itself
         return _main(argv)
 
 
 def _main(argv: Sequence[str] | None) -> int:
+    from ivig_cds.commands.common import NoRecords, error
+    from ivig_cds.errors import IvigCdsError
+    from ivig_cds.plugins.host import INTERRUPTS
+
     try:
         return _dispatch(argv)
     except KeyboardInterrupt:

@@ -16,7 +16,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-__all__ = ["AtomicFile", "write_atomic"]
+__all__ = ["FILE_WIDTH", "AtomicFile", "write_atomic"]
+
+FILE_WIDTH = 100
+"""The width of a console view written to a file (there is no terminal to measure)."""
 
 
 def _umask() -> int:

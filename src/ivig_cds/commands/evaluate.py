@@ -30,13 +30,10 @@ from ivig_cds.commands.common import (
     print_failure,
     say,
 )
-from ivig_cds.console.brief import progress_bar
-from ivig_cds.console.reports import print_cohort
-from ivig_cds.console.writer import FILE_WIDTH
 from ivig_cds.engine.config import EngineSpec
 from ivig_cds.engine.engine import Engine
 from ivig_cds.model.evaluation import SEVERITY_ORDER, Evaluation
-from ivig_cds.outfile import AtomicFile, write_atomic
+from ivig_cds.outfile import FILE_WIDTH, AtomicFile, write_atomic
 from ivig_cds.outputs.registry import OutputFormat, builtin_formats, error_record
 from ivig_cds.outputs.writer import open_writer
 from ivig_cds.plugins.spec import OutputRecord, WriterOptions
@@ -74,7 +71,11 @@ class _Run:
     def results(self, hold: bool) -> Iterator[Result]:
         """``hold``: stdout is the terminal too, so results wait until the bar is gone."""
         make: Callable[[], Any] = (lambda: self.engine) if self.engine is not None else self.spec
-        bar = progress_bar(len(self.items)) if len(self.items) > _PROGRESS_MIN and not self.args.quiet else None
+        bar = None
+        if len(self.items) > _PROGRESS_MIN and not self.args.quiet:
+            from ivig_cds.console.brief import progress_bar  # rich loads only when a bar may show
+
+            bar = progress_bar(len(self.items))
         stream = run_batch(
             self.items,
             make_engine=make,
@@ -193,7 +194,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         for writer in writers:
             writer.close()
         if args.summary and fmt.open is None and rows:
-            print_cohort(summarize(rows))  # another format's output stays clean: the table goes to stderr
+            _print_cohort(summarize(rows))  # another format's output stays clean: the table goes to stderr
         if atomic is not None:
             atomic.commit()
     if args.summary_json:
@@ -219,9 +220,15 @@ def run_cohort(args: argparse.Namespace) -> int:
             stream.write(_summary_doc(tally, rows))
         else:
             width = args.width or (FILE_WIDTH if atomic is not None else None)
-            print_cohort(summarize(rows), stream, width=width, color="never" if atomic else args.color)
+            _print_cohort(summarize(rows), stream, width=width, color="never" if atomic else args.color)
         if atomic is not None:
             atomic.commit()
     if not args.quiet:
         say(tally.line())
     return exit_code(tally, False)
+
+
+def _print_cohort(*args: Any, **kwargs: Any) -> None:
+    from ivig_cds.console.reports import print_cohort
+
+    print_cohort(*args, **kwargs)

@@ -20,12 +20,11 @@ from ivig_cds.console.evaluation import render_evaluation
 from ivig_cds.console.findings import citations, evidence_panel
 from ivig_cds.console.reports import render_cohort
 from ivig_cds.console.theme import console_for, safe
-from ivig_cds.outfile import write_atomic
+from ivig_cds.outfile import FILE_WIDTH, write_atomic
 from ivig_cds.plugins.spec import OutputRecord, WriterOptions
 
 __all__ = ["FILE_WIDTH", "RichWriter"]
 
-FILE_WIDTH = 100
 """Width of the view written to a file or an export when no width is given."""
 
 

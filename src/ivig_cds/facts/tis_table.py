@@ -18,7 +18,7 @@ from itertools import pairwise
 from typing import Any, SupportsFloat
 
 from ivig_cds.errors import RuleFileError
-from ivig_cds.model.yaml_safe import YamlRejected, load_yaml
+from ivig_cds.model.yaml_safe import YamlRejected, load_rule_yaml
 
 __all__ = [
     "MEASURE_NAMES",
@@ -168,7 +168,7 @@ def load_tis_table(path: str | os.PathLike[str]) -> TisTable:
     name = os.fspath(path)
     try:
         with open(name, encoding="utf-8") as handle:
-            data = load_yaml(handle.read())
+            data = load_rule_yaml(handle.read())
     except OSError as exc:
         raise RuleFileError(name, f"cannot read the file: {exc.strerror or exc}", _RULE_ID) from exc
     except (YamlRejected, UnicodeDecodeError, RecursionError) as exc:

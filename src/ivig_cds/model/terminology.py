@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from ivig_cds.errors import RuleFileError
 from ivig_cds.model.resources import default_rules_dir
-from ivig_cds.model.yaml_safe import YamlRejected, load_yaml
+from ivig_cds.model.yaml_safe import YamlRejected, load_rule_yaml
 
 __all__ = ["STABILIZERS", "Product", "ProductInfo", "ProductTable", "load_product_table"]
 
@@ -273,7 +273,7 @@ def load_product_table(rules_dir: Path | None = None) -> ProductTable:
     """
     path = (rules_dir or default_rules_dir()) / "terminology.yaml"
     try:
-        data = load_yaml(path.read_text(encoding="utf-8"))
+        data = load_rule_yaml(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise RuleFileError(str(path), f"cannot read the file: {exc.strerror or exc}") from None
     except (YamlRejected, UnicodeDecodeError, RecursionError) as exc:

@@ -15,12 +15,23 @@ file holds patient data).
 
 from __future__ import annotations
 
+import hashlib
+import json
+import math
+import os
 from collections.abc import Hashable
+from pathlib import Path
 from typing import Any, ClassVar
 
 import yaml
 
-__all__ = ["LIBYAML", "YamlRejected", "load_yaml"]
+__all__ = ["CACHE_ENV", "LIBYAML", "YamlRejected", "cache_dir", "load_rule_yaml", "load_yaml"]
+
+CACHE_ENV = "IVIG_CDS_CACHE_DIR"
+"""Where parsed rule files are kept between runs (default ``$XDG_CACHE_HOME/ivig-cds`` or
+``~/.cache/ivig-cds``); ``off`` (or empty) keeps them in memory only."""
+_CACHE_VERSION = "yaml-json-1"  # bump when the reader's output for the same text could change
+_MEMORY: dict[str, str] = {}
 
 _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 LIBYAML: bool = _Base is not yaml.SafeLoader
@@ -102,3 +113,69 @@ def load_yaml(text: str) -> Any:
     finally:
         loader.dispose()
     raise problem  # outside the handler: the parser's exception is not chained
+
+
+def cache_dir() -> Path | None:
+    """The on-disk cache of parsed rule files, or ``None`` when switched off (see :data:`CACHE_ENV`)."""
+    value = os.environ.get(CACHE_ENV)
+    if value is not None:
+        return None if value.strip().lower() in ("", "off", "0", "none") else Path(value)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "ivig-cds"
+
+
+def _json_exact(value: Any, depth: int = 0) -> bool:
+    """Whether JSON gives this value back unchanged (YAML can also give dates, inf and nan)."""
+    if depth > 64:
+        return False
+    if value is None or isinstance(value, (str, bool, int)):
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(_json_exact(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _json_exact(v, depth + 1) for k, v in value.items())
+    return False
+
+
+def load_rule_yaml(text: str) -> Any:
+    """:func:`load_yaml` for the rulebook's own files (rules, tables, terminology), cached by content.
+
+    The parsed document is kept as JSON under the SHA-256 of its text: in memory for the process
+    and, unless switched off, in :func:`cache_dir` for the next one (a cold ``ivig-cds evaluate``
+    skips YAML construction, the largest part of building an engine). A cache entry is only ever
+    the same document in another syntax: a changed file has another hash, an unreadable or
+    corrupt entry is ignored and rewritten. Never used for patient files: patient data is not
+    written anywhere by a read.
+    """
+    key = hashlib.sha256(f"{_CACHE_VERSION}\0{text}".encode()).hexdigest()
+    cached = _MEMORY.get(key)
+    folder = cache_dir() if cached is None else None
+    if cached is None and folder is not None:
+        try:
+            cached = (folder / f"{key}.json").read_text(encoding="utf-8")
+            json.loads(cached)  # a torn or edited entry is not trusted
+        except (OSError, ValueError):
+            cached = None
+    if cached is not None:
+        _MEMORY[key] = cached
+        return json.loads(cached)
+    data = load_yaml(text)
+    if _json_exact(data):
+        encoded = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        _MEMORY[key] = encoded
+        if folder is not None:
+            _write_entry(folder, key, encoded)
+    return data
+
+
+def _write_entry(folder: Path, key: str, encoded: str) -> None:
+    """Write one cache entry atomically; a cache that cannot be written is simply not used."""
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        tmp = folder / f".{key}.{os.getpid()}.tmp"
+        tmp.write_text(encoded, encoding="utf-8")
+        os.replace(tmp, folder / f"{key}.json")
+    except OSError:
+        pass

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ivig_cds.model.format import format_value
-from ivig_cds.model.yaml_safe import load_yaml
+from ivig_cds.model.yaml_safe import load_rule_yaml
 
 if TYPE_CHECKING:  # annotations only: no import of the engine at run time
     from ivig_cds.model.evaluation import Evaluation
@@ -50,7 +50,7 @@ class DraftOrder:
 
 @lru_cache(maxsize=1)
 def card_codes() -> dict[str, Any]:
-    data = load_yaml(Path(__file__).with_name("card_codes.yaml").read_text(encoding="utf-8"))
+    data = load_rule_yaml(Path(__file__).with_name("card_codes.yaml").read_text(encoding="utf-8"))
     assert isinstance(data, dict)
     return data
 

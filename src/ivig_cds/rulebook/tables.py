@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ivig_cds.errors import RuleFileError
-from ivig_cds.model.yaml_safe import YamlRejected, load_yaml
+from ivig_cds.model.yaml_safe import YamlRejected, load_rule_yaml
 from ivig_cds.rulebook.spec import StatusField, Threshold
 
 __all__ = ["apply_threshold_overrides", "load_status", "load_thresholds", "sha256_of", "yaml_load"]
@@ -23,7 +23,7 @@ def yaml_load(path: Path) -> Any:
     try:
         if path.stat().st_size > MAX_RULE_FILE_BYTES:
             raise RuleFileError(str(path), f"larger than {MAX_RULE_FILE_BYTES // 2**20} MiB")
-        return load_yaml(path.read_text(encoding="utf-8"))
+        return load_rule_yaml(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RuleFileError(str(path), "file not found") from None
     except OSError as exc:
