@@ -35,7 +35,8 @@ __all__ = ["Engine", "PatientSource", "Trace", "evaluate", "today_utc"]
 BackendName = Literal["durable", "reference"]
 PatientSource = Patient | dict[str, Any] | str | os.PathLike[str] | bytes
 AsOf = date | str | None
-_TYPE_CHECK = {"number": (int, float), "bool": (bool,), "string": (str,)}
+_TYPE_CHECK: dict[str, tuple[type, ...]] = {"number": (int, float), "bool": (bool,), "string": (str,)}
+_KIND_NAME = {kinds: kind for kind, kinds in _TYPE_CHECK.items()}
 Failures = list[tuple[str, str, str]]
 
 
@@ -110,6 +111,7 @@ class Engine:
         self.book, self.catalog, self.plan, self._backend = built.book, built.catalog, built.plan, built.backend
         self.fingerprint, self._tis, self._thresholds = built.fingerprint, built.tis, built.thresholds
         self._findings, self._derivers, self.output_formats = built.findings, built.derivers, built.formats
+        self._slim_plans: dict[str, tuple[tuple[str, tuple[type, ...] | None, bool], ...]] = {}
         overridden = {
             k: t.value
             for k, t in sorted(self.book.thresholds.items())
@@ -199,24 +201,32 @@ class Engine:
                 raise TypeError(f"{fact_type}.{key} holds a control character or a lone surrogate")
         return row
 
+    def _slim_plan(self, fact_type: str) -> tuple[tuple[str, tuple[type, ...] | None, bool], ...]:
+        """The fields of a fact type some rule reads, each with the Python types its catalog kind allows."""
+        spec = self.catalog.get(fact_type, {})
+        return tuple(
+            (key, _TYPE_CHECK[spec[key].type] if key in spec else None, key in spec and spec[key].type == "number")
+            for key in self._findings.needed.get(fact_type, set())
+        )
+
     def run_rules(self, derived: Derived) -> tuple[list[dict[str, Any]], list[Match]]:
         """Run the backend; return all facts (input + conclusions) and the matches."""
         facts: list[dict[str, Any]] = []
-        needed_by_type = self._findings.needed
+        plans = self._slim_plans
         for fact in derived.facts:
             t = str(fact["t"])
-            needed = needed_by_type.get(t, set())
-            slim = {"t": t}
-            spec = self.catalog.get(t, {})
-            for key in needed:
+            plan = plans.get(t)
+            if plan is None:
+                plan = plans[t] = self._slim_plan(t)
+            slim: dict[str, Any] = {"t": t}
+            for key, kinds, number in plan:
                 value = fact.get(key)
                 if value is None:
                     continue
-                kind = spec[key].type if key in spec else None
-                if kind and (
-                    not isinstance(value, _TYPE_CHECK[kind]) or (kind == "number" and isinstance(value, bool))
-                ):
-                    raise EngineError(f"fact {t}.{key} should be a {kind}, got {type(value).__name__}")
+                if kinds is not None and (not isinstance(value, kinds) or (number and isinstance(value, bool))):
+                    raise EngineError(
+                        f"fact {t}.{key} should be a {_KIND_NAME[kinds]}, got {type(value).__name__}"
+                    )
                 slim[key] = value
             facts.append(slim)
         all_facts = list(facts)

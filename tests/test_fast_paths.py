@@ -1,0 +1,40 @@
+"""The hot path's shortcuts give exactly what the plain forms give (they exist only for speed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ivig_cds import Engine, Finding
+from ivig_cds.engine.findings import compile_template, fill_template, render_template, trusted_finding
+from strategies import cohort
+
+
+def test_every_finding_built_fast_equals_a_validated_one() -> None:
+    engine = Engine()
+    seen = 0
+    for doc in cohort(150, seed=31):
+        for finding in engine.evaluate(doc).findings:
+            values: dict[str, Any] = dict(finding.__dict__)
+            validated = Finding.model_validate(values)
+            fast = trusted_finding(dict(values))
+            assert fast == validated
+            assert fast.model_dump_json() == validated.model_dump_json()
+            seen += 1
+    assert seen > 500
+
+
+def test_compiled_templates_render_like_the_template() -> None:
+    engine = Engine()
+    thresholds = engine._thresholds
+    facts = {"p": {"bmi": 31.25, "age_years": 70, "product": "Octagam 10%", "flag": True}, "x": {}}
+    rendered = 0
+    for rule in engine.book.rules.values():
+        for text in (rule.spec.summary, rule.spec.detail):
+            aliases = {p.alias: facts["p"] for p in rule.patterns}
+            assert fill_template(compile_template(text, thresholds), aliases) == render_template(
+                text, aliases, thresholds
+            )
+            rendered += 1
+    for text in ("{missing.field:.1f} and {no_such_threshold} {p.bmi:.2q}", "", "plain", "{p.flag}{p.bmi}"):
+        assert fill_template(compile_template(text, thresholds), facts) == render_template(text, facts, thresholds)
+    assert rendered > 200
