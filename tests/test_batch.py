@@ -108,9 +108,16 @@ def test_two_workers_give_the_same_results_as_one(messy: Path) -> None:
     one, two = _results(items, jobs=1), _results(items, jobs=2)
 
     def key(r: Result) -> tuple[str, str]:
-        return r.source, r.evaluation.to_json() if r.evaluation else repr(r.failure)
+        return r.source, r.model().to_json() if r.evaluated else repr(r.failure)
 
     assert [key(r) for r in one] == [key(r) for r in two]
+    # workers send the contract JSON and a digest; the parent forwards them without building a model
+    forwarded = [r for r in two if r.evaluated]
+    assert forwarded and all(r.evaluation is None and r.evaluation_json is not None for r in forwarded)
+    for a, b in zip(one, two, strict=True):
+        if a.evaluation is not None:
+            assert b.evaluation_json == a.evaluation.to_json(indent=None)
+            assert b.summary() == a.summary()
 
 
 def test_stdin_takes_json_yaml_or_ndjson() -> None:
@@ -175,4 +182,4 @@ def test_a_dying_worker_loses_no_record(tmp_path: Path, sig: int | None) -> None
     assert dead.failure is not None and dead.failure.kind == "failed"
     expected = "killed by SIGKILL" if sig else "exit code 7"
     assert expected in dead.failure.errors[0].msg
-    assert [r.evaluation.patient_id for r in results if r.evaluation] == [f"n{i}" for i in range(9) if i != 4]
+    assert [r.model().patient_id for r in results if r.evaluated] == [f"n{i}" for i in range(9) if i != 4]

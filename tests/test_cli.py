@@ -169,6 +169,11 @@ def test_two_jobs_print_the_same_as_one(capsys: pytest.CaptureFixture[str], mess
     one = run(capsys, "evaluate", str(messy), "--format", "ndjson", "--jobs", "1")
     two = run(capsys, "evaluate", str(messy), "--format", "ndjson", "--jobs", "2")
     assert one == two and one[0] == 2 and len(one[1]) == 10
+    # the other formats build the model from a worker's JSON; --fail-on and the summary read its digest
+    for extra in (["--format", "json"], ["--format", "markdown", "--fail-on", "advisory"]):
+        assert run(capsys, "evaluate", str(messy), *extra, "--jobs", "1") == run(
+            capsys, "evaluate", str(messy), *extra, "--jobs", "2"
+        )
 
 
 def test_rich_batch_ends_with_the_cohort_table_and_counts(

@@ -1,8 +1,9 @@
 """Worker processes for a batch: a small pool that knows which record each worker holds, so a death loses nothing.
 
-Each worker builds its engine once and receives small chunks of records; results come back as JSON
-text. If a worker dies, the parent notices (its process sentinel), records a failure for the record
-it was evaluating, hands the rest of its chunk to a fresh worker, and carries on.
+Each worker builds its engine once and receives small chunks of records; results come back as their
+contract JSON text and a small digest (the parent never rebuilds a model it only forwards). If a
+worker dies, the parent notices (its process sentinel), records a failure for the record it was
+evaluating, hands the rest of its chunk to a fresh worker, and carries on.
 """
 
 from __future__ import annotations
@@ -19,9 +20,8 @@ from datetime import date
 from typing import Any
 
 from ivig_cds.batch.evaluate import Evaluator, Task, evaluate_record
-from ivig_cds.batch.records import Failure, Record, Result
+from ivig_cds.batch.records import Digest, Failure, Record, Result
 from ivig_cds.errors import FieldError, IvigCdsError, PluginError
-from ivig_cds.model.evaluation import Evaluation
 
 __all__ = ["ProcessPool"]
 
@@ -52,10 +52,12 @@ def _worker_main(conn: multiprocessing.connection.Connection, make_engine: Any, 
             except PluginError as exc:  # strict plugins: the run stops, as it would in one process
                 conn.send(("fatal", str(exc)))
                 return
-            if result.evaluation is None:
-                conn.send(("result", result))
-            else:  # JSON crosses the pipe ~4x cheaper than a pickled model (measured: bench/RESULTS.md)
-                conn.send(("result_json", (replace(result, evaluation=None), result.evaluation.model_dump_json())))
+            ev = result.evaluation
+            if ev is not None:  # the contract JSON, written once here: the parent forwards it as it is
+                result = replace(
+                    result, evaluation=None, evaluation_json=ev.to_json(indent=None), digest=Digest.of(ev)
+                )
+            conn.send(("result", result))
 
 
 def _death_message(code: int | None) -> str:
@@ -156,10 +158,6 @@ class ProcessPool:
                 if kind == "result":
                     worker.inflight.popleft()
                     out.append(payload)
-                elif kind == "result_json":
-                    worker.inflight.popleft()
-                    bare, text = payload
-                    out.append(replace(bare, evaluation=Evaluation.model_validate_json(text)))
                 elif kind == "ready":
                     worker.ready = True
                 elif kind == "engine_error":

@@ -18,13 +18,14 @@ from typing import BinaryIO, Literal
 
 from ivig_cds.errors import FieldError
 from ivig_cds.inputs.files import MAX_DOCUMENT_BYTES
-from ivig_cds.model.evaluation import Evaluation
+from ivig_cds.model.evaluation import SEVERITY_ORDER, Evaluation, PatientSummary, PluginFailure, Status
 from ivig_cds.model.patient import Patient
 
 __all__ = [
     "MAX_FILE_BYTES",
     "MAX_RECORDS",
     "PATIENT_SUFFIXES",
+    "Digest",
     "Failure",
     "Record",
     "Result",
@@ -76,14 +77,65 @@ class Failure:
 
 
 @dataclass(frozen=True)
+class Digest:
+    """What a run reads of an evaluation besides writing it: the summary table, ``--fail-on``, plugin warnings."""
+
+    status: Status
+    patient: PatientSummary
+    severities: tuple[str, ...]
+    plugin_failures: tuple[PluginFailure, ...]
+
+    @classmethod
+    def of(cls, evaluation: Evaluation) -> Digest:
+        return cls(
+            evaluation.status,
+            evaluation.patient,
+            tuple(str(f.severity) for f in evaluation.findings),
+            tuple(evaluation.engine.plugin_failures),
+        )
+
+    def fails_on(self, level: str | None) -> bool:
+        """Whether a finding is at ``level`` or more severe (``None``: never)."""
+        if level is None:
+            return False
+        limit = SEVERITY_ORDER[level]
+        return any(SEVERITY_ORDER[s] <= limit for s in self.severities)
+
+
+@dataclass(frozen=True)
 class Result:
-    """The outcome of one record, in input order (``index``)."""
+    """The outcome of one record, in input order (``index``).
+
+    A result from a worker process holds the evaluation as its contract JSON (``evaluation_json``,
+    compact, exactly ``Evaluation.to_json(indent=None)``) and a :class:`Digest`: the parent forwards
+    the text and builds the model only for a writer that needs one (:meth:`model`).
+    """
 
     index: int
     source: str
     evaluation: Evaluation | None = None
     failure: Failure | None = None
     patient: Patient | None = None
+    evaluation_json: str | None = None
+    digest: Digest | None = None
+
+    @property
+    def evaluated(self) -> bool:
+        return self.evaluation is not None or self.evaluation_json is not None
+
+    def summary(self) -> Digest:
+        """The digest of the evaluation (an evaluated result only)."""
+        if self.digest is not None:
+            return self.digest
+        assert self.evaluation is not None
+        return Digest.of(self.evaluation)
+
+    def model(self) -> Evaluation:
+        """The evaluation as a model (validated from the JSON when it came from a worker)."""
+        if self.evaluation is not None:
+            return self.evaluation
+        assert self.evaluation_json is not None
+        return Evaluation.model_validate_json(self.evaluation_json)
 
 
 @dataclass
@@ -97,7 +149,7 @@ class Tally:
 
     def add(self, result: Result) -> None:
         self.records += 1
-        if result.evaluation is not None:
+        if result.evaluated:
             self.evaluated += 1
         elif result.failure is not None and result.failure.kind == "failed":
             self.failed += 1

@@ -32,7 +32,7 @@ from ivig_cds.commands.common import (
 )
 from ivig_cds.engine.config import EngineSpec
 from ivig_cds.engine.engine import Engine
-from ivig_cds.model.evaluation import SEVERITY_ORDER, Evaluation
+from ivig_cds.model.evaluation import PluginFailure
 from ivig_cds.outfile import FILE_WIDTH, AtomicFile, write_atomic
 from ivig_cds.outputs.registry import OutputFormat, builtin_formats, error_record
 from ivig_cds.outputs.writer import open_writer
@@ -95,20 +95,13 @@ class _Run:
             done = list(stream)
         yield from done
 
-    def notice(self, ev: Evaluation) -> None:
+    def notice(self, failures: Sequence[PluginFailure]) -> None:
         """Say a plugin failure once per run (every result also carries it)."""
-        if self.warned or not ev.engine.plugin_failures:
+        if self.warned or not failures:
             return
         self.warned = True
-        for f in ev.engine.plugin_failures:
+        for f in failures:
             say(f"ivig-cds: warning: plugin {f.plugin!r} failed in {f.hook}: {f.error} - results are incomplete")
-
-
-def _fails_on(ev: Evaluation, level: str | None) -> bool:
-    if level is None:
-        return False
-    limit = SEVERITY_ORDER[level]
-    return any(SEVERITY_ORDER[f.severity] <= limit for f in ev.findings)
 
 
 def exit_code(tally: Tally, findings_hit: bool) -> int:
@@ -141,9 +134,12 @@ def _output(path: str | None) -> Iterator[tuple[IO[str], AtomicFile | None]]:
         yield out.stream, out
 
 
-def _record(result: Result) -> OutputRecord:
-    if result.evaluation is not None:
-        return OutputRecord(result.source, evaluation=result.evaluation, patient=result.patient)
+def _record(result: Result, text_ok: bool = False) -> OutputRecord:
+    """The writers' record; ``text_ok``: every writer takes the contract JSON as it came from a worker."""
+    if text_ok and result.evaluation_json is not None:
+        return OutputRecord(result.source, evaluation_json=result.evaluation_json, patient=result.patient)
+    if result.evaluated:
+        return OutputRecord(result.source, evaluation=result.model(), patient=result.patient)
     assert result.failure is not None
     failure = result.failure
     return OutputRecord(
@@ -179,16 +175,18 @@ def run_evaluate(args: argparse.Namespace) -> int:
             # the exports are of the console view, whatever --format writes
             writers.append(open_writer(builtin_formats()["rich"], io.StringIO(), options))
         keep = any(getattr(w, "needs_patient", False) for w in writers)
+        text_ok = all(getattr(w, "accepts_json", False) for w in writers)
         run = _Run(args, items, keep_patient=keep)
         for result in run.results(hold=options.terminal):
             tally.add(result)
-            if result.evaluation is not None:
-                run.notice(result.evaluation)
-                rows.append(CohortEntry.of(result.evaluation))
-                hit = hit or _fails_on(result.evaluation, args.fail_on)
+            if result.evaluated:
+                digest = result.summary()
+                run.notice(digest.plugin_failures)
+                rows.append(CohortEntry(digest.status, digest.patient))
+                hit = hit or digest.fails_on(args.fail_on)
             elif result.failure is not None:
                 print_failure(result.failure)
-            record = _record(result)
+            record = _record(result, text_ok)
             for writer in writers:
                 writer.write(record)
         for writer in writers:
@@ -210,9 +208,10 @@ def run_cohort(args: argparse.Namespace) -> int:
     run = _Run(args, _collect(args), keep_patient=False)
     for result in run.results(hold=False):
         tally.add(result)
-        if result.evaluation is not None:
-            run.notice(result.evaluation)
-            rows.append(CohortEntry.of(result.evaluation))
+        if result.evaluated:
+            digest = result.summary()
+            run.notice(digest.plugin_failures)
+            rows.append(CohortEntry(digest.status, digest.patient))
         elif result.failure is not None:
             print_failure(result.failure)
     with _output(args.output) as (stream, atomic):

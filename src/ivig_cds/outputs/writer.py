@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import IO
 
 from ivig_cds.model.evaluation import Evaluation
+from ivig_cds.outputs.text import render_ndjson
 from ivig_cds.plugins.spec import OutputFormat, OutputRecord, Writer, WriterOptions
 
 __all__ = ["TextWriter", "open_writer"]
@@ -23,6 +24,8 @@ class TextWriter:
     def __init__(self, fmt: OutputFormat, stream: IO[str]) -> None:
         self._fmt, self._stream = fmt, stream
         self._pending: list[Evaluation] = []
+        # the built-in NDJSON format is one compact contract object per line: a worker's text as it is
+        self.accepts_json = fmt.render is render_ndjson
 
     def _flush(self) -> None:
         if self._pending:
@@ -31,6 +34,9 @@ class TextWriter:
 
     def write(self, record: OutputRecord) -> None:
         """Write (or, for a format that is not per record, hold) one record."""
+        if record.evaluation_json is not None and self.accepts_json:
+            self._stream.write(record.evaluation_json + "\n")  # pending is empty: NDJSON is per record
+            return
         if record.evaluation is not None:
             self._pending.append(record.evaluation)
             if self._fmt.per_record:

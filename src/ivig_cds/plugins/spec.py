@@ -112,6 +112,9 @@ class OutputRecord:
         error: The error record ``{"error": {"source", "errors"}}`` when there is no evaluation.
         failed: The engine failed on the input (a bug to report) rather than the input being invalid.
         patient: The validated patient file, when the writer asked for it (``needs_patient``).
+        evaluation_json: Instead of ``evaluation``, its compact contract JSON as a worker process wrote
+            it (``Evaluation.to_json(indent=None)``); only ever given to writers that declare
+            ``accepts_json = True`` (the built-in NDJSON writer), so a batch parent forwards text.
     """
 
     source: str
@@ -119,6 +122,7 @@ class OutputRecord:
     error: Mapping[str, Any] | None = None
     failed: bool = False
     patient: Any = None
+    evaluation_json: str | None = None
 
 
 class Writer(Protocol):
