@@ -7,12 +7,13 @@ Usage::
 :func:`scaled_record` builds a realistic treated patient (the demographics, diagnosis, screen,
 labs and failed steroid-sparing drugs of ``examples/ivig-dependent.json``) whose history is
 ``factor`` times a base of :data:`BASE_CYCLES` treatment cycles. One cycle is an IVIG course
-(2 days at 1 g/kg/day), a glucocorticoid dose step a week later (prednisone tapered from 60 mg,
-with a flare back up every 12 cycles) and a visit three weeks after the course (MMT-8 rising to
-a plateau, dipping during every weaning attempt). Courses are 28 days apart, every sixth interval
-63 days (a weaning attempt, longer than ``weaning_gap_days``), so the derivation walks every
-list: weaning intervals, taper steps, response windows. Dates stay valid (1800-2200) and
-ordered; the patient is old, the intervals are clinical. The size is the number of cycles.
+(2 days at 1 g/kg/day) with a creatinine the day after, a glucocorticoid dose step a week later
+(prednisone tapered from 60 mg, with a flare back up every 12 cycles) and a visit three weeks
+after the course (MMT-8 rising to a plateau, dipping during every weaning attempt). Courses are
+28 days apart, every sixth interval 63 days (a weaning attempt, longer than ``weaning_gap_days``),
+so the derivation walks every list: weaning intervals, taper steps, response windows, each
+course's creatinine windows. Dates stay valid (1800-2200) and ordered; the patient is old, the
+intervals are clinical. The size is the number of cycles.
 
 :func:`scaling` times ``Engine.evaluate`` (CPU time, median of runs) at 10x, 100x and 1,000x and
 fits the exponent by least squares on log(time) vs log(size).
@@ -52,7 +53,7 @@ def _iso(d: date) -> str:
 
 
 def scaled_record(factor: int) -> dict[str, Any]:
-    """A valid patient file with ``factor * BASE_CYCLES`` courses, dose steps and visits (and a baseline visit)."""
+    """A valid patient file with ``factor * BASE_CYCLES`` cycles (course, creatinine, dose step, visit)."""
     base = json.loads((REPO / "examples" / "ivig-dependent.json").read_text(encoding="utf-8"))
     cycles = factor * BASE_CYCLES
     diagnosed = date(1830, 1, 15)
@@ -103,6 +104,7 @@ def scaled_record(factor: int) -> dict[str, Any]:
     labs = [
         {"date": _iso(first - timedelta(days=10)), "test": "iga_mg_dl", "value": 190},
         {"date": _iso(first - timedelta(days=10)), "test": "creatinine_mg_dl", "value": 0.8},
+        *({"date": _iso(s + timedelta(days=1)), "test": "creatinine_mg_dl", "value": 0.9} for s in starts),
         {"date": _iso(last_lab), "test": "creatinine_mg_dl", "value": 0.9},
         {"date": _iso(last_lab), "test": "egfr_ml_min_1_73m2", "value": 80},
     ]
@@ -149,7 +151,7 @@ def scaling(engine: Engine, runs: int, log: Callable[[str], None]) -> tuple[floa
         assert ev.patient.courses_given == factor * BASE_CYCLES, ev.patient.courses_given
         times[factor] = cpu_ms(engine, doc, runs if factor < 1000 else max(3, runs // 2))
         log(
-            f"  {factor:>5}x ({factor * BASE_CYCLES:>5} courses, dose steps, visits): {times[factor]:9.2f} ms"
+            f"  {factor:>5}x ({factor * BASE_CYCLES:>5} cycles): {times[factor]:9.2f} ms"
             f"  ({times[factor] / factor:.3f} ms per 1x)"
         )
     exponent = fit_exponent(FACTORS, [times[f] for f in FACTORS])
