@@ -27,7 +27,7 @@ Metrics (medians over repeated rounds where it says so):
 * ``python_pass_ms`` - ``python -c pass`` with the same interpreter, same run (the floor of both);
 * ``cold_start_ratio_vs_python`` - ``version_cold_start_ms / python_pass_ms``;
 * ``scaling_exponent`` - ``Engine.evaluate`` CPU time (median of runs) on one realistic record
-  scaled to 10x, 100x and 1,000x its courses, glucocorticoid dose steps and visits
+  scaled to 10x, 100x and 1,000x its courses (a creatinine after each), glucocorticoid dose steps and visits
   (``bench/scaling.py``): the least-squares slope of log(time) on log(size); 1.0 is linear;
 * ``rss_growth_pct`` - resident memory growth across 100,000 evaluations (``--quick``: 5,000),
   from after a warm-up to the end, in a fresh child process (engine + a 2,000-patient cohort).
@@ -378,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"cold start: ivig-cds --version, ivig-cds evaluate one.json, python -c pass; {cold_runs} runs")
         results.update(cold_starts(one, cold_runs, log))
 
-    log(f"scaling: one record at 10x, 100x, 1,000x its courses, dose steps and visits; {scale_runs} runs each")
+    log(f"scaling: one record at 10x, 100x, 1,000x its cycles (bench/scaling.py); {scale_runs} runs each")
     exponent, _ = scaling(Engine(), scale_runs, log)
     results["scaling_exponent"] = round(exponent, 3)
 
