@@ -108,10 +108,15 @@ def _high_dose(s: Snapshot, p: dict[str, Any], steps: list[tuple[date, float]]) 
     """The longest run above the steroid-resistance dose, and MMT-8 before it and at its end."""
     limit = float(s.t["steroid_resistant_mg"])
     runs: list[tuple[date, date]] = []
-    for k, (day, dose) in enumerate(steps):
-        if dose > limit and (k == 0 or steps[k - 1][1] <= limit):
-            end = next((d for d, v in steps[k + 1 :] if v <= limit), s.as_of)
-            runs.append((day, end))
+    since: date | None = None  # start of the run above the limit in progress (one pass: linear in the steps)
+    for day, dose in steps:
+        if dose > limit:
+            since = since or day
+        elif since is not None:
+            runs.append((since, day))
+            since = None
+    if since is not None:
+        runs.append((since, s.as_of))
     if not runs:
         p["gc_high_dose_days"] = 0
         return

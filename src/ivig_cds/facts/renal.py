@@ -11,6 +11,7 @@ samples with the lowest sample dated 1 to ``creatinine_rise_window_days`` days b
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from datetime import date, timedelta
 from typing import Any
 
@@ -18,7 +19,7 @@ from ivig_cds.facts.fields import FactField, flag, number
 from ivig_cds.facts.records import Snapshot, ref
 from ivig_cds.model.patient import IvigCourse
 
-__all__ = ["COURSE_FIELDS", "FIELDS", "course_creatinine", "fill"]
+__all__ = ["COURSE_FIELDS", "FIELDS", "CreatinineSeries", "course_creatinine", "fill"]
 
 _CREATININE = "creatinine_mg_dl"
 _LABS = "labs[creatinine_mg_dl], ivig_courses[]"
@@ -44,20 +45,39 @@ FIELDS: dict[str, FactField] = {
 }
 
 
-def _series(s: Snapshot) -> list[tuple[date, float]]:
-    return [(lab.date, float(lab.value)) for _, lab in s.labs if str(lab.test) == _CREATININE]
+class CreatinineSeries:
+    """The creatinine labs known at ``as_of``, sorted by date once, so each course's windows are two bisects."""
+
+    __slots__ = ("dates", "values")
+
+    def __init__(self, s: Snapshot) -> None:
+        pairs = sorted((lab.date, float(lab.value)) for _, lab in s.labs if str(lab.test) == _CREATININE)
+        self.dates = [d for d, _ in pairs]
+        self.values = [v for _, v in pairs]
+
+    def between(self, lo: date, hi: date) -> tuple[int, int]:
+        """Index range of the samples dated ``lo`` to ``hi`` inclusive."""
+        return bisect_left(self.dates, lo), bisect_right(self.dates, hi)
 
 
-def course_creatinine(s: Snapshot, course: IvigCourse) -> dict[str, Any]:
-    """The creatinine fields of one course fact (``None`` where the labs do not say)."""
+def course_creatinine(s: Snapshot, course: IvigCourse, series: CreatinineSeries | None = None) -> dict[str, Any]:
+    """The creatinine fields of one course fact (``None`` where the labs do not say).
+
+    ``series``: the snapshot's :class:`CreatinineSeries` when the caller has built it (once per patient).
+    """
     t = s.t
-    series = _series(s)
+    if series is None:
+        series = CreatinineSeries(s)
+    dates, values = series.dates, series.values
     first = course.start
     last_day = first + timedelta(days=course.days - 1)
     window_start = first - timedelta(days=int(t["renal_lab_max_age_days"]))
     window_end = last_day + timedelta(days=int(t["creatinine_course_window_days"]))
-    before = [v for d, v in series if window_start <= d <= first]
-    after = [(d, v) for d, v in series if first < d <= window_end]
+    lo, mid = series.between(window_start, first)
+    end = bisect_right(dates, window_end)
+    start_after = bisect_right(dates, first)  # after: first < d <= window_end
+    before = values[lo:mid]
+    after = list(zip(dates[start_after:end], values[start_after:end], strict=True))
     reference = min(before) if before else None
     peak = max(v for _, v in after) if after else None
     out: dict[str, Any] = {
@@ -69,10 +89,11 @@ def course_creatinine(s: Snapshot, course: IvigCourse) -> dict[str, Any]:
     }
     span = int(t["creatinine_rise_window_days"])
     rises = []
-    for day, value in after:
-        earlier = [v for d, v in series if 1 <= (day - d).days <= span]
-        if earlier:
-            rises.append(round(value - min(earlier), 9))
+    if span >= 1:
+        for day, value in after:
+            a, b = series.between(day - timedelta(days=span), day - timedelta(days=1))
+            if b > a:
+                rises.append(round(value - min(values[a:b]), 9))
     if rises:
         out["creatinine_rise_48h_mg_dl"] = max(rises)
     return out

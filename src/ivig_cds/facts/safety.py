@@ -12,7 +12,7 @@ from typing import Any
 
 from ivig_cds.facts.fields import FactField, flag, number, text
 from ivig_cds.facts.records import Snapshot, ref
-from ivig_cds.facts.renal import course_creatinine
+from ivig_cds.facts.renal import CreatinineSeries, course_creatinine
 from ivig_cds.model.patient import AdverseEventType, IvigCourse
 from ivig_cds.model.terminology import STABILIZERS, ProductInfo
 
@@ -169,7 +169,7 @@ def _order_and_volume(s: Snapshot, p: dict[str, Any], info: ProductInfo) -> None
     p["daily_volume_adjusted_ml"] = adjusted * ml_per_kg if adjusted is not None else None
 
 
-def _course_fact(s: Snapshot, number_: int, c: IvigCourse) -> dict[str, Any]:
+def _course_fact(s: Snapshot, number_: int, c: IvigCourse, creatinine: CreatinineSeries) -> dict[str, Any]:
     info = s.products.lookup(c.product)
     seen = {str(e.type) for e in c.adverse_events}
     fact: dict[str, Any] = {
@@ -185,7 +185,7 @@ def _course_fact(s: Snapshot, number_: int, c: IvigCourse) -> dict[str, Any]:
     }
     for kind in _EVENTS:
         fact[f"ae_{kind}"] = str(AdverseEventType(kind)) in seen
-    fact.update(course_creatinine(s, c))
+    fact.update(course_creatinine(s, c, creatinine))
     return fact
 
 
@@ -213,4 +213,8 @@ def fill(s: Snapshot, p: dict[str, Any], src: dict[str, str]) -> list[Fact]:
         src.update(dict.fromkeys(_PRODUCT_FIELDS, where))
     _product(p, info, origin)
     _order_and_volume(s, p, info)
-    return [(_course_fact(s, n, c), ref(c, f"ivig_courses[{i}]")) for n, (i, c) in enumerate(s.courses, start=1)]
+    creatinine = CreatinineSeries(s)  # once per patient: a long lab history costs linear time
+    return [
+        (_course_fact(s, n, c, creatinine), ref(c, f"ivig_courses[{i}]"))
+        for n, (i, c) in enumerate(s.courses, start=1)
+    ]
