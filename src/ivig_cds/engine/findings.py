@@ -112,8 +112,8 @@ def trusted_finding(values: dict[str, Any]) -> Finding:
 
 _set = object.__setattr__
 
-_Guard = tuple[Callable[[Mapping[str, Any]], bool], tuple[str, ...]]
-"""A conjunct of a rule's patient pattern: its two-valued test and the fields it reads."""
+_Guard = tuple[int, Callable[[Mapping[str, Any]], bool], tuple[str, ...]]
+"""A conjunct of a rule's patient pattern: a key for its result, its two-valued test, the fields it reads."""
 
 _Plan = tuple[
     dict[str, tuple[tuple[str, str], ...]],  # alias -> (field, "type.field") read into the finding's facts
@@ -170,6 +170,12 @@ class FindingBuilder:
             for rid, rule in book.rules.items()
         }
         self._gap_rules = [rid for rid, r in sorted(book.rules.items()) if r.spec.gaps and r.spec.emit]
+        self._needed_sets = {t: frozenset(fields) for t, fields in self.needed.items()}
+        self._readers: dict[tuple[str, str], list[str]] = {}  # (type, field) -> the gap rules that read it
+        for rid in self._gap_rules:
+            for t, read in self._reads[rid]:
+                for f in read:
+                    self._readers.setdefault((t, f), []).append(rid)
         self._conclusion_checks = {
             rid: tuple(
                 (compiled(p.cond).holds, p.kind == "match")
@@ -179,13 +185,18 @@ class FindingBuilder:
             for rid in self._gap_rules
         }
         self._patient_guards: dict[str, tuple[_Guard, ...]] = {}
+        conjuncts: dict[Any, int] = {}
         for rid in self._gap_rules:
-            guards = []
+            guards: list[_Guard] = []
             for p in book.rules[rid].patterns:
                 if p.kind == "match" and p.fact_type == "patient":
                     for part in p.cond.items if isinstance(p.cond, And) else (p.cond,):
                         c = compiled(part)
-                        guards.append((c.holds, c.fields))
+                        try:  # equal conjuncts of different rules share one result per evaluation
+                            key = conjuncts.setdefault(part, len(conjuncts))
+                        except TypeError:  # a literal list inside: this conjunct is its own
+                            key = conjuncts.setdefault(("id", id(part)), len(conjuncts))
+                        guards.append((key, c.holds, c.fields))
             self._patient_guards[rid] = tuple(guards)
         self._consts: dict[str, tuple[dict[str, list[str]], dict[str, str], dict[str, Any], tuple[str, ...]]] = {}
         self._plans: dict[str, _Plan] = {}  # emitting rules: what a finding of each needs, computed once
@@ -311,29 +322,38 @@ class FindingBuilder:
     def gaps(self, fired: Mapping[str, Any], all_facts: Sequence[dict[str, Any]]) -> list[Finding]:
         """``DATA-001`` for each rule that missing data kept from deciding, naming the inputs to record."""
         absent: dict[str, set[str]] = {}  # fields some fact of the type does not have
+        needed_by_type = self._needed_sets
         for fact in all_facts:
-            t = fact["t"]
-            needed = self.needed.get(t)
+            needed = needed_by_type.get(fact["t"])
             if needed:
-                gone = {f for f in needed if fact.get(f) is None}
+                gone = needed - fact.keys()  # slim facts hold exactly the recorded fields rules read
                 if gone:
-                    absent.setdefault(t, set()).update(gone)
+                    absent.setdefault(fact["t"], set()).update(gone)
         if not absent:  # nothing any rule reads is missing: no rule can be undecided
             return []
+        # three-valued logic can only be "unknown" where a field the rule reads is missing
+        candidates: set[str] = set()
+        readers = self._readers
+        for t, gone_fields in absent.items():
+            for f in gone_fields:
+                candidates.update(readers.get((t, f), ()))
         patient: Mapping[str, Any] = all_facts[0] if all_facts and all_facts[0]["t"] == "patient" else {}
         typed: Typed | None = None
         concluded: list[Mapping[str, Any]] | None = None
+        decided: dict[int, bool] = {}  # conjunct -> false on recorded patient values (shared by rules)
         out: list[Finding] = []
-        for rid in self._gap_rules:
+        for rid in sorted(candidates):
             if rid in fired:
                 continue
-            # three-valued logic can only be "unknown" where a field the rule reads is missing
-            if not any(reads & absent[t] for t, reads in self._reads[rid] if t in absent):
-                continue
-            guards = self._patient_guards[rid]
-            if guards and any(
-                all(patient.get(f) is not None for f in fields) and not holds(patient) for holds, fields in guards
-            ):
+            false = False
+            for key, holds, fields in self._patient_guards[rid]:
+                known = decided.get(key)
+                if known is None:
+                    known = decided[key] = all(f in patient for f in fields) and not holds(patient)
+                if known:
+                    false = True
+                    break
+            if false:
                 continue  # a conjunct over recorded patient values is false: Kleene "false" too
             checks = self._conclusion_checks[rid]
             if checks:  # conclusions are known exactly: one that fails decides "false" (as rule_truth would)
