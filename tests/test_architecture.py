@@ -30,3 +30,13 @@ def test_no_import_cycle_even_through_lazy_or_type_checking_imports() -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert " 0 cycle(s)" in done.stdout
+
+
+MAX_MODULE_LINES = 500
+
+
+def test_no_module_grows_past_500_lines() -> None:
+    """A module that needs more is two modules (issue 10: the 1,400-line engine.py is not coming back)."""
+    sizes = {str(p.relative_to(SRC)): len(p.read_text(encoding="utf-8").splitlines()) for p in SRC.rglob("*.py")}
+    assert len(sizes) > 100
+    assert {name: n for name, n in sizes.items() if n > MAX_MODULE_LINES} == {}

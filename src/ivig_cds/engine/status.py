@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ivig_cds.engine.findings import trusted
 from ivig_cds.errors import EngineError, RuleFileError
 from ivig_cds.facts.derive import Derived
 from ivig_cds.model.evaluation import DosePlan, Status, StatusSource
@@ -35,6 +36,7 @@ def assemble_status(
         EngineError: Two rules concluded different values of an ``exclusive`` field.
     """
     concluded: dict[str, list[tuple[Any, str]]] = {}
+    versions = {rid: book.rules[rid].spec.version for rid in fired}
     for rid in sorted(fired):
         for name, value in book.rules[rid].spec.sets.items():
             concluded.setdefault(name, []).append((value, rid))
@@ -55,8 +57,8 @@ def assemble_status(
         else:
             values[name] = next(v for v in spec.values if v in distinct)
         for v, rid in got:
-            sources.append(
-                StatusSource(field=name, value=v, rule_id=rid, rule_version=book.rules[rid].spec.version)
+            sources.append(  # trusted: a status field's name, a value from a validated rule, its id and version
+                trusted(StatusSource, {"field": name, "value": v, "rule_id": rid, "rule_version": versions[rid]})
             )
     p = derived.patient
     for name, spec in book.status.items():
