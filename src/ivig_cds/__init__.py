@@ -11,12 +11,12 @@ The errors form one tree (:mod:`ivig_cds.errors`): ``IvigCdsError`` > ``InputErr
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+import typing as _typing
 
 from ivig_cds import _compat
 from ivig_cds._version import __version__
 
-if TYPE_CHECKING:  # the names, for type checkers; at run time they load on first use (see __getattr__)
+if _typing.TYPE_CHECKING:  # the names, for type checkers; at run time they load on first use (see __getattr__)
     from ivig_cds.engine.config import EngineSpec
     from ivig_cds.engine.engine import Engine, Trace, evaluate
     from ivig_cds.errors import EngineError, FieldError, InputError, IvigCdsError, PluginError, RuleFileError
@@ -79,7 +79,7 @@ _HOMES: dict[str, str] = {
 and ``import ivig_cds`` stay cheap; the engine, pydantic and durable load when first used)."""
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module 'ivig_cds' has no attribute {name!r}")

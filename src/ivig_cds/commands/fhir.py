@@ -8,15 +8,16 @@ import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ivig_cds.errors import InputError
-from ivig_cds.inputs.fhir.export import bundle_from_patient
 from ivig_cds.inputs.fhir.integration import is_fhir_document, map_document, resolve_mapping
-from ivig_cds.inputs.fhir.report import MappingReport
 from ivig_cds.inputs.files import load_patient, parse_document
 from ivig_cds.model.format import printable
 from ivig_cds.outfile import write_atomic
+
+if TYPE_CHECKING:  # the parser imports this module: the FHIR modules load only when a fhir command runs
+    from ivig_cds.inputs.fhir.report import MappingReport
 
 __all__ = ["add_fhir_parser", "add_mapping_options", "run_fhir"]
 
@@ -82,6 +83,8 @@ def run_fhir(args: argparse.Namespace) -> int:
         except InputError as exc:
             return _invalid(exc.source, exc)
         mapping = resolve_mapping(args.mapping)
+        from ivig_cds.inputs.fhir.export import bundle_from_patient
+
         _write(args.output, json.dumps(bundle_from_patient(patient, mapping=mapping), indent=2) + "\n")
         return EXIT_OK
     label = "<stdin>" if args.file == "-" else args.file

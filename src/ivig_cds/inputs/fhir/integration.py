@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -15,10 +15,10 @@ from ivig_cds.errors import FieldError, InputError
 from ivig_cds.inputs.files import Format, load_patient, looks_like_document, parse_document, validate_patient
 from ivig_cds.model.patient import Patient
 
-from .api import map_bundle, map_resources
-from .build import MappingResult
-from .mapping import FhirMapping, load_mapping
-from .report import MappingReport
+if TYPE_CHECKING:  # the FHIR modules load only when FHIR input arrives: a patient file never needs them
+    from .build import MappingResult
+    from .mapping import FhirMapping
+    from .report import MappingReport
 
 __all__ = [
     "bulk_bundles",
@@ -41,6 +41,8 @@ def is_fhir_document(doc: object) -> bool:
 
 def resolve_mapping(mapping: FhirMapping | str | os.PathLike[str] | None) -> FhirMapping:
     """A loaded table from a table, a path to one, or ``None`` (the built-in table)."""
+    from .mapping import FhirMapping, load_mapping
+
     if isinstance(mapping, FhirMapping):
         return mapping
     return load_mapping(Path(mapping) if mapping is not None else None)
@@ -50,6 +52,9 @@ def map_document(
     doc: Mapping[str, Any], *, as_of: date | None = None, mapping: FhirMapping | None = None, strict: bool = False
 ) -> MappingResult:
     """Map a Bundle (or a lone Patient resource); with ``strict``, validate every resource as R4 first."""
+    from .api import map_bundle, map_resources
+    from .build import MappingResult
+
     errors: list[FieldError] = []
     if strict:
         from .strict import validate_resources
