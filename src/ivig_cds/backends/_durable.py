@@ -56,8 +56,10 @@ from ivig_cds.backends.durable_compile import (
 )
 from ivig_cds.backends.durable_json import IDENTIFIER, SID, SID_JSON, fact_json, message_frames
 from ivig_cds.errors import EngineError
+from ivig_cds.rulebook.conditions import iter_tests
 from ivig_cds.rulebook.plan import conclusion_fact
 from ivig_cds.rulebook.spec import Rule
+from ivig_cds.rulebook.truth import compiled
 
 __all__ = ["MAX_LIVE_SESSIONS", "DurableBackend", "Match", "compile_condition", "compile_pattern"]
 
@@ -125,6 +127,8 @@ class DurableBackend:
         self.definitions: list[dict[str, Any]] = []
         self._orders: list[dict[Node, int]] = []
         self._types: list[frozenset[str]] = []  # per stratum: the fact types its rules read
+        self._fields: list[dict[str, frozenset[str]]] = []  # per stratum: fact type -> the fields its rules test
+        self._conclusions: list[frozenset[str]] = []  # per stratum: earlier rules whose conclusion it can match
         self._fast = True  # every alias an identifier: action messages are read with _FRAME_MARK
         self._actions: list[dict[str, Callable[[_Call], None]]] = []  # per stratum: rule id -> action
         # the C rulesets are released when the backend is collected, if close() was never called
@@ -150,6 +154,17 @@ class DurableBackend:
                 rule_def["run"] = _never_called
             self._orders.append(negation_order(rules, earlier))
             self._types.append(frozenset(p.fact_type for rule in rules for p in rule.patterns))
+            fields: dict[str, set[str]] = {}
+            for rule in rules:
+                for p in rule.patterns:
+                    fields.setdefault(p.fact_type, set()).update(t.field for t in iter_tests(p.cond))
+            self._fields.append({t: frozenset(f | {"t", "id", "sid"}) for t, f in fields.items()})
+            # a conclusion is a constant per rule: one no pattern of this stratum holds on cannot join a
+            # match nor block a negation, so it is not sent (exact: the conditions are evaluated here)
+            tests = [compiled(p.cond).holds for r in rules for p in r.patterns if p.fact_type == "conclusion"]
+            self._conclusions.append(
+                frozenset(r.id for r in earlier if any(holds(conclusion_fact(r)) for holds in tests))
+            )
             aliases = [p.alias for rule in rules for p in rule.patterns]
             self._fast = self._fast and all(IDENTIFIER.fullmatch(a) for a in aliases)
             self._actions.append({rule.id: self._recorder(rule, rule.id in chained[level]) for rule in rules})
@@ -184,28 +199,39 @@ class DurableBackend:
             conclusions returned by ``conclude`` continue that numbering; ``c<rule id>`` is a
             conclusion chained inside the same stratum.
         """
-        # Each fact is written once, with a placeholder sid replaced per session in the text.
-        texts: list[str] = []
+        # Each stratum gets the facts of the types its rules read, each with only the fields they test
+        # (the others cannot change a match), and the conclusions its patterns can match; every fact
+        # text carries a placeholder sid, replaced per session.
+        rows: list[dict[str, Any]] = []
         nodes: list[Node] = []
         kinds: list[str] = []
-        _encode(facts, texts, nodes, kinds)
+        _rows(facts, rows, nodes, kinds)
         all_matches: list[Match] = []
         with self._lock:  # one live session per ruleset per evaluation: the cap covers every stratum
             for level, handle in enumerate(self._handles):
-                # only the fact types this stratum's rules read: the others cannot change its result
-                wanted = self._types[level]
-                chosen = [i for i, kind in enumerate(kinds) if kind in wanted]
+                wanted, fields, concluded = self._types[level], self._fields[level], self._conclusions[level]
+                chosen = [
+                    i
+                    for i, kind in enumerate(kinds)
+                    if kind in wanted and (kind != "conclusion" or nodes[i][1] in concluded)
+                ]
                 rank = self._orders[level]
                 if rank:
                     chosen.sort(key=lambda i: rank.get(nodes[i], 0))  # stable: arrival order within a rank
                 if chosen:
                     sid = uuid.uuid4().hex
-                    text = f"[{', '.join([texts[i] for i in chosen])}]".replace(SID_JSON, f'"sid": "{sid}"')
+                    texts = []
+                    for i in chosen:
+                        row, keep = rows[i], fields[kinds[i]]
+                        texts.append(
+                            fact_json(row if keep.issuperset(row) else {k: row[k] for k in row if k in keep})
+                        )
+                    text = f"[{', '.join(texts)}]".replace(SID_JSON, f'"sid": "{sid}"')
                     matches = self._run_session(handle, level, sid, text)
                 else:
                     matches = []  # no fact of a type it reads: no rule of the stratum can fire
                 all_matches.extend(matches)
-                _encode(conclude(level, matches), texts, nodes, kinds)
+                _rows(conclude(level, matches), rows, nodes, kinds)
         return all_matches
 
     def _recorder(self, rule: Rule, chain: bool) -> Callable[[_Call], None]:
@@ -302,13 +328,15 @@ def _release(host: Any, names: list[str]) -> None:
     names.clear()
 
 
-def _encode(facts: Sequence[Mapping[str, Any]], texts: list[str], nodes: list[Node], kinds: list[str]) -> None:
-    """Append each fact's JSON (keyed ``f<n>`` in arrival order, placeholder sid), node and type."""
+def _rows(
+    facts: Sequence[Mapping[str, Any]], rows: list[dict[str, Any]], nodes: list[Node], kinds: list[str]
+) -> None:
+    """Append each fact as durable reads it (keyed ``f<n>`` in arrival order, placeholder sid), its node, type."""
     for fact in facts:
         t = str(fact["t"])
         kinds.append(t)
         nodes.append(("c", str(fact.get("rule"))) if t == "conclusion" else ("t", t))
-        texts.append(fact_json({"id": f"f{len(texts)}", "sid": SID, **fact}))
+        rows.append({"id": f"f{len(rows)}", "sid": SID, **fact})
 
 
 # durable-rules 2.0.28 rules.h: the limits a ruleset can hit when it is built
