@@ -43,3 +43,18 @@ def test_compiled_templates_render_like_the_template() -> None:
     for text in ("{missing.field:.1f} and {no_such_threshold} {p.bmi:.2q}", "", "plain", "{p.flag}{p.bmi}"):
         assert fill_template(compile_template(text, thresholds), facts) == render_template(text, facts, thresholds)
     assert rendered > 200
+
+
+def test_sorting_findings_computes_the_facts_key_only_for_ties() -> None:
+    from ivig_cds.engine.findings import finding_key, sort_findings
+
+    engine = Engine()
+    for doc in cohort(40, seed=5):
+        findings = list(engine.evaluate(doc).findings)
+        shuffled = findings[::-1]
+        sort_findings(shuffled)
+        assert shuffled == sorted(findings, key=finding_key)
+    base = findings[0]
+    twins = [base.model_copy(update={"facts": {"x": 2}}), base.model_copy(update={"facts": {"x": 1}})]
+    sort_findings(twins)
+    assert [f.facts for f in twins] == [{"x": 1}, {"x": 2}]  # a tie falls back to the facts

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from ivig_cds._version import __version__
 from ivig_cds.backends.base import Match
 from ivig_cds.engine.build import build_rules
-from ivig_cds.engine.findings import finding_key, plugin_failure_finding
+from ivig_cds.engine.findings import finding_key, plugin_failure_finding, sort_findings
 from ivig_cds.engine.guard import adjust_findings, observe
 from ivig_cds.engine.status import assemble_status, dose_plan
 from ivig_cds.errors import EngineError, InputError, IvigCdsError
@@ -349,7 +349,7 @@ class Engine:
         }
         findings = self._findings.findings(fired, derived, all_facts, dates)
         findings += self._findings.gaps(fired, all_facts)
-        findings.sort(key=finding_key)
+        sort_findings(findings)
         basis = values["weight_basis"]
         basis_rule = next((s.rule_id for s in sources if s.field == "weight_basis" and s.value == basis), None)
         p = derived.patient

@@ -7,6 +7,7 @@ that missing data kept from deciding (Kleene three-valued truth), and the fields
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -29,6 +30,7 @@ __all__ = [
     "finding_key",
     "plugin_failure_finding",
     "render_template",
+    "sort_findings",
     "trusted_finding",
 ]
 
@@ -138,6 +140,16 @@ _Plan = tuple[
 def finding_key(f: Finding) -> tuple[int, str, str, str]:
     """Findings sort by severity (stop first), rule id, summary, facts: the same input gives the same bytes."""
     return (SEVERITY_ORDER[f.severity], f.rule_id, f.summary, repr(sorted(f.facts.items())))
+
+
+def sort_findings(findings: list[Finding]) -> None:
+    """Sort in place by :func:`finding_key`; its last part (the facts' text) is computed only for ties."""
+    findings.sort(key=lambda f: (SEVERITY_ORDER[f.severity], f.rule_id, f.summary))
+    if any(
+        a.rule_id == b.rule_id and a.summary == b.summary and a.severity == b.severity
+        for a, b in itertools.pairwise(findings)
+    ):
+        findings.sort(key=finding_key)
 
 
 def plugin_failure_finding(plugin: str, hook: str, error: str) -> Finding:
