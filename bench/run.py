@@ -20,6 +20,10 @@ Metrics (medians over repeated rounds where it says so):
 * ``ratio_vs_plain_python`` - ``eval_p50_ms / plain_python_p50_ms``. The durable engine, the
   reference engine and the plain-Python floor run interleaved patient by patient (the order
   rotating), so all three see the same machine load;
+* ``durable_c_p50_ms`` - the durable-rules C calls of each evaluation replayed alone, no Python
+  around them (``bench/floors.py``), interleaved with the others;
+* ``floor_p50_ms`` - per patient, plain Python floor + durable C calls: what an engine deciding on
+  durable-rules could approach with zero glue; ``ratio_vs_floor`` = ``eval_p50_ms / floor_p50_ms``;
 * ``batch_patients_per_s`` - NDJSON in, NDJSON out through the CLI with all cores:
   ``ivig-cds evaluate FILE.ndjson --format ndjson --jobs N`` (whole process, median of runs);
 * ``version_cold_start_ms`` - ``ivig-cds --version``, whole process, median of runs;
@@ -62,9 +66,11 @@ os.environ["IVIG_CDS_LOAD_PLUGINS"] = ""
 sys.path.insert(0, str(REPO / "bench"))  # the plain-Python baseline and the scaled record live beside this file
 
 from baseline import check_against_engine, plain_evaluate  # noqa: E402
+from floors import capture, replay  # noqa: E402
 from scaling import scaling  # noqa: E402
 
 from ivig_cds import Engine  # noqa: E402
+from ivig_cds.backends._durable import DurableBackend  # noqa: E402
 from strategies import cohort  # noqa: E402
 
 KEYS = (
@@ -74,6 +80,9 @@ KEYS = (
     "ratio_vs_reference",
     "plain_python_p50_ms",
     "ratio_vs_plain_python",
+    "durable_c_p50_ms",
+    "floor_p50_ms",
+    "ratio_vs_floor",
     "batch_patients_per_s",
     "version_cold_start_ms",
     "cli_cold_start_ms",
@@ -160,34 +169,46 @@ def latency(docs: list[dict[str, Any]], rounds: int, log: Callable[[str], None])
     time_evaluations(durable, warm)
     time_evaluations(reference, warm)
     time_plain(durable, warm)
-    runners: list[tuple[str, Callable[[dict[str, Any]], object]]] = [
-        ("d", durable.evaluate),
-        ("r", reference.evaluate),
-        ("p", lambda doc: plain_evaluate(durable, doc)),
+    backend = durable._backend
+    assert isinstance(backend, DurableBackend)
+    sessions = [capture(durable, doc) for doc in docs]  # the C calls of each evaluation, replayed below
+    runners: list[tuple[str, Callable[[int], object]]] = [
+        ("d", lambda i: durable.evaluate(docs[i])),
+        ("r", lambda i: reference.evaluate(docs[i])),
+        ("p", lambda i: plain_evaluate(durable, docs[i])),
+        ("c", lambda i: replay(backend, sessions[i])),
     ]
-    p50s, p99s, ref50s, plain50s = [], [], [], []
+    p50s, p99s, ref50s, plain50s, c50s, floor50s = [], [], [], [], [], []
     clock = time.perf_counter_ns
     for r in range(rounds):
-        times: dict[str, list[float]] = {"d": [], "r": [], "p": []}
+        times: dict[str, list[float]] = {"d": [], "r": [], "p": [], "c": []}
         # interleaved patient by patient, the order rotating, so no runner always goes first
-        for i, doc in enumerate(docs):
-            k = (i + r) % 3
+        for i in range(len(docs)):
+            k = (i + r) % len(runners)
             for tag, run in runners[k:] + runners[:k]:
                 t = clock()
-                run(doc)
+                run(i)
                 times[tag].append((clock() - t) / 1e6)
-        d, ref, plain = sorted(times["d"]), sorted(times["r"]), sorted(times["p"])
+        floor = sorted(p + c for p, c in zip(times["p"], times["c"], strict=True))
+        d, ref, plain, c_only = sorted(times["d"]), sorted(times["r"]), sorted(times["p"]), sorted(times["c"])
         p50s.append(percentile(d, 50))
         p99s.append(percentile(d, 99))
         ref50s.append(percentile(ref, 50))
         plain50s.append(percentile(plain, 50))
+        c50s.append(percentile(c_only, 50))
+        floor50s.append(percentile(floor, 50))
         log(
             f"  round {r + 1}: durable p50 {p50s[-1]:.3f} p99 {p99s[-1]:.3f}  reference p50 {ref50s[-1]:.3f}"
-            f"  plain Python p50 {plain50s[-1]:.3f} ms"
+            f"  plain Python p50 {plain50s[-1]:.3f}  durable C calls alone p50 {c50s[-1]:.3f}"
+            f"  floor (plain + C) p50 {floor50s[-1]:.3f} ms"
         )
     p50, p99 = statistics.median(p50s), statistics.median(p99s)
     ref50, plain50 = statistics.median(ref50s), statistics.median(plain50s)
+    c50, floor50 = statistics.median(c50s), statistics.median(floor50s)
     return {
+        "durable_c_p50_ms": round(c50, 3),
+        "floor_p50_ms": round(floor50, 3),
+        "ratio_vs_floor": round(p50 / floor50, 3),
         "eval_p50_ms": round(p50, 3),
         "eval_p99_ms": round(p99, 3),
         "eval_reference_p50_ms": round(ref50, 3),

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ivig_cds import Engine, Finding
-from ivig_cds.model.evaluation import StatusSource
 from ivig_cds.engine.findings import compile_template, fill_template, render_template, trusted_finding
+from ivig_cds.model.evaluation import StatusSource
 from strategies import cohort
 
 
