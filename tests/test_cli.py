@@ -228,6 +228,24 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "-V") == (0, [f"ivig-cds {__version__}"], [])
 
 
+@pytest.mark.parametrize("redirect", ["| true", ">&-", ">/dev/full"])
+def test_version_to_a_closed_or_full_stdout_is_quiet(redirect: str) -> None:
+    code = "import sys; from ivig_cds.cli import main; sys.exit(main(['--version']))"
+    proc = subprocess.run(
+        ["bash", "-c", f'set -o pipefail; {sys.executable} -c "{code}" {redirect}; echo rc=$? >&2'],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.stderr.strip().splitlines() == ["rc=0"]
+
+
+def test_subpackages_stay_reachable_as_attributes() -> None:
+    code = "import ivig_cds\nprint(ivig_cds.engine.__name__, ivig_cds.model.patient.__name__)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.split() == ["ivig_cds.engine", "ivig_cds.model.patient"]
+
+
 def test_version_and_import_load_nothing_heavy() -> None:
     """``ivig-cds --version`` and ``import ivig_cds`` stay cheap: no pydantic, durable, rich, yaml or pluggy."""
     code = (

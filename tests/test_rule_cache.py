@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -69,10 +70,35 @@ def test_off_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert load_rule_yaml("a: 1\n") == {"a": 1}
 
 
-def test_the_default_place_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_the_disk_cache_is_opt_in(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv(CACHE_ENV, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    assert cache_dir() == tmp_path / "ivig-cds"
+    assert cache_dir() is None
+    load_rule_yaml("a: 1\n")
+    assert list(tmp_path.rglob("*.json")) == []
+
+
+def test_entries_are_private(cache: Path) -> None:
+    load_rule_yaml("a: 1\n")
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o700
+    (entry,) = cache.glob("*.json")
+    assert stat.S_IMODE(entry.stat().st_mode) == 0o600
+
+
+def test_a_folder_others_can_write_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    monkeypatch.setenv(CACHE_ENV, str(shared))
+    monkeypatch.setattr(yaml_safe, "_MEMORY", {})
+    key_text = "a: 1\n"
+    load_rule_yaml(key_text)
+    assert list(shared.iterdir()) == []  # nothing written
+    # nor read: a planted entry in a shared folder cannot change a rule file's meaning
+    planted = shared / (yaml_safe._key(key_text) + ".json")
+    planted.write_text('{"a": 999}', encoding="utf-8")
+    yaml_safe._MEMORY.clear()
+    assert load_rule_yaml(key_text) == {"a": 1}
 
 
 def test_an_engine_from_the_cache_decides_the_same(cache: Path, full_patient_dict: dict[str, Any]) -> None:

@@ -79,9 +79,36 @@ _HOMES: dict[str, str] = {
 and ``import ivig_cds`` stay cheap; the engine, pydantic and durable load when first used)."""
 
 
+_MODULES = frozenset(
+    {
+        "backends",
+        "batch",
+        "commands",
+        "console",
+        "engine",
+        "errors",
+        "facts",
+        "inputs",
+        "model",
+        "outputs",
+        "plugins",
+        "rulebook",
+        "cli",
+        "arrow",
+        "cohort",
+        "explain",
+        "glossary",
+        "verdict",
+    }
+)
+"""Modules that ``ivig_cds.NAME`` still reaches after a bare ``import ivig_cds`` (imported on access)."""
+
+
 def __getattr__(name: str) -> _typing.Any:
     home = _HOMES.get(name)
     if home is None:
+        if name in _MODULES:
+            return importlib.import_module(f"ivig_cds.{name}")
         raise AttributeError(f"module 'ivig_cds' has no attribute {name!r}")
     value = getattr(importlib.import_module(home), name)
     globals()[name] = value  # later accesses skip this function

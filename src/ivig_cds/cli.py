@@ -95,7 +95,9 @@ def _write_error(exc: OSError) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code (0 ok, 1 findings at --fail-on, 2 invalid input or usage, 3 internal)."""
     if (sys.argv[1:] if argv is None else list(argv)) in VERSION_ARGS:
-        sys.stdout.write(f"ivig-cds {__version__}\n")  # argparse's text; nothing else imported
+        with contextlib.suppress(OSError, AttributeError):  # a closed or full stdout: as argparse's exit
+            sys.stdout.write(f"ivig-cds {__version__}\n")  # argparse's text; nothing else imported
+            sys.stdout.flush()
         return EXIT_OK
     from ivig_cds.plugins.host import INTERRUPTS
 

@@ -15,10 +15,12 @@ file holds patient data).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 import os
+import stat
 from collections.abc import Hashable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -28,8 +30,8 @@ import yaml
 __all__ = ["CACHE_ENV", "LIBYAML", "YamlRejected", "cache_dir", "load_rule_yaml", "load_yaml"]
 
 CACHE_ENV = "IVIG_CDS_CACHE_DIR"
-"""Where parsed rule files are kept between runs (default ``$XDG_CACHE_HOME/ivig-cds`` or
-``~/.cache/ivig-cds``); ``off`` (or empty) keeps them in memory only."""
+"""A private folder where parsed rule files are kept between runs (opt-in; unset, empty or ``off``: the
+cache is in memory only). The folder must be as trusted as the rule files themselves."""
 _CACHE_VERSION = "yaml-json-1"  # bump when the reader's output for the same text could change
 _MEMORY: dict[str, str] = {}
 
@@ -116,12 +118,21 @@ def load_yaml(text: str) -> Any:
 
 
 def cache_dir() -> Path | None:
-    """The on-disk cache of parsed rule files, or ``None`` when switched off (see :data:`CACHE_ENV`)."""
-    value = os.environ.get(CACHE_ENV)
-    if value is not None:
-        return None if value.strip().lower() in ("", "off", "0", "none") else Path(value)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "ivig-cds"
+    """The on-disk cache of parsed rule files, or ``None`` when not asked for (see :data:`CACHE_ENV`)."""
+    value = os.environ.get(CACHE_ENV, "").strip()
+    if value.lower() in ("", "off", "0", "none"):
+        return None
+    return Path(value)
+
+
+def _private(folder: Path) -> bool:
+    """Whether the folder is this user's own and writable by no one else (else the cache is not used)."""
+    try:
+        st = folder.stat()
+    except OSError:
+        return False
+    owner_ok = not hasattr(os, "getuid") or st.st_uid == os.getuid()
+    return owner_ok and stat.S_ISDIR(st.st_mode) and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
 def _json_exact(value: Any, depth: int = 0) -> bool:
@@ -143,19 +154,25 @@ def load_rule_yaml(text: str) -> Any:
     """:func:`load_yaml` for the rulebook's own files (rules, tables, terminology), cached by content.
 
     The parsed document is kept as JSON under the SHA-256 of its text: in memory for the process
-    and, unless switched off, in :func:`cache_dir` for the next one (a cold ``ivig-cds evaluate``
-    skips YAML construction, the largest part of building an engine). A cache entry is only ever
-    the same document in another syntax: a changed file has another hash, an unreadable or
-    corrupt entry is ignored and rewritten. Never used for patient files: patient data is not
-    written anywhere by a read.
+    and, when :data:`CACHE_ENV` names a folder, on disk for the next one (a cold ``ivig-cds
+    evaluate`` then skips YAML construction). A changed file has another hash; an entry that is
+    not valid JSON is ignored and rewritten; but an entry edited into other valid JSON would be
+    used as it is - so the folder is used only when it is this user's own and writable by no one
+    else (created ``0700``, entries ``0600``), and must be as trusted as the rule files. Never used
+    for patient files: patient data is not written anywhere by a read.
     """
-    key = hashlib.sha256(f"{_CACHE_VERSION}\0{text}".encode()).hexdigest()
+    key = _key(text)
     cached = _MEMORY.get(key)
     folder = cache_dir() if cached is None else None
+    if folder is not None:
+        with contextlib.suppress(OSError):
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not _private(folder):
+            folder = None
     if cached is None and folder is not None:
         try:
             cached = (folder / f"{key}.json").read_text(encoding="utf-8")
-            json.loads(cached)  # a torn or edited entry is not trusted
+            json.loads(cached)  # a torn entry is not used
         except (OSError, ValueError):
             cached = None
     if cached is not None:
@@ -170,12 +187,18 @@ def load_rule_yaml(text: str) -> Any:
     return data
 
 
+def _key(text: str) -> str:
+    return hashlib.sha256(f"{_CACHE_VERSION}\0{text}".encode()).hexdigest()
+
+
 def _write_entry(folder: Path, key: str, encoded: str) -> None:
-    """Write one cache entry atomically; a cache that cannot be written is simply not used."""
+    """Write one cache entry atomically, readable by this user only; a cache that cannot be written is not used."""
+    tmp = folder / f".{key}.{os.getpid()}.tmp"
     try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        tmp = folder / f".{key}.{os.getpid()}.tmp"
-        tmp.write_text(encoded, encoding="utf-8")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(encoded)
         os.replace(tmp, folder / f"{key}.json")
     except OSError:
-        pass
+        with contextlib.suppress(OSError):
+            tmp.unlink()
