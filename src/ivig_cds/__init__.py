@@ -94,14 +94,14 @@ _MODULES = frozenset(
         "plugins",
         "rulebook",
         "cli",
-        "arrow",
         "cohort",
         "explain",
         "glossary",
         "verdict",
     }
 )
-"""Modules that ``ivig_cds.NAME`` still reaches after a bare ``import ivig_cds`` (imported on access)."""
+"""Modules that ``ivig_cds.NAME`` still reaches after a bare ``import ivig_cds`` (imported on access; not
+the optional ``arrow``, ``spark`` and ``service``, whose extras may be absent)."""
 
 
 def __getattr__(name: str) -> _typing.Any:
