@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from ivig_cds import Engine, Finding
-from ivig_cds.engine.findings import compile_template, fill_template, render_template, trusted_finding
+from ivig_cds.engine.findings import compile_template, fill_template, trusted_finding
 from ivig_cds.model.evaluation import StatusSource
+from ivig_cds.model.format import format_value
+from ivig_cds.rulebook.spec import TEMPLATE_REF
 from strategies import cohort
 
 
@@ -26,6 +30,19 @@ def test_every_finding_built_fast_equals_a_validated_one() -> None:
             assert fast.model_dump_json() == validated.model_dump_json()
             seen += 1
     assert seen > 500 and gaps > 100  # DATA-001 findings are built the fast way too
+
+
+def render_template(text: str, aliases: Mapping[str, Mapping[str, Any]], thresholds: Mapping[str, Any]) -> str:
+    """The plain renderer the engine used before templates were compiled: the oracle of the test below."""
+
+    def sub(m: re.Match[str]) -> str:
+        ref, spec = m.group(1), m.group(2) or ""
+        if "." in ref:
+            alias, field = ref.split(".", 1)
+            return format_value(aliases.get(alias, {}).get(field), "message", spec=spec)
+        return format_value(thresholds.get(ref), "message", spec=spec)
+
+    return TEMPLATE_REF.sub(sub, text)
 
 
 def test_compiled_templates_render_like_the_template() -> None:

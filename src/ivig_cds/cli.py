@@ -17,9 +17,8 @@ import traceback
 from collections.abc import Callable, Sequence
 
 from ivig_cds._version import __version__
+from ivig_cds.exit_codes import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, EXIT_USAGE
 
-# Exit codes (the same values as ivig_cds.commands.common; repeated here so `--version` imports nothing else)
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INVALID, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 2, 3, 130
 VERSION_ARGS = (["--version"], ["-V"])
 
 __all__ = ["EXIT_FINDINGS", "EXIT_INTERNAL", "EXIT_INVALID", "EXIT_OK", "build_parser", "main"]

@@ -14,6 +14,14 @@ from typing import Any
 from ivig_cds.batch.records import Failure
 from ivig_cds.commands.config import SiteConfig, site_config
 from ivig_cds.engine.config import EngineSpec
+from ivig_cds.exit_codes import (
+    EXIT_FINDINGS,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_USAGE,
+)
 from ivig_cds.facts.catalog import FactField
 from ivig_cds.model.format import printable
 from ivig_cds.plugins.core import CorePlugin
@@ -36,10 +44,6 @@ __all__ = [
     "print_failure",
     "say",
 ]
-
-EXIT_OK, EXIT_FINDINGS, EXIT_INVALID, EXIT_INTERNAL = 0, 1, 2, 3
-EXIT_USAGE = EXIT_INVALID
-EXIT_INTERRUPTED = 130
 
 
 class NoRecords(Exception):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -29,7 +28,6 @@ __all__ = [
     "fill_template",
     "finding_key",
     "plugin_failure_finding",
-    "render_template",
     "sort_findings",
     "trusted_finding",
 ]
@@ -39,19 +37,6 @@ GAP_SEVERITY_ENUM = {k: Severity(v) for k, v in GAP_SEVERITY.items()}
 Typed = dict[str, list[tuple[str, Mapping[str, Any]]]]
 
 
-def render_template(text: str, aliases: Mapping[str, Mapping[str, Any]], thresholds: Mapping[str, Any]) -> str:
-    """Fill ``{alias.field}`` and ``{threshold}`` references; no attribute access, no code."""
-
-    def sub(m: re.Match[str]) -> str:
-        ref, spec = m.group(1), m.group(2) or ""
-        if "." in ref:
-            alias, field = ref.split(".", 1)
-            return format_value(aliases.get(alias, {}).get(field), "message", spec=spec)
-        return format_value(thresholds.get(ref), "message", spec=spec)
-
-    return TEMPLATE_REF.sub(sub, text)
-
-
 Part = tuple[str, str, str] | str
 """A compiled template piece: literal text, or (alias, field, format spec) filled per match."""
 
@@ -59,7 +44,7 @@ Part = tuple[str, str, str] | str
 def compile_template(text: str, thresholds: Mapping[str, Any]) -> tuple[Part, ...]:
     """A template as pieces, threshold references filled now (they are fixed for an engine).
 
-    ``render_template`` and the pieces joined by :func:`fill_template` give the same text.
+    No attribute access and no code: a reference names a field of a matched fact or a threshold.
     """
     parts: list[Part] = []
     at = 0
@@ -219,21 +204,15 @@ class FindingBuilder:
                             key = conjuncts.setdefault(("id", id(part)), len(conjuncts))
                         guards.append((key, c.holds, c.fields))
             self._patient_guards[rid] = tuple(guards)
-        self._consts: dict[str, tuple[dict[str, list[str]], dict[str, str], dict[str, Any], tuple[str, ...]]] = {}
+        self._evidence = {rid: tuple(book.cite(k) for k in rule.spec.evidence) for rid, rule in book.rules.items()}
         self._plans: dict[str, _Plan] = {}  # emitting rules: what a finding of each needs, computed once
         for rid, rule in book.rules.items():
+            if not rule.spec.emit:
+                continue
             used = {name: thresholds[name] for name in rule.thresholds}
             for ref, _ in TEMPLATE_REF.findall(rule.spec.summary + rule.spec.detail):
                 if "." not in ref:
                     used[ref] = thresholds[ref]
-            self._consts[rid] = (
-                rule.fields_read(),
-                {p.alias: p.fact_type for p in rule.patterns if p.kind == "match"},
-                used,
-                tuple(book.cite(k) for k in rule.spec.evidence),
-            )
-            if not rule.spec.emit:
-                continue
             types = {p.alias: p.fact_type for p in rule.patterns if p.kind == "match"}
             reads = {
                 alias: tuple((f, f"{types[alias]}.{f}") for f in fields)
@@ -260,7 +239,7 @@ class FindingBuilder:
                 reads,
                 static,
                 used,
-                self._consts[rid][3],
+                self._evidence[rid],
                 compile_template(rule.spec.summary, thresholds),
                 compile_template(rule.spec.detail, thresholds),
                 rule.spec.once,
@@ -268,7 +247,7 @@ class FindingBuilder:
 
     def evidence(self, rule_id: str) -> tuple[str, ...]:
         """The citations of a rule, strongest first."""
-        return self._consts[rule_id][3]
+        return self._evidence[rule_id]
 
     def findings(
         self,
@@ -403,7 +382,7 @@ class FindingBuilder:
                         "severity": GAP_SEVERITY_ENUM[rule.spec.severity],
                         "summary": f"{rule.spec.title} ({rid}) could not be checked: not recorded - {listed}",
                         "detail": "Missing is not false: record these values and re-evaluate.",
-                        "evidence": list(self._consts[rid][3]),
+                        "evidence": list(self._evidence[rid]),
                         "facts": {"rule": rid, "missing": [f"{t}.{f}" for t, f in missing]},
                         "thresholds": {},
                         "sources": inputs,
