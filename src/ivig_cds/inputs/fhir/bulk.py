@@ -98,15 +98,16 @@ def iter_bulk_groups(
                 if not isinstance(resource, Mapping):
                     yield loc, [], [FieldError(loc, "a line must hold one JSON object", "parse")]
                     continue
-                if resource.get("resourceType") == "Medication":
+                kind = resource.get("resourceType")
+                if kind == "Medication":
                     shared.append((loc, resource, None))
                     continue
                 owner = _owner(resource)
                 if owner is None:
-                    if resource.get("resourceType") in READ_TYPES:  # clinical data of nobody in particular
+                    if isinstance(kind, str) and kind in READ_TYPES:  # clinical data of nobody in particular
                         orphans.setdefault("", loc)
                     continue
-                if resource.get("resourceType") == "Patient":
+                if kind == "Patient":
                     patients.append((owner, loc))
                 where.setdefault(owner, []).append((f_index, start, len(line), lineno))
     known = {p for p, _ in patients}

@@ -102,6 +102,107 @@ _LATER_TYPES = frozenset(
 )
 
 
+_OBJECT, _ARRAY, _STRING = "an object", "an array", "a string"
+_BOOLEAN, _INTEGER = "true or false", "an integer"
+_STATUS = "a CodeableConcept (or an STU3 code string)"
+# The JSON type of every top-level element the adapter reads, per resource type (FHIR R4 JSON): an element
+# of another type is not R4 (or not FHIR) and is refused naming the element, never read as absent. Condition
+# and AllergyIntolerance statuses may also be STU3 code strings (Synthea's Bulk exports): both are read.
+_COMMON = {
+    "status": _STRING,
+    "subject": _OBJECT,
+    "patient": _OBJECT,
+    "code": _OBJECT,
+    "contained": _ARRAY,
+    "partOf": _ARRAY,
+}
+_ELEMENTS: dict[str, dict[str, str]] = {
+    "Patient": {"gender": _STRING, "birthDate": _STRING},
+    "Observation": {
+        "effectiveDateTime": _STRING,
+        "effectivePeriod": _OBJECT,
+        "effectiveInstant": _STRING,
+        "valueQuantity": _OBJECT,
+        "valueCodeableConcept": _OBJECT,
+        "valueString": _STRING,
+        "valueBoolean": _BOOLEAN,
+        "valueInteger": _INTEGER,
+        "valueDateTime": _STRING,
+        "referenceRange": _ARRAY,
+        "component": _ARRAY,
+        "dataAbsentReason": _OBJECT,
+    },
+    "Condition": {
+        "clinicalStatus": _STATUS,
+        "verificationStatus": _STATUS,
+        "onsetDateTime": _STRING,
+        "onsetPeriod": _OBJECT,
+        "recordedDate": _STRING,
+    },
+    "AllergyIntolerance": {
+        "clinicalStatus": _STATUS,
+        "verificationStatus": _STATUS,
+        "type": _STRING,
+        "onsetDateTime": _STRING,
+        "recordedDate": _STRING,
+        "reaction": _ARRAY,
+    },
+    "Procedure": {"performedDateTime": _STRING, "performedPeriod": _OBJECT, "outcome": _OBJECT},
+    "MedicationRequest": {
+        "intent": _STRING,
+        "authoredOn": _STRING,
+        "medicationCodeableConcept": _OBJECT,
+        "medicationReference": _OBJECT,
+        "dosageInstruction": _ARRAY,
+        "statusReason": _OBJECT,
+        "reasonCode": _ARRAY,
+    },
+    "MedicationStatement": {
+        "effectiveDateTime": _STRING,
+        "effectivePeriod": _OBJECT,
+        "medicationCodeableConcept": _OBJECT,
+        "medicationReference": _OBJECT,
+        "dosage": _ARRAY,
+        "statusReason": _ARRAY,
+        "reasonCode": _ARRAY,
+    },
+    "MedicationAdministration": {
+        "effectiveDateTime": _STRING,
+        "effectivePeriod": _OBJECT,
+        "medicationCodeableConcept": _OBJECT,
+        "medicationReference": _OBJECT,
+        "dosage": _OBJECT,
+        "statusReason": _ARRAY,
+        "reasonCode": _ARRAY,
+    },
+    "Medication": {"ingredient": _ARRAY},
+}
+_ACCEPTS: dict[str, tuple[type, ...]] = {
+    _OBJECT: (dict,),
+    _ARRAY: (list,),
+    _STRING: (str,),
+    _BOOLEAN: (bool,),
+    _INTEGER: (int,),
+    _STATUS: (dict, str),
+}
+_TYPES = {kind: {**_COMMON, **own} for kind, own in _ELEMENTS.items()}
+
+
+def _wrong_type(kind: str, resource: Mapping[str, Any]) -> str | None:
+    """The first top-level element (in key order) whose JSON type is not R4's, as a message; else ``None``."""
+    expected = _TYPES.get(kind, _COMMON)
+    for key, value in resource.items():
+        want = expected.get(key)
+        if want is None or type(value) in _ACCEPTS[want]:
+            continue
+        if want in (_OBJECT, _STATUS) and is_obj(value):
+            continue
+        if want == _INTEGER and isinstance(value, int) and not isinstance(value, bool):
+            continue
+        return f"{kind}.{key} must be {want} (FHIR R4 JSON)"
+    return None
+
+
 def check_shape(resource: Mapping[str, Any], where: str) -> FieldError | None:
     """An error when ``resource`` is not an R4 resource the adapter can read safely, else ``None``."""
     kind = resource.get("resourceType")
@@ -128,6 +229,9 @@ def check_shape(resource: Mapping[str, Any], where: str) -> FieldError | None:
         )
     if "id" in resource and not isinstance(resource.get("id"), str):
         return FieldError(where, f"{kind}.id must be a string", "fhir_shape")
+    wrong = _wrong_type(kind, resource)
+    if wrong is not None:
+        return FieldError(where, wrong, "fhir_shape")
     return None
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from .index import Index, Item
 from .mapping import Code, FhirMapping, contains_words, words
 from .report import ReportBuilder
-from .values import codeable_text, codings, first_date, is_obj, quantity, reference
+from .values import array, codeable_text, codings, first_date, is_obj, quantity, reference
 
 __all__ = ["DoseStep", "MedInfo", "dose_steps", "identify", "step_function"]
 
@@ -55,7 +55,7 @@ def _concepts(item: Item, index: Index) -> tuple[list[Mapping[str, Any]], list[M
         raise MappingProblem(item, f"medicationReference {ref[:80]!r} is not a Medication in the input")
     code = medication.get("code")
     found: list[Mapping[str, Any]] = [code] if is_obj(code) else []
-    for ingredient in medication.get("ingredient") or []:
+    for ingredient in array(medication.get("ingredient")):
         if not is_obj(ingredient):
             continue
         if is_obj(ingredient.get("itemCodeableConcept")):
@@ -69,7 +69,7 @@ def _concepts(item: Item, index: Index) -> tuple[list[Mapping[str, Any]], list[M
 
 def _resolve_in(medication: Mapping[str, Any], ref: str, index: Index, holder: Item) -> Mapping[str, Any] | None:
     if ref.startswith("#"):
-        for inner in list(medication.get("contained") or []) + list(holder.resource.get("contained") or []):
+        for inner in array(medication.get("contained")) + array(holder.resource.get("contained")):
             if is_obj(inner) and inner.get("id") == ref[1:]:
                 return inner
         return None
@@ -149,7 +149,7 @@ def _strength(medications: list[Mapping[str, Any]], mapping: FhirMapping) -> flo
     """mg of active ingredient per dose unit, when the Medication has exactly one ingredient with a strength."""
     strengths = []
     for medication in medications:
-        for ingredient in medication.get("ingredient") or []:
+        for ingredient in array(medication.get("ingredient")):
             ratio = ingredient.get("strength") if is_obj(ingredient) else None
             if not is_obj(ratio):
                 continue

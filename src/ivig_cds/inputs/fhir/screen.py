@@ -13,7 +13,7 @@ from .index import Index, Item
 from .mapping import FhirMapping, contains_words, words
 from .report import ReportBuilder
 from .therapy import MedicationResult
-from .values import codeable_text, codings, first_date, is_obj
+from .values import array, codeable_text, codings, first_date, is_obj
 
 __all__ = ["adverse_events", "procedures", "risk_factors"]
 
@@ -183,7 +183,7 @@ def _allergy(item: Item, table: FhirMapping, rb: ReportBuilder, votes: dict[str,
     for reaction in res.get("reaction") or []:
         if not is_obj(reaction):
             continue
-        manifest = [p for m in reaction.get("manifestation") or [] for p in codings(m)]
+        manifest = [p for m in array(reaction.get("manifestation")) for p in codings(m)]
         if table.anaphylaxis.match(manifest) is not None or reaction.get("severity") == "severe":
             severe = True
     if severe:

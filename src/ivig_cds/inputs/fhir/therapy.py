@@ -11,7 +11,7 @@ from .index import Index, Item
 from .mapping import FhirMapping
 from .medications import DoseStep, MappingProblem, MedInfo, dose_steps, identify, resource_period, step_function
 from .report import ReportBuilder
-from .values import first_date, is_obj, quantity, reference
+from .values import array, first_date, is_obj, quantity, reference
 
 __all__ = ["MedicationResult", "WeightAt", "map_medications"]
 
@@ -387,9 +387,7 @@ def _discontinued(requests: list[Item], rb: ReportBuilder) -> str | None:
         start, end = resource_period(item)
         bounds = []
         for d in item.resource.get("dosageInstruction") or []:
-            end_d, _, _ = first_date(
-                d.get("timing", {}).get("repeat", {}) if is_obj(d) else {}, "boundsPeriod.end"
-            )
+            end_d, _, _ = first_date(d, "timing.repeat.boundsPeriod.end") if is_obj(d) else (None, None, None)
             if end_d is not None:
                 bounds.append(end_d)
         end = end or (max(bounds) if bounds else None)
@@ -452,7 +450,7 @@ def _order_dosage(
     rb: ReportBuilder,
     order: dict[str, Any],
 ) -> None:
-    rate = next(iter(dosage.get("doseAndRate") or []), None)
+    rate = next(iter(array(dosage.get("doseAndRate"))), None)
     if is_obj(rate):
         q = quantity(rate.get("doseQuantity"))
         if not (q is None or isinstance(q, str)):

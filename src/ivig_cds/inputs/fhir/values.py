@@ -14,6 +14,7 @@ from typing_extensions import TypeIs
 
 __all__ = [
     "Quantity",
+    "array",
     "codeable_text",
     "codings",
     "fhir_date",
@@ -30,6 +31,11 @@ _SCALARS = (str, int, float, list, type(None))
 def is_obj(value: object) -> TypeIs[Mapping[str, Any]]:
     """A JSON object (``dict`` or another Mapping); fast for the plain types JSON gives."""
     return type(value) is dict or (not isinstance(value, _SCALARS) and isinstance(value, Mapping))
+
+
+def array(value: object) -> list[Any]:
+    """A JSON array's items; anything else (absent, or malformed FHIR) is no items."""
+    return value if type(value) is list else []
 
 
 _DATE = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?")

@@ -1,0 +1,201 @@
+"""Malformed FHIR JSON anywhere in a resource: a mapping warning or an error naming the resource, never a crash.
+
+Each case takes a real export (the examples and part of the seed cohort), replaces one to three elements at
+any depth with a value of another JSON type (or deletes them), and maps it through the three entry points a
+user meets (a Bundle, a CDS Hooks prefetch with a draft order, the Engine). The mutations are seeded, so a
+failure is reproducible from its test id.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fhir_helpers import base, dosage, med_request, patient, qty, weight
+from ivig_cds import Engine
+from ivig_cds.fhir import bundle_from_patient, iter_bulk_patients, map_bundle, map_prefetch, map_resources
+from ivig_cds.inputs.files import load_patient
+
+REPO = Path(__file__).resolve().parents[1]
+SOURCES = (
+    sorted((REPO / "examples").glob("*.json"))
+    + sorted((REPO / "examples" / "seed_cohort" / "patients").glob("*.json"))[::5]
+)
+AS_OF = date(2026, 12, 1)
+# Values of every JSON type, and a few shapes that look almost right.
+VALUES: list[Any] = [
+    None,
+    True,
+    False,
+    0,
+    -3,
+    2.5,
+    1e300,
+    "",
+    "x",
+    "2020-01-01",
+    [],
+    [1],
+    ["a"],
+    {},
+    {"a": 1},
+    [{}],
+    {"coding": "x"},
+    {"value": "5"},
+]
+
+
+def _paths(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    if path:
+        yield path
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _paths(value, (*path, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _paths(value, (*path, i))
+
+
+def _mutate(resources: list[dict[str, Any]], rng: random.Random) -> list[dict[str, Any]]:
+    out = copy.deepcopy(resources)
+    for _ in range(rng.randint(1, 3)):
+        res = rng.choice(out)
+        paths = [p for p in _paths(res) if p[0] not in ("resourceType", "id")]
+        if not paths:
+            continue
+        path = rng.choice(paths)
+        parent: Any = res
+        for part in path[:-1]:
+            parent = parent[part]
+        if isinstance(parent, dict) and rng.random() < 0.15:
+            del parent[path[-1]]
+        else:
+            parent[path[-1]] = copy.deepcopy(rng.choice(VALUES))
+    return out
+
+
+def _exports() -> list[tuple[str, list[dict[str, Any]]]]:
+    out = []
+    for path in SOURCES:
+        bundle = bundle_from_patient(load_patient(path))
+        out.append((path.stem, [e["resource"] for e in bundle["entry"]]))
+    return out
+
+
+EXPORTS = _exports()
+CASES = [(name, seed) for name, _ in EXPORTS for seed in range(12)]
+
+
+def _ivig_request(rid: str, status: str) -> dict[str, Any]:
+    request = med_request(rid, "unused", dosage(qty(1, "g/kg"), "2020-06-01", "2020-06-02"), status=status)
+    request["medicationCodeableConcept"] = {"text": "Octagam 10%"}
+    return request
+
+
+def _check(result: Any) -> None:
+    assert (result.patient is None) == bool(result.errors)
+    for error in result.errors:
+        assert error.loc and error.msg and error.type
+    report = result.report.to_dict()  # the report always serialises
+    assert set(report) >= {"warnings", "resources_read"}
+
+
+@pytest.mark.parametrize(("name", "seed"), CASES, ids=[f"{n}-{s}" for n, s in CASES])
+def test_malformed_elements_never_crash_the_adapter(name: str, seed: int) -> None:
+    resources = dict(EXPORTS)[name]
+    rng = random.Random(f"{name}-{seed}")
+    mutated = _mutate(resources, rng)
+    _check(
+        map_bundle({"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in mutated]})
+    )
+    _check(map_resources(mutated, as_of=AS_OF))
+    draft = _mutate([_ivig_request("d1", "draft")], rng)
+    prefetch = {
+        "patient": mutated[0],
+        "everything": {"resourceType": "Bundle", "entry": [{"resource": r} for r in mutated[1:]]},
+    }
+    _check(map_prefetch(prefetch, as_of=AS_OF, draft_orders=draft))
+
+
+def test_a_mutated_bundle_evaluates_or_is_refused_by_the_engine() -> None:
+    engine = Engine()
+    rng = random.Random(7)
+    outcomes = {"evaluated": 0, "refused": 0}
+    for name, resources in EXPORTS[:8]:
+        for _ in range(4):
+            bundle = {
+                "resourceType": "Bundle",
+                "type": "collection",
+                "entry": [{"resource": r} for r in _mutate(resources, rng)],
+            }
+            result = map_bundle(bundle, as_of=AS_OF)
+            if result.patient is None:
+                outcomes["refused"] += 1
+                continue
+            evaluation = engine.evaluate(result.patient)
+            assert evaluation.status is not None, name
+            outcomes["evaluated"] += 1
+    assert outcomes["evaluated"] and outcomes["refused"]  # both paths were exercised
+
+
+@pytest.mark.parametrize(
+    ("element", "value", "message"),
+    [
+        ("status", ["final"], "Observation.status must be a string"),
+        ("referenceRange", True, "Observation.referenceRange must be an array"),
+        ("valueQuantity", [70], "Observation.valueQuantity must be an object"),
+        ("subject", "Patient/p1", "Observation.subject must be an object"),
+        ("valueBoolean", "true", "Observation.valueBoolean must be true or false"),
+        ("component", 2.5, "Observation.component must be an array"),
+    ],
+)
+def test_a_top_level_element_of_the_wrong_json_type_is_an_error_naming_it(
+    element: str, value: Any, message: str
+) -> None:
+    bad = weight()
+    bad[element] = value
+    result = map_resources([patient(), *base()[1:], bad])
+    assert result.patient is None
+    hits = [e for e in result.errors if message in e.msg]
+    assert hits and "Observation/w1" in hits[0].loc
+
+
+def test_patient_gender_of_the_wrong_type_is_an_error_not_unknown_sex() -> None:
+    result = map_resources([patient(gender=["female"]), *base()[1:]])
+    assert result.patient is None
+    assert any("Patient.gender must be a string" in e.msg for e in result.errors)
+
+
+def test_a_dosage_timing_that_is_not_an_object_is_not_read_as_a_bound() -> None:
+    request = _ivig_request("r1", "stopped")
+    request["dosageInstruction"][0]["timing"] = [{"repeat": {"boundsPeriod": {"end": "2021-01-01"}}}]
+    result = map_resources([*base(), request])
+    assert result.patient is not None
+    assert "ivig_discontinued_on" not in (result.document or {})
+    assert any(
+        w.field == "ivig_discontinued_on" and "without an end date" in w.message for w in result.report.warnings
+    )
+
+
+def test_a_mutated_bulk_export_gives_a_result_per_patient_or_an_error(tmp_path: Path) -> None:
+    rng = random.Random(11)
+    lines: dict[str, list[str]] = {}
+    for _, resources in EXPORTS[:4]:
+        for resource in _mutate(resources, rng):
+            lines.setdefault(str(resource["resourceType"]), []).append(json.dumps(resource))
+    odd = {"resourceType": ["Observation"], "id": "o1", "subject": {"reference": "Patient/nobody"}}
+    lines["Observation"].append(json.dumps(odd))  # not a resource type, and nobody's
+    for kind, text in lines.items():
+        (tmp_path / f"{kind}.ndjson").write_text("\n".join(text) + "\n")
+    results = list(iter_bulk_patients(tmp_path))
+    assert any(r.errors and "a Patient not in the export" in r.errors[0].msg for r in results)
+    assert sum(1 for r in results if "Patient.ndjson" in r.source) == 4  # one result per Patient line
+    for result in results:
+        assert (result.patient is None) == bool(result.errors)
