@@ -18,7 +18,7 @@ from .report import MappingReport, ReportBuilder
 from .screen import adverse_events, procedures, risk_factors
 from .sections import assessments, convert, demographics, diagnosis, labs, observations, preventive_care
 from .therapy import map_medications
-from .values import first_date, is_obj
+from .values import first_date, is_obj, reference
 
 __all__ = ["FhirInputError", "MappingResult", "map_entries"]
 
@@ -146,29 +146,33 @@ def _select(index: Index, patient_id: str | None, errors: list[FieldError]) -> I
 def _patient_items(index: Index, patient: Item, as_of: date | None, rb: ReportBuilder) -> list[Item]:
     """The resources of ``patient`` (by subject), dated at or before ``as_of``; the rest counted."""
     kept = []
-    several = sum(1 for _ in index.of_kind("Patient")) > 1
+    several = len(index.by_kind.get("Patient", ())) > 1
     for item in index.items:
-        if item is patient or item.kind == "Medication":
+        kind = item.kind
+        if item is patient or kind == "Medication":
             continue
-        if item.kind not in READ_TYPES:
-            rb.ignored[item.kind] += 1
+        if kind not in READ_TYPES:
+            rb.ignored[kind] += 1
             continue
-        ref, target = index.subject_of(item)
-        if ref is None and several:
-            rb.ignored[item.kind] += 1
-            rb.warn(item.ref, "(subject)", "no subject, and the input holds several patients: ignored")
-            continue
+        res = item.resource
+        ref = reference(res.get("subject")) or reference(res.get("patient"))
         if ref is None:
+            if several:
+                rb.ignored[kind] += 1
+                rb.warn(item.ref, "(subject)", "no subject, and the input holds several patients: ignored")
+                continue
             rb.warn(item.ref, "(subject)", "no subject: taken as the patient's (the input holds one patient)")
-        elif target is not patient:
-            rb.ignored[item.kind] += 1
-            if target is None:
-                rb.warn(item.ref, "(subject)", "subject is not the Patient of the input: ignored")
-            continue
+        else:
+            target = index.subject(ref)
+            if target is not patient:
+                rb.ignored[kind] += 1
+                if target is None:
+                    rb.warn(item.ref, "(subject)", "subject is not the Patient of the input: ignored")
+                continue
         if as_of is not None:
-            day, _, _ = first_date(item.resource, *_DATED.get(item.kind, ()))
+            day, _, _ = first_date(res, *_DATED.get(kind, ()))
             if day is not None and day > as_of:
-                rb.after[item.kind] += 1
+                rb.after[kind] += 1
                 continue
         kept.append(item)
     return kept

@@ -8,7 +8,7 @@ from typing import Any
 
 from ivig_cds.errors import FieldError
 
-from .values import is_obj, reference
+from .values import is_obj
 
 __all__ = ["READ_TYPES", "Index", "Item", "check_shape"]
 
@@ -235,21 +235,31 @@ def check_shape(resource: Mapping[str, Any], where: str) -> FieldError | None:
     return None
 
 
-@dataclass
 class Item:
     """One resource of the input and where it came from."""
 
-    kind: str
-    id: str | None
-    loc: str
-    resource: Mapping[str, Any]
-    full_url: str | None = None
-    pos: int = 0
-    ref: str = field(init=False)
-    """``Type/id``, or ``Type (entry[3])`` when the resource has no id."""
+    __slots__ = ("full_url", "id", "kind", "loc", "pos", "ref", "resource")
 
-    def __post_init__(self) -> None:
-        self.ref = f"{self.kind}/{self.id}" if self.id else f"{self.kind} ({self.loc})"
+    def __init__(
+        self,
+        kind: str,
+        id: str | None,
+        loc: str,
+        resource: Mapping[str, Any],
+        full_url: str | None = None,
+        pos: int = 0,
+    ) -> None:
+        self.kind = kind
+        self.id = id
+        self.loc = loc
+        self.resource = resource
+        self.full_url = full_url
+        self.pos = pos
+        self.ref = f"{kind}/{id}" if id else f"{kind} ({loc})"
+        """``Type/id``, or ``Type (entry[3])`` when the resource has no id."""
+
+    def __repr__(self) -> str:
+        return f"Item({self.ref!r}, loc={self.loc!r})"  # no resource content: reprs reach logs
 
 
 @dataclass
@@ -260,33 +270,43 @@ class Index:
     by_ref: dict[str, Item] = field(default_factory=dict)
     by_url: dict[str, Item] = field(default_factory=dict)
     errors: list[FieldError] = field(default_factory=list)
+    by_kind: dict[str, list[Item]] = field(default_factory=dict)
+    _resolved: dict[str, Item | None] = field(default_factory=dict, repr=False)
 
     @classmethod
     def of(cls, entries: Iterable[tuple[str, Mapping[str, Any], str | None]]) -> Index:
         """Index ``(location, resource, fullUrl)`` triples; shape problems are collected in ``errors``."""
         index = cls()
+        items, by_ref, by_url, by_kind = index.items, index.by_ref, index.by_url, index.by_kind
         for loc, resource, full_url in entries:
             if not is_obj(resource):
                 index.errors.append(FieldError(loc, "not a FHIR resource (not an object)", "fhir_shape"))
                 continue
             problem = check_shape(resource, loc)
             kind = resource.get("resourceType")
-            rid = resource.get("id") if isinstance(resource.get("id"), str) else None
+            rid = resource.get("id")
+            if type(rid) is not str:
+                rid = None
             if problem is not None:
                 label = f"{loc} ({kind}/{rid})" if isinstance(kind, str) and rid else loc
                 index.errors.append(FieldError(label, problem.msg, problem.type))
                 continue
             assert isinstance(kind, str)
-            item = Item(kind, rid, loc, resource, full_url, len(index.items))
-            index.items.append(item)
-            if rid is not None:
-                index.by_ref.setdefault(item.ref, item)
-            if full_url:
-                index.by_url.setdefault(full_url, item)
+            item = Item(kind, rid, loc, resource, full_url, len(items))
+            items.append(item)
+            group = by_kind.get(kind)
+            if group is None:
+                by_kind[kind] = [item]
+            else:
+                group.append(item)
+            if rid is not None and item.ref not in by_ref:
+                by_ref[item.ref] = item
+            if full_url and full_url not in by_url:
+                by_url[full_url] = item
         return index
 
     def of_kind(self, kind: str) -> Iterator[Item]:
-        return (i for i in self.items if i.kind == kind)
+        return iter(self.by_kind.get(kind, ()))
 
     def resolve(self, ref: str | None, holder: Item | None = None) -> Mapping[str, Any] | None:
         """The resource ``ref`` points to: ``#id`` (contained in ``holder``), a ``fullUrl``, or ``Type/id``."""
@@ -304,19 +324,19 @@ class Index:
 
     def resolve_item(self, ref: str) -> Item | None:
         """The indexed resource of a ``fullUrl`` or (relative or absolute) ``Type/id`` reference."""
+        try:
+            return self._resolved[ref]  # the same references recur (every resource names its subject)
+        except KeyError:
+            pass
         hit = self.by_url.get(ref)
-        if hit is not None:
-            return hit
-        path = ref.split("/_history/")[0]
-        parts = path.rstrip("/").split("/")
-        if len(parts) >= 2:
-            return self.by_ref.get(f"{parts[-2]}/{parts[-1]}")
-        return None
+        if hit is None:
+            parts = ref.split("/_history/")[0].rstrip("/").split("/")
+            hit = self.by_ref.get(f"{parts[-2]}/{parts[-1]}") if len(parts) >= 2 else None
+        if len(self._resolved) < 4096:
+            self._resolved[ref] = hit
+        return hit
 
-    def subject_of(self, item: Item) -> tuple[str | None, Item | None]:
-        """The patient reference of a clinical resource and the indexed Patient it points to."""
-        ref = reference(item.resource.get("subject")) or reference(item.resource.get("patient"))
-        if ref is None:
-            return None, None
+    def subject(self, ref: str) -> Item | None:
+        """The indexed Patient a subject reference points to, else ``None``."""
         target = self.resolve_item(ref)
-        return ref, target if target is not None and target.kind == "Patient" else None
+        return target if target is not None and target.kind == "Patient" else None

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from .index import Index, Item
-from .mapping import Code, FhirMapping, contains_words, words
+from .mapping import Code, CodeSet, FhirMapping, contains_words, words
 from .report import ReportBuilder
 from .values import array, codeable_text, codings, first_date, is_obj, quantity, reference
 
@@ -87,13 +87,13 @@ def identify(item: Item, index: Index, mapping: FhirMapping) -> MedInfo:
     texts = [t for c in concepts for t in codeable_text(c)]
     info = MedInfo(texts=texts)
     hits: dict[str, Code] = {}
-    exact = _agent_index(mapping)
+    exact, prefixed = _agent_index(mapping)
     for pair in pairs:
         found = exact.get(pair)
         if found is not None:
             hits.setdefault(found[0], found[1])
-    for agent, codes in mapping.agents.items():  # prefix codes (none by default)
-        if agent not in hits and any(c.prefix for c in codes.codes):
+    for agent, codes in prefixed:  # agents with prefix codes (none by default)
+        if agent not in hits:
             hit = codes.match(pairs)
             if hit is not None:
                 hits[agent] = hit
@@ -126,11 +126,13 @@ def identify(item: Item, index: Index, mapping: FhirMapping) -> MedInfo:
     return info
 
 
-_AGENT_INDEX: dict[int, tuple[FhirMapping, dict[tuple[str, str], tuple[str, Code]]]] = {}
+_AgentIndex = tuple[dict[tuple[str, str], tuple[str, Code]], list[tuple[str, CodeSet]]]
+_AGENT_INDEX: dict[int, tuple[FhirMapping, _AgentIndex]] = {}
 
 
-def _agent_index(mapping: FhirMapping) -> dict[tuple[str, str], tuple[str, Code]]:
-    """``(system, code) -> (agent, Code)`` for the exact agent codes of a table, built once per table."""
+def _agent_index(mapping: FhirMapping) -> _AgentIndex:
+    """``(system, code) -> (agent, Code)`` for the exact agent codes of a table, and the agents that have
+    prefix codes (in table order); built once per table."""
     hit = _AGENT_INDEX.get(id(mapping))
     if hit is None or hit[0] is not mapping:
         index = {
@@ -139,9 +141,10 @@ def _agent_index(mapping: FhirMapping) -> dict[tuple[str, str], tuple[str, Code]
             for c in codes.codes
             if not c.prefix
         }
+        prefixed = [(a, codes) for a, codes in mapping.agents.items() if any(c.prefix for c in codes.codes)]
         if len(_AGENT_INDEX) > 32:
             _AGENT_INDEX.clear()
-        hit = _AGENT_INDEX[id(mapping)] = (mapping, index)
+        hit = _AGENT_INDEX[id(mapping)] = (mapping, (index, prefixed))
     return hit[1]
 
 
