@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from fhir_helpers import base, dosage, med_request, patient, qty, weight
+from fhir_helpers import LOCAL, LOINC, base, dosage, med_request, obs, patient, qty, warnings_of, weight
 from ivig_cds import Engine
 from ivig_cds.fhir import bundle_from_patient, iter_bulk_patients, map_bundle, map_prefetch, map_resources
 from ivig_cds.inputs.files import load_patient
@@ -38,6 +38,10 @@ VALUES: list[Any] = [
     -3,
     2.5,
     1e300,
+    -1e308,
+    10**400,  # a JSON integer no float holds
+    5e-324,
+    "9999-12-31",
     "",
     "x",
     "2020-01-01",
@@ -199,3 +203,28 @@ def test_a_mutated_bulk_export_gives_a_result_per_patient_or_an_error(tmp_path: 
     assert sum(1 for r in results if "Patient.ndjson" in r.source) == 4  # one result per Patient line
     for result in results:
         assert (result.patient is None) == bool(result.errors)
+
+
+def test_numbers_no_float_holds_are_warned_not_raised() -> None:
+    huge = 10**400
+    mmt = obs("m1", LOCAL, "mmt8", "2020-02-01", valueInteger=huge)
+    ck = obs("c1", LOINC, "2157-6", "2020-02-01", valueQuantity={"value": huge, "unit": "U/L", "code": "U/L"})
+    often = med_request("gc", "8640", dosage(qty(5, "mg"), "2020-01-01", frequency=huge))
+    result = map_resources([*base(), mmt, ck, often])
+    assert result.patient is not None
+    assert "valueInteger unusable (out of range): not mapped" in warnings_of(result.report, "Observation/m1")
+    assert "valueQuantity unusable (no numeric value): not mapped" in warnings_of(result.report, "Observation/c1")
+    assert "timing.repeat frequency/period/periodUnit unusable: not mapped" in warnings_of(
+        result.report, "MedicationRequest/gc"
+    )
+    assert result.patient.glucocorticoid_doses == []
+
+
+def test_a_bounds_duration_past_the_last_readable_date_is_an_open_step() -> None:
+    step = dosage(qty(10, "mg"), "2020-01-01")
+    step["timing"]["repeat"]["boundsDuration"] = {"value": 10**6, "unit": "wk", "code": "wk"}
+    result = map_resources([*base(), med_request("gc", "8640", step)])
+    assert result.patient is not None
+    assert [(str(g.date), g.prednisone_mg_per_day) for g in result.patient.glucocorticoid_doses] == [
+        ("2020-01-01", 10.0)
+    ]

@@ -11,7 +11,7 @@ from typing import Any
 from .index import Item
 from .mapping import Code, CodeSet, FhirMapping, contains_words, words
 from .report import ReportBuilder
-from .values import Quantity, codeable_text, codings, fhir_date, first_date, is_obj, quantity, status_code
+from .values import Quantity, codeable_text, codings, fhir_date, finite, first_date, is_obj, quantity, status_code
 
 __all__ = [
     "BOHAN_PETER_OBSERVATIONS",
@@ -58,9 +58,9 @@ _ABO = re.compile(r"^\s*(AB|A|B|O)(?![A-Za-z])")
 _NOT_CURRENT = frozenset({"inactive", "remission", "resolved"})
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ObsValue:
-    """One usable Observation: its kind (mapping key), date, value and resource."""
+    """One usable Observation: its kind (mapping key), date, value and resource (read-only)."""
 
     kind: str
     day: date
@@ -96,57 +96,74 @@ class ObservationReader:
 
     def classify(self, item: Item) -> tuple[str, Code] | None:
         """The kind (mapping key) of an Observation's code, or ``None`` when the table does not list it."""
-        pairs = list(codings(item.resource.get("code")))
+        pairs = codings(item.resource.get("code"))
+        exact = self._exact
         for pair in pairs:
-            hit = self._exact.get(pair)
+            hit = exact.get(pair)
             if hit is not None:
                 return hit
-        for system, code in pairs:
-            for kind, c in self._prefix:
-                if system == c.system and code.startswith(c.code):
-                    return kind, c
+        if self._prefix:
+            for system, code in pairs:
+                for kind, c in self._prefix:
+                    if system == c.system and code.startswith(c.code):
+                        return kind, c
         return None
 
     def read(self, item: Item, kind: str, code: Code, rb: ReportBuilder) -> ObsValue | None:
         """The Observation's value, or ``None`` (reported) when its status, date or value is unusable."""
-        res, ref = item.resource, item.ref
+        res = item.resource
         status = res.get("status")
         if status not in _OBS_OK:
             rb.ignored[item.kind] += 1
             return None
         if status == "preliminary":
-            rb.warn(ref, _field(kind), "preliminary result used")
-        day, _, problem = first_date(res, "effectiveDateTime", "effectivePeriod.start", "effectiveInstant")
+            rb.warn(item.ref, _field(kind), "preliminary result used")
+        day, _, problem = first_date(res, *_EFFECTIVE)
         if day is None:
-            rb.warn(ref, _field(kind), f"no usable effective date ({problem or 'absent'}): not mapped")
+            rb.warn(item.ref, _field(kind), f"no usable effective date ({problem or 'absent'}): not mapped")
             return None
         if "dataAbsentReason" in res and not any(k.startswith("value") for k in res):
-            rb.warn(ref, _field(kind), "no value (dataAbsentReason): not mapped")
+            rb.warn(item.ref, _field(kind), "no value (dataAbsentReason): not mapped")
             return None
         q = quantity(res.get("valueQuantity"))
-        if isinstance(q, str):
-            rb.warn(ref, _field(kind), f"valueQuantity unusable ({q}): not mapped")
+        if type(q) is str:
+            rb.warn(item.ref, _field(kind), f"valueQuantity unusable ({q}): not mapped")
             return None
-        integer = res.get("valueInteger")
-        if q is None and isinstance(integer, int) and not isinstance(integer, bool):
-            q = Quantity(float(integer), None, None)
+        if q is None and "valueInteger" in res:
+            number = finite(res["valueInteger"])
+            if number is None:
+                rb.warn(item.ref, _field(kind), "valueInteger unusable (out of range): not mapped")
+                return None
+            q = Quantity(number, None, None)
         uln = None
-        for rr in res.get("referenceRange") or []:
-            high = quantity(rr.get("high")) if is_obj(rr) else None
-            if isinstance(high, Quantity):
-                uln = high
-                break
-        boolean = res.get("valueBoolean") if isinstance(res.get("valueBoolean"), bool) else None
-        concept = res.get("valueCodeableConcept") if is_obj(res.get("valueCodeableConcept")) else None
-        text = res.get("valueString") if isinstance(res.get("valueString"), str) else None
+        ranges = res.get("referenceRange")
+        if ranges:
+            for rr in ranges:
+                high = quantity(rr.get("high")) if is_obj(rr) else None
+                if type(high) is Quantity:
+                    uln = high
+                    break
+        boolean = res.get("valueBoolean")
+        concept = res.get("valueCodeableConcept")
+        text = res.get("valueString")
         moment = fhir_date(res.get("valueDateTime"))
         if code.system and not code.verified:
-            rb.warn(ref, _field(kind), f"matched the unverified default code {code.label()}")
+            rb.warn(item.ref, _field(kind), f"matched the unverified default code {code.label()}")
         return ObsValue(
-            kind, day, item, q, concept, boolean, text, uln, code, moment if isinstance(moment, date) else None
+            kind,
+            day,
+            item,
+            q,  # type: ignore[arg-type]  # a str was returned above
+            concept if concept is None or is_obj(concept) else None,
+            boolean if type(boolean) is bool else None,
+            text if type(text) is str else None,
+            uln,
+            code,
+            moment if type(moment) is date else None,
         )
 
 
+_EFFECTIVE = ("effectiveDateTime", "effectivePeriod.start", "effectiveInstant")
 _STALE = "dated more than {} days before as_of: says nothing about today, not mapped"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -10,7 +11,8 @@ from typing import Any
 from .index import Index, Item
 from .mapping import Code, CodeSet, FhirMapping, contains_words, words
 from .report import ReportBuilder
-from .values import array, codeable_text, codings, first_date, is_obj, quantity, reference
+from .values import LATEST as _LATEST
+from .values import array, codeable_text, codings, finite, first_date, is_obj, quantity, reference
 
 __all__ = ["DoseStep", "MedInfo", "dose_steps", "identify", "step_function"]
 
@@ -242,7 +244,9 @@ def _bounds(dosage: Mapping[str, Any]) -> tuple[date | None, date | None]:
     if start is not None and end is None and duration is not None and not isinstance(duration, str):
         days = {"d": 1, "wk": 7}.get(duration.unit or "")
         if days is not None and duration.value >= 1:
-            end = start + timedelta(days=int(duration.value * days) - 1)
+            span = duration.value * days - 1
+            # a duration past the last date read (2200-12-31) holds like an open step: no end to place
+            end = start + timedelta(days=int(span)) if span < (_LATEST - start).days else None
     return start, end
 
 
@@ -293,22 +297,17 @@ def _mg_per_day(
     if "frequencyMax" in repeat or "periodMax" in repeat:
         rb.warn(ref, _GC_FIELD, "frequency or period given as a range: not mapped (never a guess)")
         return None
-    frequency = repeat.get("frequency", 1)
-    period = repeat.get("period", 1)
+    raw_frequency, raw_period = repeat.get("frequency", 1), repeat.get("period", 1)
+    frequency, period = finite(raw_frequency), finite(raw_period)
     days = mapping.unit("period_days").convert(1.0, str(repeat.get("periodUnit", "d")))
-    if (
-        not isinstance(frequency, int | float)
-        or isinstance(frequency, bool)
-        or frequency <= 0
-        or not isinstance(period, int | float)
-        or isinstance(period, bool)
-        or period <= 0
-        or days is None
-    ):
+    if frequency is None or frequency <= 0 or period is None or period <= 0 or days is None:
         rb.warn(ref, _GC_FIELD, "timing.repeat frequency/period/periodUnit unusable: not mapped")
         return None
-    per_day = mg * float(frequency) / (float(period) * days)
-    if (frequency, period, repeat.get("periodUnit", "d")) != (1, 1, "d"):
+    per_day = mg * frequency / (period * days)
+    if not math.isfinite(per_day):
+        rb.warn(ref, _GC_FIELD, "timing.repeat frequency/period/periodUnit unusable: not mapped")
+        return None
+    if (raw_frequency, raw_period, repeat.get("periodUnit", "d")) != (1, 1, "d"):
         rb.convert(ref, _GC_FIELD, "mg/day = dose × frequency ÷ period")
     return per_day
 

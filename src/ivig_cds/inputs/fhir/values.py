@@ -18,6 +18,7 @@ __all__ = [
     "codeable_text",
     "codings",
     "fhir_date",
+    "finite",
     "first_date",
     "is_obj",
     "quantity",
@@ -40,6 +41,8 @@ def array(value: object) -> list[Any]:
 
 _DATE = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?")
 _EARLIEST, _LATEST = date(1800, 1, 1), date(2200, 12, 31)
+LATEST = _LATEST
+"""The last date the adapter reads (later ones are "out of range")."""
 
 
 def fhir_date(value: object) -> date | str | None:
@@ -140,9 +143,24 @@ def codeable_text(concept: object) -> list[str]:
     return out
 
 
-@dataclass(frozen=True)
+def finite(value: object) -> float | None:
+    """A JSON number as a finite float; ``None`` for anything else (booleans, NaN, infinities, and integers
+    too large for a float: ``10**400`` in the JSON must not raise ``OverflowError``)."""
+    kind = type(value)
+    if kind is float:
+        return value if math.isfinite(value) else None  # type: ignore[arg-type, return-value]
+    if kind is bool or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+@dataclass(slots=True)
 class Quantity:
-    """A FHIR Quantity: value, UCUM code (or the unit text when no code), and its comparator."""
+    """A FHIR Quantity: value, UCUM code (or the unit text when no code), and its comparator (read-only)."""
 
     value: float
     unit: str | None
@@ -153,16 +171,19 @@ def quantity(value: object) -> Quantity | str | None:
     """A Quantity's parts; ``None`` when absent; a reason string when it has no usable number."""
     if value is None:
         return None
-    if not is_obj(value):
+    if not (type(value) is dict or is_obj(value)):
         return "not a Quantity"
-    number = value.get("value")
-    if isinstance(number, bool) or not isinstance(number, int | float) or not math.isfinite(number):
+    number = finite(value.get("value"))
+    if number is None:
         return "no numeric value"
     code, unit, system = value.get("code"), value.get("unit"), value.get("system")
-    ucum = system is None or (isinstance(system, str) and system.rstrip("/") == "http://unitsofmeasure.org")
-    chosen = code if isinstance(code, str) and (ucum or not isinstance(unit, str)) else unit
+    ucum = system is None or system == _UCUM or (isinstance(system, str) and system.rstrip("/") == _UCUM)
+    chosen = code if type(code) is str and (ucum or type(unit) is not str) else unit
     comparator = value.get("comparator")
-    return Quantity(float(number), chosen if isinstance(chosen, str) else None, comparator if comparator else None)
+    return Quantity(number, chosen if type(chosen) is str else None, comparator if comparator else None)
+
+
+_UCUM = "http://unitsofmeasure.org"
 
 
 def reference(value: object) -> str | None:
