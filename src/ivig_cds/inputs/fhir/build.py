@@ -18,19 +18,9 @@ from .report import MappingReport, ReportBuilder
 from .screen import adverse_events, procedures, risk_factors
 from .sections import assessments, convert, demographics, diagnosis, labs, observations, preventive_care
 from .therapy import map_medications
-from .values import first_date, is_obj, reference
+from .values import is_obj, reference
 
 __all__ = ["FhirInputError", "MappingResult", "map_entries"]
-
-_DATED = {
-    "Observation": ("effectiveDateTime", "effectivePeriod.start", "effectiveInstant"),
-    "Condition": ("onsetDateTime", "onsetPeriod.start", "recordedDate"),
-    "MedicationStatement": ("effectivePeriod.start", "effectiveDateTime"),
-    "MedicationAdministration": ("effectiveDateTime", "effectivePeriod.start"),
-    "AllergyIntolerance": ("onsetDateTime", "recordedDate"),
-    "Procedure": ("performedDateTime", "performedPeriod.start"),
-    "MedicationRequest": ("authoredOn",),
-}
 
 
 class FhirInputError(InputError):
@@ -170,7 +160,7 @@ def _patient_items(index: Index, patient: Item, as_of: date | None, rb: ReportBu
                     rb.warn(item.ref, "(subject)", "subject is not the Patient of the input: ignored")
                 continue
         if as_of is not None:
-            day, _, _ = first_date(res, *_DATED.get(kind, ()))
+            day = item.day()[0]
             if day is not None and day > as_of:
                 rb.after[kind] += 1
                 continue

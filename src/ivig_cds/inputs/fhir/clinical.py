@@ -118,7 +118,7 @@ class ObservationReader:
             return None
         if status == "preliminary":
             rb.warn(item.ref, _field(kind), "preliminary result used")
-        day, _, problem = first_date(res, *_EFFECTIVE)
+        day, _, problem = item.day()  # a panel's component is an Item of its own: dated the same way
         if day is None:
             rb.warn(item.ref, _field(kind), f"no usable effective date ({problem or 'absent'}): not mapped")
             return None
@@ -163,7 +163,6 @@ class ObservationReader:
         )
 
 
-_EFFECTIVE = ("effectiveDateTime", "effectivePeriod.start", "effectiveInstant")
 _STALE = "dated more than {} days before as_of: says nothing about today, not mapped"
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from ivig_cds.errors import FieldError
 
-from .values import is_obj
+from .values import first_date, is_obj
 
-__all__ = ["READ_TYPES", "Index", "Item", "check_shape"]
+__all__ = ["DATE_PATHS", "READ_TYPES", "Index", "Item", "check_shape"]
 
 READ_TYPES = frozenset(
     {
@@ -185,16 +186,21 @@ _ACCEPTS: dict[str, tuple[type, ...]] = {
     _INTEGER: (int,),
     _STATUS: (dict, str),
 }
-_TYPES = {kind: {**_COMMON, **own} for kind, own in _ELEMENTS.items()}
+_TYPES: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
+    kind: {key: (_ACCEPTS[want], want) for key, want in {**_COMMON, **own}.items()}
+    for kind, own in _ELEMENTS.items()
+}
+_COMMON_TYPES = {key: (_ACCEPTS[want], want) for key, want in _COMMON.items()}
 
 
 def _wrong_type(kind: str, resource: Mapping[str, Any]) -> str | None:
     """The first top-level element (in key order) whose JSON type is not R4's, as a message; else ``None``."""
-    expected = _TYPES.get(kind, _COMMON)
+    expected = _TYPES.get(kind, _COMMON_TYPES)
     for key, value in resource.items():
-        want = expected.get(key)
-        if want is None or type(value) in _ACCEPTS[want]:
+        spec = expected.get(key)
+        if spec is None or type(value) in spec[0]:
             continue
+        want = spec[1]
         if want in (_OBJECT, _STATUS) and is_obj(value):
             continue
         if want == _INTEGER and isinstance(value, int) and not isinstance(value, bool):
@@ -235,10 +241,22 @@ def check_shape(resource: Mapping[str, Any], where: str) -> FieldError | None:
     return None
 
 
+DATE_PATHS: dict[str, tuple[str, ...]] = {
+    "Observation": ("effectiveDateTime", "effectivePeriod.start", "effectiveInstant"),
+    "Condition": ("onsetDateTime", "onsetPeriod.start", "recordedDate"),
+    "MedicationStatement": ("effectivePeriod.start", "effectiveDateTime"),
+    "MedicationAdministration": ("effectiveDateTime", "effectivePeriod.start"),
+    "AllergyIntolerance": ("onsetDateTime", "recordedDate"),
+    "Procedure": ("performedDateTime", "performedPeriod.start"),
+    "MedicationRequest": ("authoredOn",),
+}
+"""Where each type's date is (the first that holds a value): the ``as_of`` cut-off and the record's date."""
+
+
 class Item:
     """One resource of the input and where it came from."""
 
-    __slots__ = ("full_url", "id", "kind", "loc", "pos", "ref", "resource")
+    __slots__ = ("_day", "full_url", "id", "kind", "loc", "pos", "ref", "resource")
 
     def __init__(
         self,
@@ -257,6 +275,14 @@ class Item:
         self.pos = pos
         self.ref = f"{kind}/{id}" if id else f"{kind} ({loc})"
         """``Type/id``, or ``Type (entry[3])`` when the resource has no id."""
+        self._day: tuple[date | None, str | None, str | None] | None = None
+
+    def day(self) -> tuple[date | None, str | None, str | None]:
+        """``first_date`` over the type's :data:`DATE_PATHS` (read once: the cut-off and the record use it)."""
+        got = self._day
+        if got is None:
+            got = self._day = first_date(self.resource, *DATE_PATHS.get(self.kind, ()))
+        return got
 
     def __repr__(self) -> str:
         return f"Item({self.ref!r}, loc={self.loc!r})"  # no resource content: reprs reach logs

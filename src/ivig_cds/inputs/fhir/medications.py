@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -30,7 +31,8 @@ class MappingProblem(Exception):
 
 @dataclass
 class MedInfo:
-    """What a medication resource is: a patient-file agent, IVIG, or neither (unrecognised)."""
+    """What a medication resource is: a patient-file agent, IVIG, or neither (unrecognised). Shared between
+    resources of the same medication: read-only."""
 
     agent: str | None = None
     ivig: bool = False
@@ -87,9 +89,29 @@ def identify(item: Item, index: Index, mapping: FhirMapping) -> MedInfo:
     concepts, medications = _concepts(item, index)
     pairs = [p for c in concepts for p in codings(c)]
     texts = [t for c in concepts for t in codeable_text(c)]
+    first_text = concepts[0].get("text") if concepts else None
+    # What the codes and names say depends on them alone (orders and infusions repeat one medication):
+    # decided once per table and content; the strength comes from this resource's Medication.
+    key = (tuple(pairs), tuple(texts), first_text if isinstance(first_text, str) else None)
+    memo = _agent_index(mapping)[2]
+    info = memo.get(key)
+    if info is None:
+        info = _recognise(pairs, texts, concepts, mapping)
+        if len(memo) > 4096:
+            memo.clear()
+        memo[key] = info
+    if info.agent is not None and medications:
+        info = dataclasses.replace(info, strength_mg=_strength(medications, mapping))
+    return info
+
+
+def _recognise(
+    pairs: list[tuple[str, str]], texts: list[str], concepts: list[Mapping[str, Any]], mapping: FhirMapping
+) -> MedInfo:
+    """``identify`` from the medication's codes and names (the strength is left to the caller)."""
     info = MedInfo(texts=texts)
     hits: dict[str, Code] = {}
-    exact, prefixed = _agent_index(mapping)
+    exact, prefixed, _ = _agent_index(mapping)
     for pair in pairs:
         found = exact.get(pair)
         if found is not None:
@@ -124,11 +146,12 @@ def identify(item: Item, index: Index, mapping: FhirMapping) -> MedInfo:
         agent, code = next(iter(hits.items()))
         info.agent = agent
         info.unverified = code if code.system and not code.verified else None
-        info.strength_mg = _strength(medications, mapping)
     return info
 
 
-_AgentIndex = tuple[dict[tuple[str, str], tuple[str, Code]], list[tuple[str, CodeSet]]]
+_AgentIndex = tuple[
+    dict[tuple[str, str], tuple[str, Code]], list[tuple[str, CodeSet]], dict[tuple[object, ...], MedInfo]
+]
 _AGENT_INDEX: dict[int, tuple[FhirMapping, _AgentIndex]] = {}
 
 
@@ -146,7 +169,7 @@ def _agent_index(mapping: FhirMapping) -> _AgentIndex:
         prefixed = [(a, codes) for a, codes in mapping.agents.items() if any(c.prefix for c in codes.codes)]
         if len(_AGENT_INDEX) > 32:
             _AGENT_INDEX.clear()
-        hit = _AGENT_INDEX[id(mapping)] = (mapping, (index, prefixed))
+        hit = _AGENT_INDEX[id(mapping)] = (mapping, (index, prefixed, {}))
     return hit[1]
 
 

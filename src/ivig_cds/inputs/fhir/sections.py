@@ -79,28 +79,31 @@ def convert(
     o: ObsValue, kind: str, table: FhirMapping, rb: ReportBuilder, *, unitless_ok: bool = False
 ) -> float | None:
     """An Observation's quantity in the patient-file unit of ``kind``; ``None`` (reported) when it cannot be."""
-    field = field_of(o.kind)
-    if o.quantity is None:
-        rb.warn(o.item.ref, field, "no valueQuantity: not mapped")
+    q = o.quantity
+    if q is None:
+        rb.warn(o.item.ref, field_of(o.kind), "no valueQuantity: not mapped")
         return None
-    if o.quantity.comparator:
-        rb.warn(o.item.ref, field, f"value with comparator {o.quantity.comparator!r}: not mapped (never a guess)")
+    if q.comparator:
+        rb.warn(
+            o.item.ref, field_of(o.kind), f"value with comparator {q.comparator!r}: not mapped (never a guess)"
+        )
         return None
-    if o.quantity.unit is None and unitless_ok:
-        return o.quantity.value
-    value = table.unit(kind).convert(o.quantity.value, o.quantity.unit)
+    if q.unit is None and unitless_ok:
+        return q.value
+    units = table.units[kind]
+    value = units.convert(q.value, q.unit)
     if value is None:
         rb.warn(
             o.item.ref,
-            field,
-            f"unit {str(o.quantity.unit)[:32]!r} is not one of {', '.join(table.unit(kind).units)}: not mapped",
+            field_of(o.kind),
+            f"unit {str(q.unit)[:32]!r} is not one of {', '.join(units.units)}: not mapped",
         )
         return None
-    if o.quantity.unit != table.unit(kind).units[0]:
-        rb.convert(o.item.ref, field, f"{o.quantity.unit} → {table.unit(kind).units[0]}")
+    if q.unit != units.units[0]:
+        rb.convert(o.item.ref, field_of(o.kind), f"{q.unit} → {units.units[0]}")
     rb.used("Observation", o.item.ref)
-    if o.quantity.value < 0:
-        rb.warn(o.item.ref, field, "negative value: not mapped")
+    if q.value < 0:
+        rb.warn(o.item.ref, field_of(o.kind), "negative value: not mapped")
         return None
     return value
 

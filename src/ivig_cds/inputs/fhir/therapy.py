@@ -253,8 +253,7 @@ def _merge(therapies: list[tuple[dict[str, Any], list[date]]], rb: ReportBuilder
 
 
 def _admin_day(item: Item) -> date | None:
-    day, _, _ = first_date(item.resource, "effectiveDateTime", "effectivePeriod.start")
-    return day
+    return item.day()[0]  # effectiveDateTime, else effectivePeriod.start
 
 
 def _courses(
