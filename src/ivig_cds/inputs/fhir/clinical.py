@@ -9,7 +9,7 @@ from datetime import date
 from typing import Any
 
 from .index import Item
-from .mapping import Code, CodeSet, FhirMapping, contains_words, words
+from .mapping import Code, CodeSet, FhirMapping, RiskFactorSpec, contains_words, words
 from .report import ReportBuilder
 from .values import Quantity, codeable_text, codings, fhir_date, finite, first_date, is_obj, quantity, status_code
 
@@ -84,6 +84,12 @@ class ObservationReader:
         for key in mapping.risk_factors:
             local = Code(mapping.local_system, "rf-" + key.replace("_", "-"))
             self.kinds.append((f"rf:{key}", CodeSet([local])))
+        self._risks = list(mapping.risk_factors.items())
+        self._risk_exact: dict[tuple[str, str], list[tuple[str, Code]]] = {}
+        self._risk_prefix = [(k, c) for k, spec in self._risks for c in spec.conditions.codes if c.prefix]
+        for key, spec in self._risks:
+            for pair, c in spec.conditions.exact.items():
+                self._risk_exact.setdefault(pair, []).append((key, c))
         # one lookup for every exact code (first kind wins, as in table order); prefixes scanned after
         self._exact: dict[tuple[str, str], tuple[str, Code]] = {}
         self._prefix: list[tuple[str, Code]] = []
@@ -93,6 +99,21 @@ class ObservationReader:
                     self._prefix.append((kind, c))
                 else:
                     self._exact.setdefault((c.system, c.code), (kind, c))
+
+    def risk_hits(self, pairs: list[tuple[str, str]]) -> list[tuple[str, RiskFactorSpec, Code]]:
+        """The risk factors a Condition's codings assert, in table order, each with the code that matched
+        (the first pair, in order, that matches one of the factor's codes: as ``CodeSet.match``)."""
+        found: dict[str, Code] = {}
+        for pair in pairs:
+            for key, code in self._risk_exact.get(pair, ()):
+                found.setdefault(key, code)
+            system, value = pair
+            for key, code in self._risk_prefix:  # by factor, then code, as each factor's CodeSet scans them
+                if key not in found and system == code.system and value.startswith(code.code):
+                    found[key] = code
+        if not found:
+            return []
+        return [(k, spec, found[k]) for k, spec in self._risks if k in found]
 
     def classify(self, item: Item) -> tuple[str, Code] | None:
         """The kind (mapping key) of an Observation's code, or ``None`` when the table does not list it."""
@@ -253,12 +274,10 @@ def risk_votes(
 ) -> dict[str, list[tuple[bool, str]]]:
     """Risk factors asserted by Conditions: ``key -> [(value, source)]`` (refuted: False)."""
     votes: dict[str, list[tuple[bool, str]]] = {}
+    reader = observation_reader(mapping)
     for item in conditions:
-        pairs = list(codings(item.resource.get("code")))
-        for key, spec in mapping.risk_factors.items():
-            hit = spec.conditions.match(pairs)
-            if hit is None:
-                continue
+        pairs = codings(item.resource.get("code"))
+        for key, spec, hit in reader.risk_hits(pairs):
             verification, clinical = condition_status(item.resource)
             rb.used(item.kind, item.ref)
             if not hit.verified:

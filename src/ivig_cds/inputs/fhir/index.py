@@ -186,31 +186,32 @@ _ACCEPTS: dict[str, tuple[type, ...]] = {
     _INTEGER: (int,),
     _STATUS: (dict, str),
 }
-_TYPES: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
-    kind: {key: (_ACCEPTS[want], want) for key, want in {**_COMMON, **own}.items()}
-    for kind, own in _ELEMENTS.items()
+_LATER = "an R5 element"
+_SHAPES: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
+    kind: {
+        **{key: (_ACCEPTS[want], want) for key, want in {**_COMMON, **_ELEMENTS.get(kind, {})}.items()},
+        **{key: ((), _LATER) for key in _LATER_KEYS.get(kind, ())},
+    }
+    for kind in set(_ELEMENTS) | set(_LATER_KEYS)
 }
-_COMMON_TYPES = {key: (_ACCEPTS[want], want) for key, want in _COMMON.items()}
+"""Per type, every top-level element checked: its accepted JSON types and their name (R5-only ones accept
+none), so that one pass over a resource's keys finds both R5 elements and elements of the wrong type."""
+_COMMON_SHAPES = {key: (_ACCEPTS[want], want) for key, want in _COMMON.items()}
 
 
-def _wrong_type(kind: str, resource: Mapping[str, Any]) -> str | None:
-    """The first top-level element (in key order) whose JSON type is not R4's, as a message; else ``None``."""
-    expected = _TYPES.get(kind, _COMMON_TYPES)
-    for key, value in resource.items():
-        spec = expected.get(key)
-        if spec is None or type(value) in spec[0]:
-            continue
-        want = spec[1]
-        if want in (_OBJECT, _STATUS) and is_obj(value):
-            continue
-        if want == _INTEGER and isinstance(value, int) and not isinstance(value, bool):
-            continue
-        return f"{kind}.{key} must be {want} (FHIR R4 JSON)"
-    return None
+def _accepted(want: str, value: object) -> bool:
+    """The slow check behind the exact-type one: other Mappings as objects, int subclasses as integers."""
+    if want in (_OBJECT, _STATUS):
+        return is_obj(value)
+    return want == _INTEGER and isinstance(value, int) and not isinstance(value, bool)
 
 
 def check_shape(resource: Mapping[str, Any], where: str) -> FieldError | None:
-    """An error when ``resource`` is not an R4 resource the adapter can read safely, else ``None``."""
+    """An error when ``resource`` is not an R4 resource the adapter can read safely, else ``None``.
+
+    In order: no resource type; an R4B/R5 type; R5 elements (all of them named); a non-string ``id``; the
+    first element (in key order) whose JSON type is not R4's.
+    """
     kind = resource.get("resourceType")
     if not isinstance(kind, str) or not kind:
         return FieldError(where, "not a FHIR resource (no resourceType)", "fhir_shape")
@@ -218,10 +219,24 @@ def check_shape(resource: Mapping[str, Any], where: str) -> FieldError | None:
         return FieldError(
             where, f"{kind} is not an R4 resource type (R4B/R5 data?): only FHIR R4 is read", "fhir_version"
         )
-    keys = _LATER_KEYS.get(kind)
-    later = sorted(keys.intersection(resource)) if keys is not None and not keys.isdisjoint(resource) else []
-    if kind == "AllergyIntolerance" and is_obj(resource.get("type")):
-        later.append("type")
+    expected = _SHAPES.get(kind, _COMMON_SHAPES)
+    later: list[str] = []
+    wrong = None
+    for key, value in resource.items():
+        spec = expected.get(key)
+        if spec is None or type(value) in spec[0]:
+            continue
+        want = spec[1]
+        if want is _LATER:
+            later.append(key)
+        elif wrong is None and not _accepted(want, value) and not (kind == "AllergyIntolerance" and key == "type"):
+            wrong = f"{kind}.{key} must be {want} (FHIR R4 JSON)"
+    later.sort()
+    if kind == "AllergyIntolerance" and "type" in resource and type(resource["type"]) is not str:
+        if is_obj(resource["type"]):
+            later.append("type")  # R5: a CodeableConcept
+        elif wrong is None:
+            wrong = f"{kind}.type must be {_STRING} (FHIR R4 JSON)"
     if kind == "Medication":
         ingredients = resource.get("ingredient")
         if isinstance(ingredients, list) and any(is_obj(i) and "item" in i for i in ingredients):
@@ -233,9 +248,8 @@ def check_shape(resource: Mapping[str, Any], where: str) -> FieldError | None:
             " medicationCodeableConcept/medicationReference, effective[x], performed[x])",
             "fhir_version",
         )
-    if "id" in resource and not isinstance(resource.get("id"), str):
+    if "id" in resource and type(resource["id"]) is not str:
         return FieldError(where, f"{kind}.id must be a string", "fhir_shape")
-    wrong = _wrong_type(kind, resource)
     if wrong is not None:
         return FieldError(where, wrong, "fhir_shape")
     return None

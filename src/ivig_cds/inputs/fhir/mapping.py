@@ -64,6 +64,11 @@ class CodeSet:
         self._exact = {(c.system, c.code): c for c in self.codes if not c.prefix}
         self._prefix = [c for c in self.codes if c.prefix]
 
+    @property
+    def exact(self) -> Mapping[tuple[str, str], Code]:
+        """``(system, code) -> Code`` of the exact (not prefix) codes, as :meth:`match` looks them up."""
+        return self._exact
+
     def match(self, pairs: Iterable[tuple[str, str]]) -> Code | None:
         """The first code of the set that one of the ``(system, code)`` pairs is."""
         for system, code in pairs:

@@ -94,21 +94,27 @@ def first_date(resource: Mapping[str, Any], *paths: str) -> tuple[date | None, s
         first present value is unusable, or ``(None, None, None)`` when none is present.
     """
     for path in paths:
-        value: Any = resource
-        for part in _parts(path):
+        parts = _PARTS.get(path) or _parts(path)
+        value: Any = resource.get(parts[0]) if type(resource) is dict or is_obj(resource) else None
+        for part in parts[1:]:
             value = value.get(part) if type(value) is dict or is_obj(value) else None
         if value is None:
             continue
-        got = fhir_date(value)
-        if isinstance(got, date):
+        got = _parse_date(value) if type(value) is str else fhir_date(value)
+        if type(got) is date:
             return got, path, None
         return None, path, str(got)
     return None, None, None
 
 
-@functools.lru_cache(maxsize=256)
+_PARTS: dict[str, tuple[str, ...]] = {}
+
+
 def _parts(path: str) -> tuple[str, ...]:
-    return tuple(path.split("."))
+    parts = tuple(path.split("."))
+    if len(_PARTS) < 256:
+        _PARTS[path] = parts
+    return parts
 
 
 def codings(concept: object) -> list[tuple[str, str]]:
@@ -116,14 +122,14 @@ def codings(concept: object) -> list[tuple[str, str]]:
     if not (type(concept) is dict or is_obj(concept)):
         return []
     items = concept.get("coding") if "coding" in concept else [concept]
-    if not isinstance(items, list):
+    if type(items) is not list:
         return []
     out = []
     for coding in items:
         if type(coding) is dict or is_obj(coding):
             system, code = coding.get("system"), coding.get("code")
             if type(system) is str and type(code) is str:
-                out.append((system[:-1] if system.endswith("/") else system, code))
+                out.append((system[:-1] if system[-1:] == "/" else system, code))
     return out
 
 
