@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -154,7 +155,7 @@ class FhirMapping:
     def unit(self, kind: str) -> UnitTable:
         return self.units[kind]
 
-    @property
+    @functools.cached_property
     def glucocorticoids(self) -> tuple[str, ...]:
         return tuple(a for a in _AGENTS_WITH_DOSES if a in self.prednisone_equivalents)
 
