@@ -228,19 +228,19 @@ def dose_steps(
     """
     ref = item.ref
     own_start, own_end = resource_period(item)
-    dosages = _dosages(item)
-    timed = [d for d in dosages if _bounds(d)[0] is not None]
-    if len(dosages) > 1 and len(timed) < len(dosages):
+    bounded = [(d, _bounds(d)) for d in _dosages(item)]
+    timed = [(d, b) for d, b in bounded if b[0] is not None]
+    if len(bounded) > 1 and len(timed) < len(bounded):
         rb.warn(
             ref,
             _GC_FIELD if need_dose else "therapies",
             "dose steps without timing.repeat.boundsPeriod.start"
             " cannot be placed in time: the steps are not mapped",
         )
-        dosages = timed
+        bounded = timed
+    dosages = [d for d, _ in bounded]
     raw: list[tuple[date, date | None, float | None]] = []
-    for d in dosages:
-        start, end = _bounds(d)
+    for d, (start, end) in bounded:
         start = start or own_start
         if start is None:
             continue

@@ -56,8 +56,8 @@ class ReportBuilder:
         self.read: Counter[str] = Counter()
         self.ignored: Counter[str] = Counter()
         self.after: Counter[str] = Counter()
-        self.conversions: list[MappingNote] = []
-        self.warnings: list[MappingNote] = []
+        self._conversions: set[tuple[str, str, str]] = set()  # (resource, field, message): models built once
+        self._warnings: set[tuple[str, str, str]] = set()
         self._read_refs: set[str] = set()
 
     def used(self, kind: str, ref: str) -> None:
@@ -69,19 +69,23 @@ class ReportBuilder:
     def was_used(self, ref: str) -> bool:
         return ref in self._read_refs
 
+    @property
+    def warnings(self) -> list[MappingNote]:
+        """The warnings so far, sorted and without repeats (as the report will hold them)."""
+        return _notes(self._warnings)
+
+    @property
+    def conversions(self) -> list[MappingNote]:
+        """The conversions so far, sorted and without repeats."""
+        return _notes(self._conversions)
+
     def warn(self, ref: str, field: str, message: str) -> None:
-        self.warnings.append(MappingNote(resource=ref, field=field, message=message))
+        self._warnings.add((str(ref), str(field), str(message)))
 
     def convert(self, ref: str, field: str, message: str) -> None:
-        self.conversions.append(MappingNote(resource=ref, field=field, message=message))
+        self._conversions.add((str(ref), str(field), str(message)))
 
     def build(self, *, version: str, source: str, patient: str | None, as_of: str | None) -> MappingReport:
-        def key(n: MappingNote) -> tuple[str, str, str]:
-            return (n.resource, n.field, n.message)
-
-        def unique(notes: list[MappingNote]) -> list[MappingNote]:
-            return sorted(set(notes), key=key)
-
         return MappingReport(
             mapping_version=version,
             mapping_source=source,
@@ -90,6 +94,10 @@ class ReportBuilder:
             resources_read=dict(sorted(self.read.items())),
             resources_ignored=dict(sorted(self.ignored.items())),
             ignored_after_as_of=dict(sorted(self.after.items())),
-            conversions=unique(self.conversions),
-            warnings=unique(self.warnings),
+            conversions=self.conversions,
+            warnings=self.warnings,
         )
+
+
+def _notes(notes: set[tuple[str, str, str]]) -> list[MappingNote]:
+    return [MappingNote(resource=r, field=f, message=m) for r, f, m in sorted(notes)]

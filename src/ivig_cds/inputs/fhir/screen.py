@@ -122,7 +122,10 @@ def risk_factors(
     votes = risk_votes(conditions, table, as_of, rb)
     window = (_OBS_DATES, as_of, table)
     for key, spec in table.risk_factors.items():
-        for o in obs.get(f"rf:{key}", []):
+        answers = obs.get("rf:" + key)
+        if not answers:
+            continue
+        for o in answers:
             if o.boolean is None:
                 rb.warn(o.item.ref, f"risk_factors.{key}", "no valueBoolean: not mapped")
                 continue
