@@ -64,16 +64,28 @@ _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _EARLIEST, _LATEST = date(1800, 1, 1), date(2200, 12, 31)
 
 
+_PARSED: dict[str, date] = {}  # valid date strings seen (a record's dates recur): bounded below
+
+
 def check_iso_date(value: object) -> date:
     """Accept a ``YYYY-MM-DD`` string or a ``date`` (YAML makes those); refuse anything looser."""
+    if type(value) is str:
+        hit = _PARSED.get(value)
+        if hit is not None:
+            return hit
     # datetime is a subclass of date: a time of day would be silently dropped, so refuse it first.
     if isinstance(value, datetime):
         raise PydanticCustomError("iso_date", "expected a date without a time of day (YYYY-MM-DD)")
     if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        text = value
         try:
             value = date.fromisoformat(value)
         except ValueError:
             raise PydanticCustomError("iso_date", "not a valid calendar date (YYYY-MM-DD)") from None
+        if _EARLIEST <= value <= _LATEST and type(text) is str:
+            if len(_PARSED) >= 65536:
+                _PARSED.clear()
+            _PARSED[text] = value
     if isinstance(value, date):
         if not _EARLIEST <= value <= _LATEST:
             raise PydanticCustomError("iso_date", "date out of range (1800-01-01 to 2200-12-31)")
@@ -180,7 +192,7 @@ class ContractModel(BaseModel):
     @classmethod
     def _null_means_default(cls, data: Any) -> Any:
         # The contract says null and absent both mean "not recorded": give null the default too.
-        if isinstance(data, dict):
+        if isinstance(data, dict) and None in data.values():  # most records hold no null: passed as they are
             defaulted = _null_default_fields(cls)
             return {k: v for k, v in data.items() if not (v is None and k in defaulted)}
         return data

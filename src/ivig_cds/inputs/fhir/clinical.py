@@ -117,8 +117,19 @@ class ObservationReader:
 
     def classify(self, item: Item) -> tuple[str, Code] | None:
         """The kind (mapping key) of an Observation's code, or ``None`` when the table does not list it."""
-        pairs = codings(item.resource.get("code"))
+        concept = item.resource.get("code")
         exact = self._exact
+        if type(concept) is dict and type(items := concept.get("coding")) is list:  # the usual shape, inline
+            for coding in items:
+                if type(coding) is dict:
+                    system, code = coding.get("system"), coding.get("code")
+                    if type(system) is str and type(code) is str:
+                        hit = exact.get((system[:-1] if system[-1:] == "/" else system, code))
+                        if hit is not None:
+                            return hit
+            if not self._prefix:
+                return None
+        pairs = codings(concept)
         for pair in pairs:
             hit = exact.get(pair)
             if hit is not None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from .clinical import outcome_of
 from .index import Index, Item
 from .mapping import FhirMapping
 from .medications import DoseStep, MappingProblem, MedInfo, dose_steps, identify, resource_period, step_function
@@ -182,8 +183,6 @@ def _gc_source(intervals: list[tuple[DoseStep, float]], day: date) -> str:
 def _therapy(
     item: Item, info: MedInfo, steps: list[DoseStep], mapping: FhirMapping, rb: ReportBuilder
 ) -> tuple[dict[str, Any], list[date]] | None:
-    from .clinical import outcome_of
-
     res = item.resource
     own_start, own_end = resource_period(item)
     start = own_start if item.kind == "MedicationStatement" and own_start else None
