@@ -13,7 +13,7 @@ from .index import Index, Item
 from .mapping import Code, CodeSet, FhirMapping, contains_words, words
 from .report import ReportBuilder
 from .values import LATEST as _LATEST
-from .values import array, codeable_text, codings, finite, first_date, is_obj, quantity, reference
+from .values import array, codeable_text, codings, day_of, finite, is_obj, quantity, reference
 
 __all__ = ["DoseStep", "MedInfo", "dose_steps", "identify", "step_function"]
 
@@ -86,6 +86,20 @@ def identify(item: Item, index: Index, mapping: FhirMapping) -> MedInfo:
     Raises:
         MappingProblem: The medication reference points to nothing in the input.
     """
+    concept = item.resource.get("medicationCodeableConcept")
+    raw = None
+    if type(concept) is dict and type(coding := concept.get("coding")) is list:
+        # the usual shape: an inline concept, its codings objects; keyed by its content as written
+        raw = (
+            concept.get("text"),
+            tuple((c.get("system"), c.get("code"), c.get("display")) if type(c) is dict else c for c in coding),
+        )
+        try:
+            known = _agent_index(mapping)[3].get(raw)
+        except TypeError:  # an unhashable element (malformed): the full reading below
+            known = raw = None
+        if known is not None:
+            return known
     concepts, medications = _concepts(item, index)
     pairs = [p for c in concepts for p in codings(c)]
     texts = [t for c in concepts for t in codeable_text(c)]
@@ -102,6 +116,11 @@ def identify(item: Item, index: Index, mapping: FhirMapping) -> MedInfo:
         memo[key] = info
     if info.agent is not None and medications:
         info = dataclasses.replace(info, strength_mg=_strength(medications, mapping))
+    elif raw is not None:
+        by_raw = _agent_index(mapping)[3]
+        if len(by_raw) > 4096:
+            by_raw.clear()
+        by_raw[raw] = info
     return info
 
 
@@ -111,7 +130,7 @@ def _recognise(
     """``identify`` from the medication's codes and names (the strength is left to the caller)."""
     info = MedInfo(texts=texts)
     hits: dict[str, Code] = {}
-    exact, prefixed, _ = _agent_index(mapping)
+    exact, prefixed, _, _ = _agent_index(mapping)
     for pair in pairs:
         found = exact.get(pair)
         if found is not None:
@@ -150,7 +169,10 @@ def _recognise(
 
 
 _AgentIndex = tuple[
-    dict[tuple[str, str], tuple[str, Code]], list[tuple[str, CodeSet]], dict[tuple[object, ...], MedInfo]
+    dict[tuple[str, str], tuple[str, Code]],
+    list[tuple[str, CodeSet]],
+    dict[tuple[object, ...], MedInfo],
+    dict[tuple[object, ...], MedInfo],
 ]
 _AGENT_INDEX: dict[int, tuple[FhirMapping, _AgentIndex]] = {}
 
@@ -169,7 +191,7 @@ def _agent_index(mapping: FhirMapping) -> _AgentIndex:
         prefixed = [(a, codes) for a, codes in mapping.agents.items() if any(c.prefix for c in codes.codes)]
         if len(_AGENT_INDEX) > 32:
             _AGENT_INDEX.clear()
-        hit = _AGENT_INDEX[id(mapping)] = (mapping, (index, prefixed, {}))
+        hit = _AGENT_INDEX[id(mapping)] = (mapping, (index, prefixed, {}, {}))
     return hit[1]
 
 
@@ -209,12 +231,14 @@ def _dosages(item: Item) -> list[Mapping[str, Any]]:
 
 def resource_period(item: Item) -> tuple[date | None, date | None]:
     """The start and end a MedicationRequest/Statement states for itself (before its dose steps)."""
+    res = item.resource
     if item.kind == "MedicationStatement":
-        start, _, _ = first_date(item.resource, "effectivePeriod.start", "effectiveDateTime")
-        end, _, _ = first_date(item.resource, "effectivePeriod.end")
-        return start, end
-    start, _, _ = first_date(item.resource, "authoredOn")
-    return start, None
+        period = res.get("effectivePeriod")
+        begun = period.get("start") if is_obj(period) else None
+        if begun is None:  # only an absent start falls back: an unusable one is no date
+            begun = res.get("effectiveDateTime")
+        return day_of(begun), day_of(period.get("end")) if is_obj(period) else None
+    return day_of(res.get("authoredOn")), None
 
 
 def dose_steps(
@@ -258,12 +282,18 @@ def dose_steps(
 
 
 def _bounds(dosage: Mapping[str, Any]) -> tuple[date | None, date | None]:
-    repeat = ((dosage.get("timing") or {}).get("repeat") or {}) if is_obj(dosage.get("timing")) else {}
+    timing = dosage.get("timing")
+    if not is_obj(timing):
+        return None, None
+    repeat = timing.get("repeat") or {}
     if not is_obj(repeat):
         return None, None
-    start, _, _ = first_date(repeat, "boundsPeriod.start")
-    end, _, _ = first_date(repeat, "boundsPeriod.end")
-    duration = quantity(repeat.get("boundsDuration"))
+    period = repeat.get("boundsPeriod")
+    if is_obj(period):
+        start, end = day_of(period.get("start")), day_of(period.get("end"))
+    else:
+        start = end = None
+    duration = quantity(repeat.get("boundsDuration")) if "boundsDuration" in repeat else None
     if start is not None and end is None and duration is not None and not isinstance(duration, str):
         days = {"d": 1, "wk": 7}.get(duration.unit or "")
         if days is not None and duration.value >= 1:

@@ -17,6 +17,7 @@ __all__ = [
     "array",
     "codeable_text",
     "codings",
+    "day_of",
     "fhir_date",
     "finite",
     "first_date",
@@ -84,6 +85,14 @@ def _slow_date(value: str) -> date | str:
     if not _EARLIEST <= day <= _LATEST:
         return "out of range"
     return day
+
+
+def day_of(value: object) -> date | None:
+    """The date of one FHIR date value, ``None`` when absent or unusable (``first_date`` for one element)."""
+    if type(value) is str:
+        got = _parse_date(value)
+        return got if type(got) is date else None
+    return None
 
 
 def first_date(resource: Mapping[str, Any], *paths: str) -> tuple[date | None, str | None, str | None]:
