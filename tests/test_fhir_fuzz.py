@@ -21,6 +21,7 @@ import pytest
 from fhir_helpers import LOCAL, LOINC, base, dosage, med_request, obs, patient, qty, warnings_of, weight
 from ivig_cds import Engine
 from ivig_cds.fhir import bundle_from_patient, iter_bulk_patients, map_bundle, map_prefetch, map_resources
+from ivig_cds.inputs.fhir.index import check_shape
 from ivig_cds.inputs.files import load_patient
 
 REPO = Path(__file__).resolve().parents[1]
@@ -228,3 +229,23 @@ def test_a_bounds_duration_past_the_last_readable_date_is_an_open_step() -> None
     assert [(str(g.date), g.prednisone_mg_per_day) for g in result.patient.glucocorticoid_doses] == [
         ("2020-01-01", 10.0)
     ]
+
+
+@pytest.mark.parametrize(
+    ("resource", "message"),
+    [
+        ({"resourceType": "Medication", "id": "m", "ingredient": [{"item": {}}]}, "R5 element(s) ingredient.item"),
+        ({"resourceType": "AllergyIntolerance", "id": "a", "type": {"text": "allergy"}}, "R5 element(s) type"),
+        ({"resourceType": "AllergyIntolerance", "id": "a", "type": 3}, "AllergyIntolerance.type must be a string"),
+        (
+            {"resourceType": "MedicationRequest", "id": "r", "medication": {}, "status": 1},
+            "R5 element(s) medication",
+        ),
+        ({"resourceType": "Observation", "id": 5}, "Observation.id must be a string"),
+        ({"resourceType": "Condition", "id": "c", "clinicalStatus": "active"}, None),  # STU3 status strings
+        ({"resourceType": "Observation", "id": "o", "valueInteger": 4.0}, "valueInteger must be an integer"),
+    ],
+)
+def test_shape_checks_name_r5_elements_and_wrong_types(resource: dict[str, Any], message: str | None) -> None:
+    problem = check_shape(resource, "entry[0]")
+    assert (problem is None) if message is None else (problem is not None and message in problem.msg)

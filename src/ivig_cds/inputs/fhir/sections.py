@@ -306,7 +306,9 @@ def assessments(obs: dict[str, list[ObsValue]], table: FhirMapping, rb: ReportBu
                 value = convert(o, "vas_cm", table, rb)
             if value is None:
                 continue
-            row = by_day.setdefault(o.day, {"date": o.day.isoformat(), "source": o.item.ref})
+            row = by_day.get(o.day)
+            if row is None:
+                row = by_day[o.day] = {"date": o.day.isoformat(), "source": o.item.ref}
             if key in row:
                 rb.warn(o.item.ref, f"assessments.{key}", "a second value on the same date: the later one is used")
             row[key] = value
