@@ -145,7 +145,10 @@ def _patient_items(index: Index, patient: Item, as_of: date | None, rb: ReportBu
             rb.ignored[kind] += 1
             continue
         res = item.resource
-        ref = reference(res.get("subject")) or reference(res.get("patient"))
+        subject = res.get("subject")
+        ref = subject.get("reference") if type(subject) is dict else None
+        if type(ref) is not str or not ref:
+            ref = reference(subject) or reference(res.get("patient"))
         if ref is None:
             if several:
                 rb.ignored[kind] += 1
