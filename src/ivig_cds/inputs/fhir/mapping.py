@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ _AGENTS_WITH_DOSES = (
 )
 
 
+@functools.cache
 def default_mapping_path() -> Path:
     """The built-in table: ``fhir/mapping.yaml`` in the packaged rules directory."""
     return default_rules_dir() / "fhir" / "mapping.yaml"
@@ -351,7 +353,7 @@ def load_mapping(path: str | Path | None = None) -> FhirMapping:
     """
     file = Path(path) if path is not None else default_mapping_path()
     try:
-        stamp = file.stat().st_mtime
+        stamp = os.stat(file).st_mtime  # every call: a site may replace its table while a service runs
         hit = _cache.get(file)
         if hit is not None and hit[0] == stamp:
             return hit[1]
