@@ -127,6 +127,19 @@ def test_summary_card_reports_status_and_relapse(engine: Engine) -> None:
     assert ev.engine.ruleset_hash[:12] in summary["detail"]
 
 
+def test_the_summary_card_speaks_the_console_words_not_status_codes(engine: Engine) -> None:
+    ev = evaluate(engine, "non-responder.json")
+    card = build_cards(ev).response["cards"][0]
+    assert "; response non-responder;" in card["summary"]
+    assert "- **Refractory**: yes" in card["detail"]
+    assert "non_responder" not in card["detail"] and "True" not in card["detail"]
+    gaps = with_screen_gaps(evaluate(engine, "new-patient-eligible.json"), ["risk_factors.iga_deficiency"])
+    detail = build_cards(gaps).response["cards"][0]["detail"]
+    assert "- **Not recorded**: serum IgA (or IgA deficiency yes/no) (`risk_factors.iga_deficiency`)" in detail
+    unknown = ev.model_copy(update={"status": ev.status.model_copy(update={"refractory": None})})
+    assert "- **Refractory**: unknown (no therapy history)" in build_cards(unknown).response["cards"][0]["detail"]
+
+
 def with_screen_gaps(ev: Evaluation, gaps: list[str]) -> Evaluation:
     """The evaluation with ``status.missing_screen`` set (the engine's contract-1.1 field)."""
     status = ev.status.model_copy(update={"eligibility": "screen_incomplete", "missing_screen": gaps})

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from ivig_cds.glossary import screen_item, status_word
 from ivig_cds.model.format import format_value
 from ivig_cds.outputs.card_actions import (
     DoseCheck,
@@ -140,6 +141,15 @@ def _label(value: str | None) -> str:
     return "not recorded" if value is None else value.replace("_", " ")
 
 
+def _word(field: str, value: str | None) -> str:
+    """A status value in the console's plain words (``insufficient_data`` -> ``cannot be scored``)."""
+    return "not recorded" if value is None else status_word(field, value)
+
+
+def _refractory(value: bool | None) -> str:
+    return {True: "yes", False: "no", None: "unknown (no therapy history)"}[value]
+
+
 def _card_uuid(hook_instance: str, ruleset: str, key: str) -> str:
     return str(uuid.uuid5(NAMESPACE, f"{hook_instance}|{ruleset}|{key}"))
 
@@ -185,7 +195,8 @@ def _summary_line(ev: Evaluation, hook: str, dose: DoseCheck | None) -> str:
     if hook == "order-select":
         return shorten(f"IVIG order: {elig}" + (f" ({reasons})" if reasons else "") + dose_part)
     alert = "; RELAPSE ALERT" if s.relapse_alert else ""
-    return shorten(f"IVIG: {elig}; response {_label(s.response)}; outcome {_label(s.outcome)}{alert}")
+    response, outcome = _word("response", s.response), _word("outcome", s.outcome)
+    return shorten(f"IVIG: {elig}; response {response}; outcome {outcome}{alert}")
 
 
 _MAX_LISTED = 10
@@ -204,9 +215,11 @@ def _summary_detail(
     reasons = f" ({', '.join(s.eligibility_reasons)})" if s.eligibility_reasons else ""
     rows = [f"- **Eligibility**: {_esc(_ELIGIBILITY.get(s.eligibility, s.eligibility))}{reasons}"]
     if gaps:
-        rows.append("- **Not recorded**: " + ", ".join(f"`{g.replace('`', '')}`" for g in gaps))
-    rows.append(f"- **Refractory**: {_esc(s.refractory)}")
-    response = _label(s.response) + (f" ({s.response_level})" if s.response_level else "")
+        named = (f"{_esc(screen_item(g))} (`{g.replace('`', '')}`)" for g in gaps)
+        rows.append("- **Not recorded**: " + "; ".join(named))
+    rows.append(f"- **Refractory**: {_refractory(s.refractory)}")
+    level = f" ({_word('response_level', s.response_level)})" if s.response_level else ""
+    response = _word("response", s.response) + level
     if s.total_improvement_score is not None:
         response += f", best TIS {num(s.total_improvement_score)}"
     latest = getattr(s, "latest_total_improvement_score", None)
@@ -219,7 +232,7 @@ def _summary_detail(
             f"- **Steroid taper**: {num(s.steroid_reduction_pct)}% below baseline "
             f"({beyond[s.steroid_taper_beyond_50]})"
         )
-    rows.append(f"- **Outcome**: {_esc(_label(s.outcome))}")
+    rows.append(f"- **Outcome**: {_esc(_word('outcome', s.outcome))}")
     if s.relapse_alert:
         months = f" {num(s.months_to_relapse)} months after stopping IVIG" if s.months_to_relapse else ""
         rows.append(f"- **Relapse alert**: relapse{months}")
