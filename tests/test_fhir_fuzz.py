@@ -18,7 +18,19 @@ from typing import Any
 
 import pytest
 
-from fhir_helpers import LOCAL, LOINC, base, dosage, med_request, obs, patient, qty, warnings_of, weight
+from fhir_helpers import (
+    LOCAL,
+    LOINC,
+    base,
+    dosage,
+    ivig_admin,
+    med_request,
+    obs,
+    patient,
+    qty,
+    warnings_of,
+    weight,
+)
 from ivig_cds import Engine
 from ivig_cds.fhir import bundle_from_patient, iter_bulk_patients, map_bundle, map_prefetch, map_resources
 from ivig_cds.inputs.fhir.index import check_shape
@@ -249,3 +261,29 @@ def test_a_bounds_duration_past_the_last_readable_date_is_an_open_step() -> None
 def test_shape_checks_name_r5_elements_and_wrong_types(resource: dict[str, Any], message: str | None) -> None:
     problem = check_shape(resource, "entry[0]")
     assert (problem is None) if message is None else (problem is not None and message in problem.msg)
+
+
+def test_a_zero_body_weight_is_not_read_and_never_divides_a_dose() -> None:
+    zero = weight(0, "2020-02-01", rid="w0")
+    infusions = [ivig_admin("d1", "2020-03-02", qty(70, "g")), ivig_admin("d2", "2020-03-03", qty(70, "g"))]
+    result = map_resources([*base(), zero, *infusions])
+    assert result.patient is not None
+    assert "zero: not a body measurement, not mapped" in warnings_of(result.report, "Observation/w0")
+    assert result.patient.demographics.weight_kg == 70  # the earlier, usable weight
+    assert [c.dose_g_per_kg_per_day for c in result.patient.ivig_courses] == [1.0]
+
+
+def test_a_panel_component_of_the_wrong_shape_is_warned_and_skipped() -> None:
+    panel = obs("p1", LOINC, "24362-6", "2020-02-01")
+    panel["component"] = [
+        {
+            "code": {"coding": [{"system": LOINC, "code": "2160-0"}]},
+            "valueQuantity": qty(1.0, "mg/dL"),
+            "referenceRange": 3,
+        },
+        {"code": {"coding": [{"system": LOINC, "code": "2160-0"}]}, "valueQuantity": qty(1.1, "mg/dL")},
+    ]
+    result = map_resources([*base(), panel])
+    assert result.patient is not None
+    assert any("referenceRange must be an array" in m for m in warnings_of(result.report, "Observation/p1"))
+    assert [lab.value for lab in result.patient.labs] == [1.1]

@@ -11,7 +11,18 @@ from typing import Any
 from .index import Item
 from .mapping import Code, CodeSet, FhirMapping, RiskFactorSpec, contains_words, words
 from .report import ReportBuilder
-from .values import Quantity, codeable_text, codings, fhir_date, finite, first_date, is_obj, quantity, status_code
+from .values import (
+    Quantity,
+    array,
+    codeable_text,
+    codings,
+    fhir_date,
+    finite,
+    first_date,
+    is_obj,
+    quantity,
+    status_code,
+)
 
 __all__ = [
     "BOHAN_PETER_OBSERVATIONS",
@@ -170,7 +181,7 @@ class ObservationReader:
         uln = None
         ranges = res.get("referenceRange")
         if ranges:
-            for rr in ranges:
+            for rr in array(ranges):
                 high = quantity(rr.get("high")) if is_obj(rr) else None
                 if type(high) is Quantity:
                     uln = high

@@ -17,7 +17,7 @@ from .clinical import (
     field_of,
     observation_reader,
 )
-from .index import Item
+from .index import Item, check_shape
 from .mapping import FhirMapping
 from .report import ReportBuilder
 from .values import codings, fhir_date, first_date, is_obj
@@ -57,6 +57,10 @@ def observations(items: list[Item], table: FhirMapping, rb: ReportBuilder) -> di
                             if k == "code" or k.startswith("value") or k in ("referenceRange", "dataAbsentReason")
                         }
                     )
+                    problem = check_shape(inner, item.loc)
+                    if problem is not None:  # a component's element of the wrong JSON type
+                        rb.warn(item.ref, "component", f"{problem.msg}: this component is not mapped")
+                        continue
                     parts.append(Item(item.kind, item.id, item.loc, inner, item.full_url, item.pos))
             parts = parts[1:] or parts
         matched = False
@@ -105,7 +109,14 @@ def convert(
     if q.value < 0:
         rb.warn(o.item.ref, field_of(o.kind), "negative value: not mapped")
         return None
+    if q.value == 0 and kind in _POSITIVE:
+        rb.warn(o.item.ref, field_of(o.kind), "zero: not a body measurement, not mapped")
+        return None
     return value
+
+
+_POSITIVE = frozenset({"weight_kg", "height_cm"})
+"""Units whose zero is an error in the record, not a value (a weight of 0 kg would divide doses by zero)."""
 
 
 def demographics(
