@@ -19,8 +19,11 @@ from typing import Any
 import pytest
 
 from fhir_helpers import (
+    ATC,
     LOCAL,
     LOINC,
+    RXNORM,
+    SUBJECT,
     base,
     dosage,
     ivig_admin,
@@ -287,3 +290,157 @@ def test_a_panel_component_of_the_wrong_shape_is_warned_and_skipped() -> None:
     assert result.patient is not None
     assert any("referenceRange must be an array" in m for m in warnings_of(result.report, "Observation/p1"))
     assert [lab.value for lab in result.patient.labs] == [1.1]
+
+
+# ---------------------------------------------------------------- the adversarial review's cases
+
+IVIG_CONCEPT = {"coding": [{"system": ATC, "code": "J06BA02"}], "text": "Privigen"}
+
+
+def test_a_procedure_reason_code_that_is_not_an_array_is_an_error_naming_it() -> None:
+    procedure = {
+        "resourceType": "Procedure",
+        "id": "x",
+        "status": "completed",
+        "subject": SUBJECT,
+        "performedDateTime": "2020-01-01",
+        "reasonCode": 5,
+    }
+    result = map_resources([*base(), procedure])
+    assert any("Procedure.reasonCode must be an array" in e.msg for e in result.errors)
+
+
+def test_an_ivig_statement_ends_at_its_dosage_bounds_and_other_elements_are_not_read() -> None:
+    stopped = {
+        "resourceType": "MedicationStatement",
+        "id": "s",
+        "status": "stopped",
+        "subject": SUBJECT,
+        "medicationCodeableConcept": IVIG_CONCEPT,
+        "dosage": [{"timing": {"repeat": {"boundsPeriod": {"start": "2020-01-01", "end": "2020-06-30"}}}}],
+        "dosageInstruction": 5,  # not an element of MedicationStatement: never read
+    }
+    result = map_resources([*base(), stopped])
+    assert result.patient is not None and str(result.patient.ivig_discontinued_on) == "2020-06-30"
+
+
+def test_a_draft_that_is_not_a_medication_request_is_not_an_order() -> None:
+    draft = {"resourceType": "MedicationStatement", "id": "d", "status": "draft", "dosageInstruction": 5}
+    result = map_resources(base(), draft_orders=[draft])
+    assert result.patient is not None and result.patient.ivig_order is None
+    assert result.report.resources_ignored.get("MedicationStatement") == 1
+    malformed = {**_ivig_request("r", "draft"), "dosageInstruction": 5}
+    errors = map_resources(base(), draft_orders=[malformed]).errors
+    assert any("MedicationRequest.dosageInstruction must be an array" in e.msg for e in errors)
+
+
+def test_strict_fhir_on_a_bundle_whose_entry_is_not_a_list() -> None:
+    pytest.importorskip("fhir.resources", reason="the [fhir] extra (fhir.resources) is not installed")
+    from ivig_cds.inputs.fhir.strict import validate_resources
+
+    assert validate_resources({"resourceType": "Bundle", "entry": 5}) == []  # the shape error comes after
+
+
+def test_many_overlapping_glucocorticoid_statements_are_summed_and_noted_boundedly() -> None:
+    statements = [
+        {
+            "resourceType": "MedicationStatement",
+            "id": f"s{i:02d}",
+            "status": "active",
+            "subject": SUBJECT,
+            "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": "8640"}]},
+            "effectivePeriod": {"start": f"2020-01-{i + 1:02d}"},
+            "dosage": [
+                {
+                    "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}},
+                    "doseAndRate": [{"doseQuantity": qty(1, "mg")}],
+                }
+            ],
+        }
+        for i in range(30)
+    ]
+    result = map_resources([*base(), *statements])
+    assert result.patient is not None
+    doses = result.patient.glucocorticoid_doses
+    assert [d.prednisone_mg_per_day for d in doses] == [float(i + 1) for i in range(30)]
+    first = warnings_of(result.report, "MedicationStatement/s00")
+    assert sum(m.startswith("overlaps MedicationStatement/") for m in first) == 20
+    assert "overlaps 9 more glucocorticoid doses: all are added" in first
+
+
+def test_a_dose_step_that_ends_before_it_starts_is_warned_not_read_as_zero() -> None:
+    backwards = dosage(qty(10, "mg"), "2023-05-01", "2023-01-01")
+    result = map_resources([*base(), med_request("gc", "8640", backwards)])
+    assert result.patient is not None and result.patient.glucocorticoid_doses == []
+    assert "a dose step ends before it starts: not mapped" in warnings_of(result.report, "MedicationRequest/gc")
+
+
+def test_text_no_utf8_can_hold_never_reaches_an_output() -> None:
+    odd_id = map_bundle({"resourceType": "Bundle", "entry": [{"resource": {**patient(), "id": "p\ud800"}}]})
+    assert any("unpaired UTF-16 surrogate" in e.msg and e.loc == "entry[0]" for e in odd_id.errors)
+    admin = ivig_admin("a1", "2020-03-02", qty(1, "g/kg"))
+    admin["medicationCodeableConcept"]["text"] = "Privigen\ud800"
+    result = map_resources([*base(), admin, ivig_admin("a2", "2020-03-03", qty(1, "g/kg"))])
+    assert result.patient is not None
+    result.patient.model_dump_json()  # every string can be written
+    assert all(c.product != "Privigen\ud800" for c in result.patient.ivig_courses)
+
+
+def test_a_defect_in_one_bulk_patient_does_not_end_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ivig_cds.inputs.fhir import bulk
+
+    lines = {"Patient": [patient(), {**patient(), "id": "p2"}], "Observation": [weight()]}
+    for kind, resources in lines.items():
+        (tmp_path / f"{kind}.ndjson").write_text("\n".join(json.dumps(r) for r in resources) + "\n")
+    real = bulk.map_entries
+    calls = []
+
+    def flaky(entries: Any, **kw: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise TypeError("a defect")
+        return real(entries, **kw)
+
+    monkeypatch.setattr(bulk, "map_entries", flaky)
+    results = list(iter_bulk_patients(tmp_path))
+    assert len(results) == 2
+    assert results[0].errors[0].type == "internal" and "TypeError" in results[0].errors[0].msg
+    assert results[1].report is not None  # the second patient was mapped
+
+
+@pytest.mark.parametrize(
+    ("text", "read"),
+    [
+        ("2024-02-05", "2024-02-05"),
+        ("2004-05-26T21:17:54-04:00", "2004-05-26"),
+        ("2024-02-05xyz", "not a date"),
+        ("2024-02-05\n", "not a date"),
+        ("2024-02-05Tjunk", "not a date"),
+        ("2024-02", "partial date"),
+    ],
+)
+def test_a_date_is_a_date_and_nothing_after_it_but_a_time(text: str, read: str) -> None:
+    from ivig_cds.inputs.fhir.values import fhir_date
+
+    assert str(fhir_date(text)) == read
+
+
+def test_an_unusable_bundle_timestamp_is_said_not_silently_no_cut_off() -> None:
+    bundle = {
+        "resourceType": "Bundle",
+        "timestamp": "2024-02-30T00:00:00Z",
+        "entry": [{"resource": r} for r in base()],
+    }
+    result = map_bundle(bundle)
+    assert result.report.as_of is None
+    assert "Bundle.timestamp unusable (not a date): no as_of cut-off, all dates read" in warnings_of(result.report)
+
+
+def test_a_dose_no_float_can_multiply_is_named_as_the_dose() -> None:
+    huge = med_request("gc", "8640", dosage(qty(1e308, "mg"), "2020-01-01", frequency=10))
+    result = map_resources([*base(), huge])
+    assert "dose × frequency ÷ period is not a finite number of mg/day: not mapped" in warnings_of(
+        result.report, "MedicationRequest/gc"
+    )

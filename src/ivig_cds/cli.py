@@ -109,6 +109,9 @@ def _main(argv: Sequence[str] | None) -> int:
     from ivig_cds.errors import IvigCdsError
     from ivig_cds.plugins.host import INTERRUPTS
 
+    for stream in (sys.stdout, sys.stderr):  # text no UTF-8 can hold (a lone surrogate) is escaped, not fatal
+        with contextlib.suppress(AttributeError, ValueError, OSError):
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
     try:
         return _dispatch(argv)
     except KeyboardInterrupt:

@@ -124,9 +124,12 @@ def map_bundle(
 ) -> MappingResult:
     """Like :func:`patient_from_bundle`, but never raises for bad input: errors are in the result."""
     entries, errors = bundle_entries(bundle)
+    rb = ReportBuilder()
     if as_of is None and is_obj(bundle):
         stamp = fhir_date(bundle.get("timestamp"))
         as_of = stamp if isinstance(stamp, date) else None
+        if stamp is not None and as_of is None:  # said, not silently "no cut-off"
+            rb.warn("Bundle", "as_of", f"Bundle.timestamp unusable ({stamp}): no as_of cut-off, all dates read")
     return map_entries(
         entries,
         as_of=as_of,
@@ -134,6 +137,7 @@ def map_bundle(
         patient_id=patient_id,
         draft_orders=draft_orders,
         initial_errors=errors,
+        rb=rb,
     )
 
 

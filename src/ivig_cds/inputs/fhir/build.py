@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -189,9 +190,11 @@ def _document(
         if (kg := convert(o, "weight_kg", table, rb)) is not None
     )
 
+    days = [d for d, _, _ in weights]
+
     def weight_at(day: date) -> tuple[float, str] | None:
-        before = [(d, kg, ref) for d, kg, ref in weights if d <= day]
-        return (before[-1][1], before[-1][2]) if before else None
+        k = bisect.bisect_right(days, day)  # the latest weight on or before the day (ties: the last sorted)
+        return (weights[k - 1][1], weights[k - 1][2]) if k else None
 
     current = (weights[-1][1], weights[-1][2]) if weights else None
     conditions = [i for i in items if i.kind == "Condition"]

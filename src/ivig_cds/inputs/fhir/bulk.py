@@ -151,5 +151,10 @@ def iter_bulk_patients(
         if errors:
             yield BulkResult(source, None, None, errors)
             continue
-        result = map_entries(entries, as_of=as_of, mapping=table)
+        try:
+            result = map_entries(entries, as_of=as_of, mapping=table)
+        except Exception as exc:  # a defect met in one patient's data must not end the export's run
+            problem = f"internal error while mapping ({type(exc).__name__}); please report"
+            yield BulkResult(source, None, None, [FieldError(source, problem, "internal")])
+            continue
         yield BulkResult(source, result.patient, result.report, result.errors)

@@ -11,7 +11,7 @@ from ivig_cds.errors import FieldError
 
 from .values import first_date, is_obj
 
-__all__ = ["DATE_PATHS", "READ_TYPES", "Index", "Item", "check_shape"]
+__all__ = ["DATE_PATHS", "READ_TYPES", "Index", "Item", "check_shape", "unicode_text"]
 
 READ_TYPES = frozenset(
     {
@@ -148,7 +148,13 @@ _ELEMENTS: dict[str, dict[str, str]] = {
         "recordedDate": _STRING,
         "reaction": _ARRAY,
     },
-    "Procedure": {"performedDateTime": _STRING, "performedPeriod": _OBJECT, "outcome": _OBJECT},
+    "Procedure": {
+        "performedDateTime": _STRING,
+        "performedPeriod": _OBJECT,
+        "outcome": _OBJECT,
+        "statusReason": _OBJECT,
+        "reasonCode": _ARRAY,
+    },
     "MedicationRequest": {
         "intent": _STRING,
         "authoredOn": _STRING,
@@ -206,6 +212,18 @@ def _accepted(want: str, value: object) -> bool:
     return want == _INTEGER and isinstance(value, int) and not isinstance(value, bool)
 
 
+_NOT_UNICODE = "resourceType or id holds an unpaired UTF-16 surrogate (\\uD800-\\uDFFF): not Unicode text"
+
+
+def unicode_text(text: str) -> bool:
+    """Whether ``text`` is Unicode that can be written out (JSON's ``\\ud800`` escapes can make it not)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def check_shape(resource: Mapping[str, Any], where: str) -> FieldError | None:
     """An error when ``resource`` is not an R4 resource the adapter can read safely, else ``None``.
 
@@ -215,6 +233,8 @@ def check_shape(resource: Mapping[str, Any], where: str) -> FieldError | None:
     kind = resource.get("resourceType")
     if not isinstance(kind, str) or not kind:
         return FieldError(where, "not a FHIR resource (no resourceType)", "fhir_shape")
+    if len(kind) > 64 or not unicode_text(kind):  # no FHIR type is longer; a message must print whole
+        return FieldError(where, "resourceType is not a FHIR resource type name", "fhir_shape")
     if kind in _LATER_TYPES:
         return FieldError(
             where, f"{kind} is not an R4 resource type (R4B/R5 data?): only FHIR R4 is read", "fhir_version"
@@ -331,8 +351,12 @@ class Index:
             rid = resource.get("id")
             if type(rid) is not str:
                 rid = None
+            elif not unicode_text(rid) or (isinstance(kind, str) and not unicode_text(kind)):
+                index.errors.append(FieldError(loc, _NOT_UNICODE, "fhir_shape"))  # its id would not print
+                continue
             if problem is not None:
-                label = f"{loc} ({kind}/{rid})" if isinstance(kind, str) and rid else loc
+                named = isinstance(kind, str) and len(kind) <= 64  # never a 100,000-character type in a label
+                label = f"{loc} ({kind}/{rid[:64]})" if named and rid else loc
                 index.errors.append(FieldError(label, problem.msg, problem.type))
                 continue
             assert isinstance(kind, str)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import math
 from collections.abc import Iterable, Mapping
@@ -9,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from .index import Index, Item
+from .index import Index, Item, unicode_text
 from .mapping import Code, CodeSet, FhirMapping, contains_words, words
 from .report import ReportBuilder
 from .values import LATEST as _LATEST
@@ -102,8 +103,10 @@ def identify(item: Item, index: Index, mapping: FhirMapping) -> MedInfo:
             return known
     concepts, medications = _concepts(item, index)
     pairs = [p for c in concepts for p in codings(c)]
-    texts = [t for c in concepts for t in codeable_text(c)]
+    texts = [t for c in concepts for t in codeable_text(c) if unicode_text(t)]  # else it could not be written
     first_text = concepts[0].get("text") if concepts else None
+    if isinstance(first_text, str) and not unicode_text(first_text):
+        first_text = None
     # What the codes and names say depends on them alone (orders and infusions repeat one medication):
     # decided once per table and content; the strength comes from this resource's Medication.
     key = (tuple(pairs), tuple(texts), first_text if isinstance(first_text, str) else None)
@@ -151,7 +154,7 @@ def _recognise(
         info.ivig = True
         info.unverified = ivig_code if ivig_code is not None and not ivig_code.verified else None
         text = concepts[0].get("text") if concepts else None
-        info.product = text if isinstance(text, str) and text.strip() else product
+        info.product = text if isinstance(text, str) and text.strip() and unicode_text(text) else product
         return info
     if not hits:
         for agent, names in mapping.agent_names.items():
@@ -223,6 +226,11 @@ class DoseStep:
     source: str
 
 
+def dosages_of(item: Item) -> list[Mapping[str, Any]]:
+    """The Dosage objects of a request (``dosageInstruction``) or a statement/administration (``dosage``)."""
+    return _dosages(item)
+
+
 def _dosages(item: Item) -> list[Mapping[str, Any]]:
     key = "dosageInstruction" if item.kind == "MedicationRequest" else "dosage"
     value = item.resource.get(key)
@@ -268,14 +276,19 @@ def dose_steps(
         start = start or own_start
         if start is None:
             continue
+        if end is not None and end < start:
+            rb.warn(ref, _GC_FIELD if need_dose else "therapies", "a dose step ends before it starts: not mapped")
+            continue
         raw.append((start, end, _mg_per_day(d, info, mapping, rb, ref, quiet) if need_dose else None))
     if need_dose and not quiet and not dosages and own_start is not None:
         rb.warn(ref, _GC_FIELD, "no dosage: the glucocorticoid dose is not recorded")
     raw.sort(key=lambda s: (s[0], s[1] or date.max))
+    starts = [s for s, _, _ in raw]
     steps: list[DoseStep] = []
-    for i, (start, end, mg) in enumerate(raw):
+    for start, end, mg in raw:
         if end is None:  # an open step holds until the resource's next (later) step, else the resource's end
-            later = next((s for s, _, _ in raw[i + 1 :] if s > start), None)
+            k = bisect.bisect_right(starts, start)
+            later = starts[k] if k < len(starts) else None
             end = later - timedelta(days=1) if later is not None else own_end
         steps.append(DoseStep(start, end, mg, ref))
     return steps
@@ -358,11 +371,15 @@ def _mg_per_day(
         return None
     per_day = mg * frequency / (period * days)
     if not math.isfinite(per_day):
-        rb.warn(ref, _GC_FIELD, "timing.repeat frequency/period/periodUnit unusable: not mapped")
+        rb.warn(ref, _GC_FIELD, "dose × frequency ÷ period is not a finite number of mg/day: not mapped")
         return None
     if (raw_frequency, raw_period, repeat.get("periodUnit", "d")) != (1, 1, "d"):
         rb.convert(ref, _GC_FIELD, "mg/day = dose × frequency ÷ period")
     return per_day
+
+
+_OVERLAP_NOTES = 20
+"""Overlap warnings named per resource; beyond them one note counts the rest."""
 
 
 def step_function(
@@ -382,15 +399,32 @@ def step_function(
             points.add(step.end + timedelta(days=1))
     out: list[tuple[date, float, list[str]]] = []
     reported: set[tuple[str, str]] = set()
+    noted: dict[str, int] = {}  # overlap notes per resource (bounded: a record of many overlapping orders)
+    more: dict[str, int] = {}
+    nxt = 0
+    active: list[int] = []  # indexes into spans, in spans order (the order doses are added in)
     for day in sorted(points):
         if as_of is not None and day > as_of:
             break
-        active = [(s, mg) for s, mg in spans if s.start <= day and (s.end is None or day <= s.end)]
-        sources = sorted({s.source for s, _ in active})
-        for a in sources:
-            for b in sources:
-                if a < b and (a, b) not in reported:
-                    reported.add((a, b))
-                    rb.warn(a, _GC_FIELD, f"overlaps {b}: the two glucocorticoid doses are added")
-        out.append((day, sum(mg for _, mg in active), sources))
+        started = []
+        while nxt < len(spans) and spans[nxt][0].start <= day:
+            started.append(nxt)
+            active.append(nxt)
+            nxt += 1
+        active = [j for j in active if spans[j][0].end is None or day <= spans[j][0].end]  # type: ignore[operator]
+        sources = sorted({spans[j][0].source for j in active})
+        for new in sorted({spans[j][0].source for j in started if j in active}):  # pairs first met today
+            for other in sources:
+                pair = (min(new, other), max(new, other))
+                if new == other or pair in reported:
+                    continue
+                reported.add(pair)
+                if noted.get(pair[0], 0) < _OVERLAP_NOTES:
+                    noted[pair[0]] = noted.get(pair[0], 0) + 1
+                    rb.warn(pair[0], _GC_FIELD, f"overlaps {pair[1]}: the two glucocorticoid doses are added")
+                else:
+                    more[pair[0]] = more.get(pair[0], 0) + 1
+        out.append((day, sum(spans[j][1] for j in active), sources))
+    for source, count in more.items():
+        rb.warn(source, _GC_FIELD, f"overlaps {count} more glucocorticoid doses: all are added")
     return out

@@ -52,7 +52,7 @@ def validate_resources(doc: Mapping[str, Any]) -> list[FieldError]:
     if doc.get("resourceType") == "Bundle":
         entries = [
             (f"entry[{i}]", e.get("resource"))
-            for i, e in enumerate(doc.get("entry") or [])
+            for i, e in enumerate(doc["entry"] if isinstance(doc.get("entry"), list) else [])
             if isinstance(e, Mapping)
         ]
     else:

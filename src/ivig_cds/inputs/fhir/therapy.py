@@ -10,7 +10,16 @@ from typing import Any
 from .clinical import outcome_of
 from .index import Index, Item
 from .mapping import FhirMapping
-from .medications import DoseStep, MappingProblem, MedInfo, dose_steps, identify, resource_period, step_function
+from .medications import (
+    DoseStep,
+    MappingProblem,
+    MedInfo,
+    dosages_of,
+    dose_steps,
+    identify,
+    resource_period,
+    step_function,
+)
 from .report import ReportBuilder
 from .values import array, first_date, is_obj, quantity, reference
 
@@ -384,8 +393,8 @@ def _discontinued(requests: list[Item], rb: ReportBuilder) -> str | None:
     for item in requests:
         start, end = resource_period(item)
         bounds = []
-        for d in item.resource.get("dosageInstruction") or []:
-            end_d, _, _ = first_date(d, "timing.repeat.boundsPeriod.end") if is_obj(d) else (None, None, None)
+        for d in dosages_of(item):  # a request's dosageInstruction, a statement's dosage
+            end_d, _, _ = first_date(d, "timing.repeat.boundsPeriod.end")
             if end_d is not None:
                 bounds.append(end_d)
         end = end or (max(bounds) if bounds else None)
@@ -422,6 +431,9 @@ def _order(
     """The draft IVIG MedicationRequest (CDS Hooks draftOrders) as ``ivig_order``."""
     chosen: dict[str, Any] | None = None
     for item in drafts:
+        if item.kind != "MedicationRequest":  # draftOrders may hold other requests: not an IVIG order
+            rb.ignored[item.kind] += 1
+            continue
         info = _identify(item, index, mapping, out)
         if info is None or not info.ivig:
             rb.ignored[item.kind] += 1
@@ -433,7 +445,7 @@ def _order(
         order: dict[str, Any] = {"source": item.ref}
         if info.product:
             order["product"] = info.product
-        dosage = next(iter(item.resource.get("dosageInstruction") or []), None)
+        dosage = next(iter(dosages_of(item)), None)
         if is_obj(dosage):
             _order_dosage(item, dosage, mapping, weight, rb, order)
         chosen = order

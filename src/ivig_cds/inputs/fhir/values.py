@@ -41,6 +41,8 @@ def array(value: object) -> list[Any]:
 
 
 _DATE = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?")
+_TIME = re.compile(r"T[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?(?:Z|[+-][0-9]{2}:[0-9]{2})?")
+"""The time of a dateTime/instant after its date (read leniently: the date is what is used)."""
 _EARLIEST, _LATEST = date(1800, 1, 1), date(2200, 12, 31)
 LATEST = _LATEST
 """The last date the adapter reads (later ones are "out of range")."""
@@ -63,7 +65,12 @@ def fhir_date(value: object) -> date | str | None:
 @functools.lru_cache(maxsize=8192)
 def _parse_date(value: str) -> date | str:
     """``fhir_date`` for a string (cached: the same dates recur across a patient's resources)."""
-    if len(value) >= 10 and value[4] == "-" and value[7] == "-" and (len(value) == 10 or value[10] == "T"):
+    if (
+        len(value) >= 10
+        and value[4] == "-"
+        and value[7] == "-"
+        and (len(value) == 10 or (value[10] == "T" and _TIME.fullmatch(value, 10) is not None))
+    ):
         try:
             day = date.fromisoformat(value[:10])
         except ValueError:
@@ -73,7 +80,7 @@ def _parse_date(value: str) -> date | str:
 
 
 def _slow_date(value: str) -> date | str:
-    m = _DATE.match(value)
+    m = _DATE.fullmatch(value)  # nothing after the date ("2024-02-05xyz", a newline) but a time
     if m is None:
         return "not a date"
     if m.group(2) is None or m.group(3) is None:
