@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import heapq
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -378,53 +379,81 @@ def _mg_per_day(
     return per_day
 
 
-_OVERLAP_NOTES = 20
-"""Overlap warnings named per resource; beyond them one note counts the rest."""
+_MORE_OVERLAPS = "more overlapping glucocorticoid doses than the notes name: all are added"
+_OVERLAP_NOTES = 100
+"""Overlap warnings named per mapping; beyond them one note says there are more (a record of thousands of
+overlapping orders must not cost thousands squared)."""
 
 
 def step_function(
     intervals: Iterable[tuple[DoseStep, float]], as_of: date | None, rb: ReportBuilder
-) -> list[tuple[date, float, list[str]]]:
-    """The prednisone-equivalent step function of overlapping dose intervals: ``(date, mg/day, sources)``.
+) -> list[tuple[date, float, str]]:
+    """The prednisone-equivalent step function of overlapping dose intervals: ``(date, mg/day, source)``.
 
     Each interval holds from its start to its end (inclusive); an open interval of a resource holds until
-    that resource's next step. The dose on a day is the sum of the intervals covering it; intervals of
-    different resources that overlap are summed and reported.
+    that resource's next step. The dose on a day is the sum of the intervals covering it (added in start
+    order), ``source`` the first (sorted) resource of them, ``""`` when none covers the day; intervals of
+    different resources that overlap are summed and reported. A sweep: each interval enters and leaves once.
     """
     spans = sorted(intervals, key=lambda x: (x[0].start, x[0].source))
     points: set[date] = set()
+    leaving: set[date] = set()  # days after an interval's last day
     for step, _ in spans:
         points.add(step.start)
         if step.end is not None:
             points.add(step.end + timedelta(days=1))
-    out: list[tuple[date, float, list[str]]] = []
+            leaving.add(step.end + timedelta(days=1))
+    out: list[tuple[date, float, str]] = []
     reported: set[tuple[str, str]] = set()
-    noted: dict[str, int] = {}  # overlap notes per resource (bounded: a record of many overlapping orders)
-    more: dict[str, int] = {}
+    counts: dict[str, int] = {}  # active intervals per resource
+    first: list[str] = []  # a heap of active resources (stale entries skipped)
+    notes = 0
     nxt = 0
+    total = 0.0
     active: list[int] = []  # indexes into spans, in spans order (the order doses are added in)
     for day in sorted(points):
         if as_of is not None and day > as_of:
             break
+        left = day in leaving
+        if left:
+            kept = []
+            for j in active:
+                end = spans[j][0].end
+                if end is None or day <= end:
+                    kept.append(j)
+                else:
+                    counts[spans[j][0].source] -= 1
+            active = kept
         started = []
         while nxt < len(spans) and spans[nxt][0].start <= day:
-            started.append(nxt)
-            active.append(nxt)
+            step, mg = spans[nxt]
+            if step.end is None or day <= step.end:
+                active.append(nxt)
+                started.append(step.source)
+                if counts.get(step.source, 0) == 0:
+                    heapq.heappush(first, step.source)
+                counts[step.source] = counts.get(step.source, 0) + 1
+                total += mg
             nxt += 1
-        active = [j for j in active if spans[j][0].end is None or day <= spans[j][0].end]  # type: ignore[operator]
-        sources = sorted({spans[j][0].source for j in active})
-        for new in sorted({spans[j][0].source for j in started if j in active}):  # pairs first met today
-            for other in sources:
-                pair = (min(new, other), max(new, other))
-                if new == other or pair in reported:
-                    continue
-                reported.add(pair)
-                if noted.get(pair[0], 0) < _OVERLAP_NOTES:
-                    noted[pair[0]] = noted.get(pair[0], 0) + 1
+        if left:
+            total = sum(spans[j][1] for j in active)  # recomputed after a removal: no drift
+        while first and counts.get(first[0], 0) == 0:
+            heapq.heappop(first)
+        if notes < _OVERLAP_NOTES:
+            for new in sorted(set(started)):  # pairs first met today
+                for other in counts:
+                    if other == new or counts[other] == 0:
+                        continue
+                    pair = (min(new, other), max(new, other))
+                    if pair in reported:
+                        continue
+                    reported.add(pair)
+                    notes += 1
                     rb.warn(pair[0], _GC_FIELD, f"overlaps {pair[1]}: the two glucocorticoid doses are added")
-                else:
-                    more[pair[0]] = more.get(pair[0], 0) + 1
-        out.append((day, sum(spans[j][1] for j in active), sources))
-    for source, count in more.items():
-        rb.warn(source, _GC_FIELD, f"overlaps {count} more glucocorticoid doses: all are added")
+                    if notes >= _OVERLAP_NOTES:
+                        rb.warn(spans[0][0].source, _GC_FIELD, _MORE_OVERLAPS)
+                        break
+                if notes >= _OVERLAP_NOTES:
+                    break
+        out.append((day, total if active else 0, first[0] if first else ""))
     return out

@@ -166,12 +166,12 @@ def map_medications(
             therapies.append(therapy)
             rb.used(item.kind, item.ref)
     out.therapies = _merge(therapies, rb)
-    for day, mg, sources in step_function(gc_intervals, as_of, rb):
+    for day, mg, source in step_function(gc_intervals, as_of, rb):
         out.glucocorticoid_doses.append(
             {
                 "date": day.isoformat(),
                 "prednisone_mg_per_day": round(mg, 4),
-                "source": sources[0] if sources else _gc_source(gc_intervals, day),
+                "source": source or _gc_source(gc_intervals, day),
             }
         )
     for step, _ in gc_intervals:
