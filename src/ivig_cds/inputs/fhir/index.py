@@ -217,6 +217,8 @@ _NOT_UNICODE = "resourceType or id holds an unpaired UTF-16 surrogate (\\uD800-\
 
 def unicode_text(text: str) -> bool:
     """Whether ``text`` is Unicode that can be written out (JSON's ``\\ud800`` escapes can make it not)."""
+    if text.isascii():  # almost every id and type: no encoding needed to know
+        return True
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -233,7 +235,7 @@ def check_shape(resource: Mapping[str, Any], where: str) -> FieldError | None:
     kind = resource.get("resourceType")
     if not isinstance(kind, str) or not kind:
         return FieldError(where, "not a FHIR resource (no resourceType)", "fhir_shape")
-    if len(kind) > 64 or not unicode_text(kind):  # no FHIR type is longer; a message must print whole
+    if kind not in _SHAPES and (len(kind) > 64 or not unicode_text(kind)):  # no FHIR type is longer
         return FieldError(where, "resourceType is not a FHIR resource type name", "fhir_shape")
     if kind in _LATER_TYPES:
         return FieldError(
