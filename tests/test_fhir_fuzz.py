@@ -448,3 +448,12 @@ def test_a_dose_no_float_can_multiply_is_named_as_the_dose() -> None:
     assert "dose × frequency ÷ period is not a finite number of mg/day: not mapped" in warnings_of(
         result.report, "MedicationRequest/gc"
     )
+
+
+def test_a_dose_count_is_said_to_be_unread_not_silently_open_ended() -> None:
+    counted = dosage(qty(10, "mg"), "2023-01-01")
+    counted["timing"]["repeat"]["count"] = 3
+    result = map_resources([*base(), med_request("gc", "8640", counted)])
+    assert "timing.repeat.count/boundsRange not read: the step holds until the next one or the end" in warnings_of(
+        result.report, "MedicationRequest/gc"
+    )

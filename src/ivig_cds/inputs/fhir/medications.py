@@ -280,6 +280,14 @@ def dose_steps(
         if end is not None and end < start:
             rb.warn(ref, _GC_FIELD if need_dose else "therapies", "a dose step ends before it starts: not mapped")
             continue
+        timing = d.get("timing")
+        repeat = timing.get("repeat") if is_obj(timing) else None
+        if end is None and is_obj(repeat) and ("count" in repeat or "boundsRange" in repeat):
+            rb.warn(
+                ref,
+                _GC_FIELD if need_dose else "therapies",
+                "timing.repeat.count/boundsRange not read: the step holds until the next one or the end",
+            )
         raw.append((start, end, _mg_per_day(d, info, mapping, rb, ref, quiet) if need_dose else None))
     if need_dose and not quiet and not dosages and own_start is not None:
         rb.warn(ref, _GC_FIELD, "no dosage: the glucocorticoid dose is not recorded")
