@@ -1,0 +1,288 @@
+"""IVIG from medication resources: courses from administrations, the stop date, the draft order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from .index import Index, Item
+from .mapping import FhirMapping
+from .medications import MappingProblem, MedInfo, dosages_of, identify, resource_period
+from .report import ReportBuilder
+from .values import array, first_date, is_obj, quantity
+
+__all__ = ["ENDED", "MedicationResult", "WeightAt", "courses", "discontinued", "draft_order", "identify_into"]
+
+WeightAt = Callable[[date], tuple[float, str] | None]
+"""The latest body weight (kg, source) on or before a date."""
+
+ENDED = frozenset({"completed", "stopped"})
+_MAX_COURSE_DAYS = 5
+
+
+@dataclass
+class MedicationResult:
+    """Patient-file pieces built from medication resources (records carry ``source``)."""
+
+    therapies: list[dict[str, Any]] = field(default_factory=list)
+    glucocorticoid_doses: list[dict[str, Any]] = field(default_factory=list)
+    ivig_courses: list[dict[str, Any]] = field(default_factory=list)
+    ivig_discontinued_on: str | None = None
+    ivig_order: dict[str, Any] | None = None
+    admin_course: dict[str, int] = field(default_factory=dict)  # MedicationAdministration ref -> course index
+    problems: list[MappingProblem] = field(default_factory=list)
+
+
+def identify_into(item: Item, index: Index, mapping: FhirMapping, out: MedicationResult) -> MedInfo | None:
+    try:
+        return identify(item, index, mapping)
+    except MappingProblem as exc:
+        out.problems.append(exc)
+        return None
+
+
+def _admin_day(item: Item) -> date | None:
+    return item.day()[0]  # effectiveDateTime, else effectivePeriod.start
+
+
+def courses(
+    admins: list[tuple[Item, MedInfo]],
+    mapping: FhirMapping,
+    weight_at: WeightAt,
+    rb: ReportBuilder,
+    out: MedicationResult,
+) -> None:
+    """IVIG courses: administrations on consecutive days are one course; grams ÷ the weight before the course."""
+    per_day: dict[date, list[tuple[Item, MedInfo]]] = {}
+    for item, info in admins:
+        day = _admin_day(item)
+        if day is None:
+            rb.warn(item.ref, "ivig_courses", "no effective date: not mapped")
+            continue
+        if item.resource.get("status") == "stopped":
+            rb.warn(item.ref, "ivig_courses", "infusion stopped early: the recorded dose is used")
+        per_day.setdefault(day, []).append((item, info))
+    days = sorted(per_day)
+    runs: list[list[date]] = []
+    for day in days:
+        if runs and day == runs[-1][-1] + timedelta(days=1):
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    for run in runs:
+        first = per_day[run[0]][0][0]
+        refs = [i.ref for d in run for i, _ in per_day[d]]
+        if len(run) > _MAX_COURSE_DAYS:
+            rb.warn(
+                first.ref, "ivig_courses", f"{len(run)} consecutive infusion days (a course holds 1-5): not mapped"
+            )
+            continue
+        weight = weight_at(run[0])
+        daily: list[float] = []
+        rates: list[float] = []
+        unusable = False
+        for day in run:
+            total = 0.0
+            for item, _ in per_day[day]:
+                dose = _admin_dose(item, mapping, weight, rb)
+                if dose is None:
+                    unusable = True
+                    break
+                total += dose
+                rate = _rate(
+                    item.resource.get("dosage", {}).get("rateQuantity")
+                    if is_obj(item.resource.get("dosage"))
+                    else None,
+                    mapping,
+                )
+                if rate is not None:
+                    rates.append(rate)
+                elif is_obj(item.resource.get("dosage")) and "rateRatio" in item.resource["dosage"]:
+                    rb.warn(
+                        item.ref,
+                        "ivig_courses.max_rate_mg_kg_min",
+                        "rate given as a ratio (e.g. mL/min): not mapped",
+                    )
+            daily.append(total)
+        if unusable:
+            continue
+        dose = sum(daily) / len(daily)
+        if len(set(round(d, 6) for d in daily)) > 1:
+            rb.warn(first.ref, "ivig_courses", "daily doses differ within the course: their mean is recorded")
+        if not 0.1 <= dose <= 2.0:
+            rb.warn(first.ref, "ivig_courses", "daily dose outside 0.1-2.0 g/kg: not mapped")
+            continue
+        products = [info.product for d in run for _, info in per_day[d] if info.product]
+        if len(set(products)) > 1:
+            rb.warn(
+                first.ref, "ivig_courses.product", "different products within one course: the first is recorded"
+            )
+        course: dict[str, Any] = {
+            "start": run[0].isoformat(),
+            "days": len(run),
+            "dose_g_per_kg_per_day": round(dose, 6),
+            "source": first.ref,
+        }
+        if products:
+            course["product"] = products[0]
+        if rates:
+            course["max_rate_mg_kg_min"] = max(rates)
+        for ref in refs:
+            out.admin_course[ref] = len(out.ivig_courses)
+            rb.used("MedicationAdministration", ref)
+        out.ivig_courses.append(course)
+
+
+def _admin_dose(
+    item: Item, mapping: FhirMapping, weight: tuple[float, str] | None, rb: ReportBuilder
+) -> float | None:
+    dosage = item.resource.get("dosage")
+    q = quantity(dosage.get("dose")) if is_obj(dosage) else None
+    if q is None or isinstance(q, str) or q.comparator:
+        rb.warn(item.ref, "ivig_courses", "no usable dosage.dose: the course is not mapped")
+        return None
+    per_kg = mapping.unit("dose_g_per_kg").convert(q.value, q.unit)
+    if per_kg is not None:
+        return per_kg
+    grams = mapping.unit("dose_g").convert(q.value, q.unit)
+    if grams is None:
+        rb.warn(
+            item.ref,
+            "ivig_courses",
+            f"dose unit {str(q.unit)[:32]!r} is not grams or g/kg: the course is not mapped",
+        )
+        return None
+    if weight is None:
+        rb.warn(item.ref, "ivig_courses", "dose in grams but no body weight on or before the course: not mapped")
+        return None
+    rb.convert(item.ref, "ivig_courses", f"grams ÷ body weight of {weight[1]} → g/kg")
+    return grams / weight[0]
+
+
+def _rate(value: object, mapping: FhirMapping) -> float | None:
+    q = quantity(value)
+    if q is None or isinstance(q, str) or q.comparator:
+        return None
+    rate = mapping.unit("rate_mg_kg_min").convert(q.value, q.unit)
+    return rate if rate is not None and rate > 0 else None
+
+
+def discontinued(requests: list[Item], rb: ReportBuilder) -> str | None:
+    """The latest end of a stopped/completed IVIG order or statement, unless a later one is active."""
+    stops: list[tuple[date, str]] = []
+    active: list[date] = []
+    for item in requests:
+        start, end = resource_period(item)
+        bounds = []
+        for d in dosages_of(item):  # a request's dosageInstruction, a statement's dosage
+            end_d, _, _ = first_date(d, "timing.repeat.boundsPeriod.end")
+            if end_d is not None:
+                bounds.append(end_d)
+        end = end or (max(bounds) if bounds else None)
+        status = item.resource.get("status")
+        if status in ENDED:
+            if end is None:
+                rb.warn(
+                    item.ref,
+                    "ivig_discontinued_on",
+                    f"IVIG {item.kind} {status} without an end date: ivig_discontinued_on not recorded",
+                )
+            else:
+                stops.append((end, item.ref))
+        elif status == "active" and start is not None:
+            active.append(start)
+    if not stops:
+        return None
+    day, ref = max(stops)
+    if any(a > day for a in active):
+        rb.convert(ref, "ivig_discontinued_on", "a later IVIG order is active: IVIG not discontinued")
+        return None
+    rb.convert(ref, "ivig_discontinued_on", "end of the stopped IVIG order")
+    return day.isoformat()
+
+
+def draft_order(
+    drafts: Sequence[Item],
+    index: Index,
+    mapping: FhirMapping,
+    weight: tuple[float, str] | None,
+    rb: ReportBuilder,
+    out: MedicationResult,
+) -> dict[str, Any] | None:
+    """The draft IVIG MedicationRequest (CDS Hooks draftOrders) as ``ivig_order``."""
+    chosen: dict[str, Any] | None = None
+    for item in drafts:
+        if item.kind != "MedicationRequest":  # draftOrders may hold other requests: not an IVIG order
+            rb.ignored[item.kind] += 1
+            continue
+        info = identify_into(item, index, mapping, out)
+        if info is None or not info.ivig:
+            rb.ignored[item.kind] += 1
+            continue
+        rb.used(item.kind, item.ref)
+        if chosen is not None:
+            rb.warn(item.ref, "ivig_order", f"a second draft IVIG order: {chosen['source']} is used")
+            continue
+        order: dict[str, Any] = {"source": item.ref}
+        if info.product:
+            order["product"] = info.product
+        dosage = next(iter(dosages_of(item)), None)
+        if is_obj(dosage):
+            _order_dosage(item, dosage, mapping, weight, rb, order)
+        chosen = order
+    return chosen
+
+
+def _order_dosage(
+    item: Item,
+    dosage: Mapping[str, Any],
+    mapping: FhirMapping,
+    weight: tuple[float, str] | None,
+    rb: ReportBuilder,
+    order: dict[str, Any],
+) -> None:
+    rate = next(iter(array(dosage.get("doseAndRate"))), None)
+    if is_obj(rate):
+        q = quantity(rate.get("doseQuantity"))
+        if not (q is None or isinstance(q, str)):
+            per_kg = mapping.unit("dose_g_per_kg").convert(q.value, q.unit)
+            grams = mapping.unit("dose_g").convert(q.value, q.unit)
+            if per_kg is None and grams is not None and weight is not None:
+                per_kg = grams / weight[0]
+                rb.convert(
+                    item.ref, "ivig_order.dose_g_per_kg_per_day", f"grams ÷ body weight of {weight[1]} → g/kg"
+                )
+            if per_kg is None:
+                rb.warn(
+                    item.ref,
+                    "ivig_order.dose_g_per_kg_per_day",
+                    "dose not in g/kg (or grams with a weight): not mapped",
+                )
+            elif not 0.1 <= per_kg <= 2.0:
+                rb.warn(
+                    item.ref, "ivig_order.dose_g_per_kg_per_day", "ordered dose outside 0.1-2.0 g/kg: not mapped"
+                )
+            else:
+                order["dose_g_per_kg_per_day"] = round(per_kg, 6)
+        max_rate = _rate(rate.get("rateQuantity"), mapping)
+        if max_rate is not None:
+            order["max_rate_mg_kg_min"] = max_rate
+    repeat = dosage.get("timing", {}).get("repeat", {}) if is_obj(dosage.get("timing")) else {}
+    if is_obj(repeat):
+        start, _, _ = first_date(repeat, "boundsPeriod.start")
+        if start is not None:
+            order["start"] = start.isoformat()
+        count = repeat.get("count")
+        if isinstance(count, int) and not isinstance(count, bool):
+            if (
+                1 <= count <= _MAX_COURSE_DAYS
+                and repeat.get("frequency", 1) == 1
+                and repeat.get("periodUnit", "d") == "d"
+            ):
+                order["days"] = count
+            else:
+                rb.warn(
+                    item.ref, "ivig_order.days", "timing.repeat.count is not 1-5 daily infusions: days not mapped"
+                )
