@@ -119,6 +119,22 @@ def test_evaluate_a_bulk_export_directory(tmp_path: Path, capsys: pytest.Capture
     assert "not a JSON resource line" in captured.err
 
 
+def test_a_junk_first_line_does_not_turn_a_bulk_file_into_patient_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines: dict[str, list[str]] = {}
+    for entry in bundle_from_patient(load_patient(RELAPSE))["entry"]:
+        lines.setdefault(entry["resource"]["resourceType"], []).append(json.dumps(entry["resource"]))
+    lines["Observation"].insert(0, "[1, 2]")  # the first line of a file is not a resource
+    for kind, rows in lines.items():
+        (tmp_path / f"{kind}.ndjson").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    assert main(["evaluate", str(tmp_path), "--format", "ndjson", "--backend", "reference"]) == 2
+    captured = capsys.readouterr()
+    records = [json.loads(line) for line in captured.out.splitlines()]
+    assert sorted(r.get("patient_id", "error") for r in records) == ["error", "ex-relapse"]
+    assert "2 records: 1 evaluated, 1 invalid" in captured.err
+
+
 def test_a_site_mapping_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     table = (ROOT / "rules" / "fhir" / "mapping.yaml").read_text(encoding="utf-8")
     site = tmp_path / "site.yaml"

@@ -143,16 +143,25 @@ def with_mapping(evaluation: _M, report: MappingReport | None) -> _M:
     return evaluation.model_copy(update={"mapping": report.to_dict()})
 
 
-def sniff_ndjson(path: Path) -> bool:
-    """Whether the first non-blank line of an NDJSON file is a FHIR resource (a Bulk Data file)."""
+def sniff_ndjson(path: Path, lines: int = 8) -> bool:
+    """Whether an NDJSON file is a Bulk Data file: among its first ``lines`` non-blank lines one is a FHIR
+    resource and none a patient file (one junk first line does not turn an export into patient files)."""
+    seen = 0
+    resource = False
     try:
         with path.open("rb") as handle:
             for line in handle:
-                if line.strip():
-                    return b'"resourceType"' in line
+                if not line.strip():
+                    continue
+                if b'"schema_version"' in line:
+                    return False
+                resource = resource or b'"resourceType"' in line
+                seen += 1
+                if seen >= lines:
+                    break
     except OSError:
         return False
-    return False
+    return resource
 
 
 def bulk_bundles(paths: Iterable[Path]) -> Iterator[tuple[str, bytes | None, tuple[FieldError, ...]]]:
