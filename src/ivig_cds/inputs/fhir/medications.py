@@ -229,10 +229,6 @@ class DoseStep:
 
 def dosages_of(item: Item) -> list[Mapping[str, Any]]:
     """The Dosage objects of a request (``dosageInstruction``) or a statement/administration (``dosage``)."""
-    return _dosages(item)
-
-
-def _dosages(item: Item) -> list[Mapping[str, Any]]:
     key = "dosageInstruction" if item.kind == "MedicationRequest" else "dosage"
     value = item.resource.get(key)
     return [d for d in value if is_obj(d)] if isinstance(value, list) else []
@@ -261,7 +257,7 @@ def dose_steps(
     """
     ref = item.ref
     own_start, own_end = resource_period(item)
-    bounded = [(d, _bounds(d)) for d in _dosages(item)]
+    bounded = [(d, _bounds(d)) for d in dosages_of(item)]
     timed = [(d, b) for d, b in bounded if b[0] is not None]
     if len(bounded) > 1 and len(timed) < len(bounded):
         rb.warn(
