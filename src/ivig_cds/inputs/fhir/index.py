@@ -212,7 +212,7 @@ def _accepted(want: str, value: object) -> bool:
     return want == _INTEGER and isinstance(value, int) and not isinstance(value, bool)
 
 
-_NOT_UNICODE = "resourceType or id holds an unpaired UTF-16 surrogate (\\uD800-\\uDFFF): not Unicode text"
+_NOT_UNICODE = "id holds an unpaired UTF-16 surrogate (\\uD800-\\uDFFF): not Unicode text"
 
 
 def unicode_text(text: str) -> bool:
@@ -247,7 +247,8 @@ def check_shape(resource: Mapping[str, Any], where: str) -> FieldError | None:
         spec = expected.get(key)
         if spec is not None and type(value) not in spec[0]:
             odd = (odd or []) + [key]
-    if odd is None and kind != "Medication" and ("id" not in resource or type(resource["id"]) is str):
+    rid = resource.get("id")
+    if odd is None and kind != "Medication" and ("id" not in resource or (type(rid) is str and unicode_text(rid))):
         return None  # the usual case: no R5 element, every element of its type
     later: list[str] = []
     wrong = None
@@ -274,8 +275,10 @@ def check_shape(resource: Mapping[str, Any], where: str) -> FieldError | None:
             " medicationCodeableConcept/medicationReference, effective[x], performed[x])",
             "fhir_version",
         )
-    if "id" in resource and type(resource["id"]) is not str:
+    if "id" in resource and type(rid) is not str:
         return FieldError(where, f"{kind}.id must be a string", "fhir_shape")
+    if type(rid) is str and not unicode_text(rid):
+        return FieldError(where, _NOT_UNICODE, "fhir_shape")
     if wrong is not None:
         return FieldError(where, wrong, "fhir_shape")
     return None
@@ -351,13 +354,11 @@ class Index:
             problem = check_shape(resource, loc)
             kind = resource.get("resourceType")
             rid = resource.get("id")
-            if type(rid) is not str:
-                rid = None
-            elif not unicode_text(rid) or (isinstance(kind, str) and not unicode_text(kind)):
-                index.errors.append(FieldError(loc, _NOT_UNICODE, "fhir_shape"))  # its id would not print
-                continue
+            if type(rid) is not str or not unicode_text(rid):
+                rid = None  # (check_shape refused it): only an id that prints is named
             if problem is not None:
-                named = isinstance(kind, str) and len(kind) <= 64  # never a 100,000-character type in a label
+                # a label names the type and id only when they print, and never a 100,000-character type
+                named = isinstance(kind, str) and len(kind) <= 64 and unicode_text(kind)
                 label = f"{loc} ({kind}/{rid[:64]})" if named and rid else loc
                 index.errors.append(FieldError(label, problem.msg, problem.type))
                 continue

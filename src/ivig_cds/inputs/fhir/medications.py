@@ -9,7 +9,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from .index import Index, Item, unicode_text
 from .mapping import Code, CodeSet, FhirMapping, contains_words, words
@@ -97,7 +97,7 @@ def identify(item: Item, index: Index, mapping: FhirMapping) -> MedInfo:
             tuple((c.get("system"), c.get("code"), c.get("display")) if type(c) is dict else c for c in coding),
         )
         try:
-            known = _agent_index(mapping)[3].get(raw)
+            known = _agent_index(mapping).by_raw.get(raw)
         except TypeError:  # an unhashable element (malformed): the full reading below
             known = raw = None
         if known is not None:
@@ -111,7 +111,7 @@ def identify(item: Item, index: Index, mapping: FhirMapping) -> MedInfo:
     # What the codes and names say depends on them alone (orders and infusions repeat one medication):
     # decided once per table and content; the strength comes from this resource's Medication.
     key = (tuple(pairs), tuple(texts), first_text if isinstance(first_text, str) else None)
-    memo = _agent_index(mapping)[2]
+    memo = _agent_index(mapping).by_content
     info = memo.get(key)
     if info is None:
         info = _recognise(pairs, texts, concepts, mapping)
@@ -121,7 +121,7 @@ def identify(item: Item, index: Index, mapping: FhirMapping) -> MedInfo:
     if info.agent is not None and medications:
         info = dataclasses.replace(info, strength_mg=_strength(medications, mapping))
     elif raw is not None:
-        by_raw = _agent_index(mapping)[3]
+        by_raw = _agent_index(mapping).by_raw
         if len(by_raw) > 4096:
             by_raw.clear()
         by_raw[raw] = info
@@ -134,7 +134,8 @@ def _recognise(
     """``identify`` from the medication's codes and names (the strength is left to the caller)."""
     info = MedInfo(texts=texts)
     hits: dict[str, Code] = {}
-    exact, prefixed, _, _ = _agent_index(mapping)
+    tables = _agent_index(mapping)
+    exact, prefixed = tables.exact, tables.prefixed
     for pair in pairs:
         found = exact.get(pair)
         if found is not None:
@@ -172,18 +173,20 @@ def _recognise(
     return info
 
 
-_AgentIndex = tuple[
-    dict[tuple[str, str], tuple[str, Code]],
-    list[tuple[str, CodeSet]],
-    dict[tuple[object, ...], MedInfo],
-    dict[tuple[object, ...], MedInfo],
-]
+class _AgentIndex(NamedTuple):
+    """A table's agent codes made fast to match, and what was recognised (each table keeps its own)."""
+
+    exact: dict[tuple[str, str], tuple[str, Code]]  # (system, code) -> (agent, Code), exact codes
+    prefixed: list[tuple[str, CodeSet]]  # the agents that have prefix codes, in table order
+    by_content: dict[tuple[object, ...], MedInfo]  # (codings, names, text) -> what they say
+    by_raw: dict[tuple[object, ...], MedInfo]  # an inline concept as written -> what it says
+
+
 _AGENT_INDEX: dict[int, tuple[FhirMapping, _AgentIndex]] = {}
 
 
 def _agent_index(mapping: FhirMapping) -> _AgentIndex:
-    """``(system, code) -> (agent, Code)`` for the exact agent codes of a table, and the agents that have
-    prefix codes (in table order); built once per table."""
+    """The :class:`_AgentIndex` of ``mapping``, built once per table (tables are immutable)."""
     hit = _AGENT_INDEX.get(id(mapping))
     if hit is None or hit[0] is not mapping:
         index = {
@@ -195,7 +198,7 @@ def _agent_index(mapping: FhirMapping) -> _AgentIndex:
         prefixed = [(a, codes) for a, codes in mapping.agents.items() if any(c.prefix for c in codes.codes)]
         if len(_AGENT_INDEX) > 32:
             _AGENT_INDEX.clear()
-        hit = _AGENT_INDEX[id(mapping)] = (mapping, (index, prefixed, {}, {}))
+        hit = _AGENT_INDEX[id(mapping)] = (mapping, _AgentIndex(index, prefixed, {}, {}))
     return hit[1]
 
 
