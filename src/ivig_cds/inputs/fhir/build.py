@@ -182,7 +182,15 @@ def _document(
     rb: ReportBuilder,
 ) -> tuple[dict[str, Any], list[FieldError]]:
     errors: list[FieldError] = []
-    obs = observations(items, table, rb)
+    groups: dict[str, list[Item]] = {"Observation": [], "Condition": [], "Procedure": [], "AllergyIntolerance": []}
+    medications: list[Item] = []  # requests, statements and administrations, in input order
+    for item in items:
+        group = groups.get(item.kind)
+        if group is not None:
+            group.append(item)
+        elif item.kind.startswith("Medication"):
+            medications.append(item)
+    obs = observations(groups["Observation"], table, rb)
     person = demographics(patient, obs, table, rb, errors, as_of)
     weights = sorted(
         (o.day, kg, o.item.ref)
@@ -197,14 +205,12 @@ def _document(
         return (weights[k - 1][1], weights[k - 1][2]) if k else None
 
     current = (weights[-1][1], weights[-1][2]) if weights else None
-    conditions = [i for i in items if i.kind == "Condition"]
+    conditions = groups["Condition"]
     dx = diagnosis(conditions, obs, table, rb, errors)
-    meds = map_medications(
-        index, [i for i in items if i.kind.startswith("Medication")], drafts, table, weight_at, current, as_of, rb
-    )
+    meds = map_medications(index, medications, drafts, table, weight_at, current, as_of, rb)
     errors += [FieldError(f"{p.item.loc} ({p.item.ref})", p.message, "fhir_reference") for p in meds.problems]
-    therapies = meds.therapies + procedures([i for i in items if i.kind == "Procedure"], table, rb)
-    position = {i.ref: i.pos for i in items}
+    therapies = meds.therapies + procedures(groups["Procedure"], table, rb)
+    position = {i.ref: i.pos for group in (medications, groups["Procedure"]) for i in group}  # therapy sources
     therapies.sort(key=lambda t: (t["start"], position.get(t["source"], 0)))
     adverse_events(obs.get("ivig_adverse_event", []), index, meds, table, rb, errors)
     doc: dict[str, Any] = {"schema_version": 1, "patient_id": patient.id}
@@ -223,7 +229,7 @@ def _document(
         doc["ivig_discontinued_on"] = meds.ivig_discontinued_on
     if meds.ivig_order is not None:
         doc["ivig_order"] = meds.ivig_order
-    risks = risk_factors(conditions, [i for i in items if i.kind == "AllergyIntolerance"], obs, table, as_of, rb)
+    risks = risk_factors(conditions, groups["AllergyIntolerance"], obs, table, as_of, rb)
     for item in conditions:  # neither a myositis diagnosis nor a risk factor of the table
         if not rb.was_used(item.ref):
             rb.ignored[item.kind] += 1

@@ -98,6 +98,8 @@ class ObservationReader:
         self._risks = list(mapping.risk_factors.items())
         self._risk_exact: dict[tuple[str, str], list[tuple[str, Code]]] = {}
         self._risk_prefix = [(k, c) for k, spec in self._risks for c in spec.conditions.codes if c.prefix]
+        self._risk_starts = tuple({c.code for _, c in self._risk_prefix})
+        """Every prefix code: a value that starts with none of them needs no scan."""
         for key, spec in self._risks:
             for pair, c in spec.conditions.exact.items():
                 self._risk_exact.setdefault(pair, []).append((key, c))
@@ -119,6 +121,8 @@ class ObservationReader:
             for key, code in self._risk_exact.get(pair, ()):
                 found.setdefault(key, code)
             system, value = pair
+            if not value.startswith(self._risk_starts):
+                continue
             for key, code in self._risk_prefix:  # by factor, then code, as each factor's CodeSet scans them
                 if key not in found and system == code.system and value.startswith(code.code):
                     found[key] = code

@@ -9,7 +9,7 @@ from typing import Any
 
 from ivig_cds.errors import FieldError
 
-from .values import first_date, is_obj
+from .values import fhir_date, is_obj, parse_date
 
 __all__ = ["DATE_PATHS", "READ_TYPES", "Index", "Item", "check_shape", "unicode_text"]
 
@@ -203,6 +203,13 @@ _SHAPES: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
 """Per type, every top-level element checked: its accepted JSON types and their name (R5-only ones accept
 none), so that one pass over a resource's keys finds both R5 elements and elements of the wrong type."""
 _COMMON_SHAPES = {key: (_ACCEPTS[want], want) for key, want in _COMMON.items()}
+_PLAIN: dict[str, dict[str, tuple[type, ...]]] = {
+    kind: {key: spec[0] for key, spec in shapes.items()}
+    for kind, shapes in _SHAPES.items()
+    if kind != "Medication"
+}
+"""The accepted JSON types alone, for :meth:`Index.of`'s inline check of the usual resource (a Medication's
+ingredients need :func:`check_shape`'s look inside)."""
 
 
 def _accepted(want: str, value: object) -> bool:
@@ -294,6 +301,27 @@ DATE_PATHS: dict[str, tuple[str, ...]] = {
     "MedicationRequest": ("authoredOn",),
 }
 """Where each type's date is (the first that holds a value): the ``as_of`` cut-off and the record's date."""
+_DAY_PATHS: dict[str, tuple[tuple[str, str, str | None], ...]] = {
+    kind: tuple((path, path.partition(".")[0], path.partition(".")[2] or None) for path in paths)
+    for kind, paths in DATE_PATHS.items()
+}
+""":data:`DATE_PATHS` split once: ``(path, element, part or None)``."""
+_Day = tuple[date | None, str | None, str | None]
+
+
+def _first_day(resource: Mapping[str, Any], paths: tuple[tuple[str, str, str | None], ...]) -> _Day:
+    """``first_date(resource, *paths)`` for the one- and two-step paths of :data:`DATE_PATHS`."""
+    for path, element, part in paths:
+        value = resource.get(element)
+        if part is not None and value is not None:
+            value = value.get(part) if type(value) is dict or is_obj(value) else None
+        if value is None:
+            continue
+        got = parse_date(value) if type(value) is str else fhir_date(value)
+        if type(got) is date:
+            return got, path, None
+        return None, path, str(got)
+    return None, None, None
 
 
 class Item:
@@ -324,7 +352,7 @@ class Item:
         """``first_date`` over the type's :data:`DATE_PATHS` (read once: the cut-off and the record use it)."""
         got = self._day
         if got is None:
-            got = self._day = first_date(self.resource, *DATE_PATHS.get(self.kind, ()))
+            got = self._day = _first_day(self.resource, _DAY_PATHS.get(self.kind, ()))
         return got
 
     def __repr__(self) -> str:
@@ -347,15 +375,26 @@ class Index:
         """Index ``(location, resource, fullUrl)`` triples; shape problems are collected in ``errors``."""
         index = cls()
         items, by_ref, by_url, by_kind = index.items, index.by_ref, index.by_url, index.by_kind
+        plain = _PLAIN
         for loc, resource, full_url in entries:
-            if not is_obj(resource):
+            if type(resource) is not dict and not is_obj(resource):
                 index.errors.append(FieldError(loc, "not a FHIR resource (not an object)", "fhir_shape"))
                 continue
-            problem = check_shape(resource, loc)
             kind = resource.get("resourceType")
             rid = resource.get("id")
-            if type(rid) is not str or not unicode_text(rid):
-                rid = None  # (check_shape refused it): only an id that prints is named
+            # check_shape's usual case inline: a type read, an ASCII id, every element of its JSON type
+            accepts = plain.get(kind) if type(kind) is str else None
+            problem = None
+            if accepts is not None and type(rid) is str and rid.isascii():
+                for key, value in resource.items():
+                    types = accepts.get(key)
+                    if types is not None and type(value) not in types:
+                        problem = check_shape(resource, loc)
+                        break
+            else:
+                problem = check_shape(resource, loc)
+                if type(rid) is not str or not unicode_text(rid):
+                    rid = None  # (check_shape refused it): only an id that prints is named
             if problem is not None:
                 # a label names the type and id only when they print, and never a 100,000-character type
                 named = isinstance(kind, str) and len(kind) <= 64 and unicode_text(kind)

@@ -167,7 +167,8 @@ def _allergy(item: Item, table: FhirMapping, rb: ReportBuilder, votes: dict[str,
     ivig = table.ivig.match(pairs) is not None or any(
         table.products.lookup(t).status in ("recognised", "generic", "ambiguous") for t in texts
     )
-    corn = any(contains_words(words(t), n) for t in texts for n in table.corn_names)
+    said = [words(t) for t in texts]  # each text split once, whatever the number of names
+    corn = any(contains_words(w, n) for w in said for n in table.corn_names)
     if not ivig and not corn:
         rb.ignored[item.kind] += 1
         return

@@ -22,6 +22,7 @@ __all__ = [
     "finite",
     "first_date",
     "is_obj",
+    "parse_date",
     "quantity",
     "reference",
     "status_code",
@@ -59,11 +60,11 @@ def fhir_date(value: object) -> date | str | None:
         return None
     if not isinstance(value, str):
         return "not a date"
-    return _parse_date(value)
+    return parse_date(value)
 
 
 @functools.lru_cache(maxsize=8192)
-def _parse_date(value: str) -> date | str:
+def parse_date(value: str) -> date | str:
     """``fhir_date`` for a string (cached: the same dates recur across a patient's resources)."""
     if (
         len(value) >= 10
@@ -97,7 +98,7 @@ def _slow_date(value: str) -> date | str:
 def day_of(value: object) -> date | None:
     """The date of one FHIR date value, ``None`` when absent or unusable (``first_date`` for one element)."""
     if type(value) is str:
-        got = _parse_date(value)
+        got = parse_date(value)
         return got if type(got) is date else None
     return None
 
@@ -116,7 +117,7 @@ def first_date(resource: Mapping[str, Any], *paths: str) -> tuple[date | None, s
             value = value.get(part) if type(value) is dict or is_obj(value) else None
         if value is None:
             continue
-        got = _parse_date(value) if type(value) is str else fhir_date(value)
+        got = parse_date(value) if type(value) is str else fhir_date(value)
         if type(got) is date:
             return got, path, None
         return None, path, str(got)
