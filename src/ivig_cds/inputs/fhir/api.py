@@ -52,15 +52,14 @@ def bundle_entries(
     out: list[tuple[str, Mapping[str, Any], str | None]] = []
     errors: list[FieldError] = []
     for i, entry in enumerate(entries):
-        loc = f"{where}[{i}]"
-        if not is_obj(entry):
-            errors.append(FieldError(loc, "a Bundle entry must be an object", "fhir_shape"))
+        if type(entry) is not dict and not is_obj(entry):
+            errors.append(FieldError(f"{where}[{i}]", "a Bundle entry must be an object", "fhir_shape"))
             continue
         resource = entry.get("resource")
         if resource is None:  # e.g. a transaction-response entry or a deletion: nothing to read
             continue
         full = entry.get("fullUrl")
-        out.append((loc, resource, full if isinstance(full, str) else None))
+        out.append((f"{where}[{i}]", resource, full if type(full) is str or isinstance(full, str) else None))
     return out, errors
 
 

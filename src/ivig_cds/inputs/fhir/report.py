@@ -53,21 +53,23 @@ class ReportBuilder:
     """Collects counts and notes while mapping; notes are sorted when the report is built (deterministic)."""
 
     def __init__(self) -> None:
-        self.read: Counter[str] = Counter()
         self.ignored: Counter[str] = Counter()
         self.after: Counter[str] = Counter()
         self._conversions: set[tuple[str, str, str]] = set()  # (resource, field, message): models built once
         self._warnings: set[tuple[str, str, str]] = set()
-        self._read_refs: set[str] = set()
+        self._read_refs: dict[str, str] = {}  # ref -> its type, as first counted
 
     def used(self, kind: str, ref: str) -> None:
         """Count ``ref`` as read once, however many fields it fed."""
-        if ref not in self._read_refs:
-            self._read_refs.add(ref)
-            self.read[kind] += 1
+        self._read_refs.setdefault(ref, kind)
 
     def was_used(self, ref: str) -> bool:
         return ref in self._read_refs
+
+    @property
+    def read(self) -> Counter[str]:
+        """Resources read so far, by type."""
+        return Counter(self._read_refs.values())
 
     @property
     def warnings(self) -> list[MappingNote]:
