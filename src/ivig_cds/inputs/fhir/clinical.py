@@ -103,6 +103,13 @@ class ObservationReader:
         for key, spec in self._risks:
             for pair, c in spec.conditions.exact.items():
                 self._risk_exact.setdefault(pair, []).append((key, c))
+        self._dx = list(mapping.diagnoses.items())
+        self._dx_exact: dict[tuple[str, str], int] = {}  # (system, code) -> the first condition listing it
+        for pos, (_, codes) in enumerate(self._dx):
+            for pair in codes.exact:
+                self._dx_exact.setdefault(pair, pos)
+        self._dx_prefix = [(pos, c) for pos, (_, codes) in enumerate(self._dx) for c in codes.codes if c.prefix]
+        self._dx_starts = tuple({c.code for _, c in self._dx_prefix})
         # one lookup for every exact code (first kind wins, as in table order); prefixes scanned after
         self._exact: dict[tuple[str, str], tuple[str, Code]] = {}
         self._prefix: list[tuple[str, Code]] = []
@@ -112,6 +119,25 @@ class ObservationReader:
                     self._prefix.append((kind, c))
                 else:
                     self._exact.setdefault((c.system, c.code), (kind, c))
+
+    def diagnosis_of(self, pairs: list[tuple[str, str]]) -> tuple[str, Code] | None:
+        """The first condition of the table's ``diagnoses`` (in table order) that one of a Condition's codings
+        is, with the code that matched (``CodeSet.match`` of that condition): one index lookup per coding."""
+        best = None
+        for pair in pairs:
+            pos = self._dx_exact.get(pair)
+            if pos is not None and (best is None or pos < best):
+                best = pos
+            if self._dx_prefix and pair[1].startswith(self._dx_starts):
+                for pos, c in self._dx_prefix:
+                    if (best is None or pos < best) and pair[0] == c.system and pair[1].startswith(c.code):
+                        best = pos
+        if best is None:
+            return None
+        name, codes = self._dx[best]
+        hit = codes.match(pairs)
+        assert hit is not None
+        return name, hit
 
     def risk_hits(self, pairs: list[tuple[str, str]]) -> list[tuple[str, RiskFactorSpec, Code]]:
         """The risk factors a Condition's codings assert, in table order, each with the code that matched

@@ -183,21 +183,20 @@ def diagnosis(
     errors: list[FieldError],
 ) -> dict[str, Any]:
     found: list[tuple[int, date | None, str, Item, str | None]] = []
+    reader = observation_reader(table)
     for item in conditions:
-        pairs = list(codings(item.resource.get("code")))
-        for name, codes in table.diagnoses.items():
-            hit = codes.match(pairs)
-            if hit is None:
-                continue
-            verification, _ = condition_status(item.resource)
-            if verification in ("refuted", "entered-in-error"):
-                rb.used(item.kind, item.ref)
-                break
-            if not hit.verified:
-                rb.warn(item.ref, "diagnosis.condition", f"matched the unverified default code {hit.label()}")
-            day, _, _ = first_date(item.resource, "onsetDateTime", "onsetPeriod.start", "recordedDate")
-            found.append((table.diagnosis_precedence.index(name), day, name, item, verification))
-            break
+        diagnosed = reader.diagnosis_of(codings(item.resource.get("code")))
+        if diagnosed is None:
+            continue
+        name, hit = diagnosed
+        verification, _ = condition_status(item.resource)
+        if verification in ("refuted", "entered-in-error"):
+            rb.used(item.kind, item.ref)
+            continue
+        if not hit.verified:
+            rb.warn(item.ref, "diagnosis.condition", f"matched the unverified default code {hit.label()}")
+        day, _, _ = first_date(item.resource, "onsetDateTime", "onsetPeriod.start", "recordedDate")
+        found.append((table.diagnosis_precedence.index(name), day, name, item, verification))
     if not found:
         names = ", ".join(
             c.label() for c in table.diagnoses["polymyositis"].codes if c.system != table.local_system
