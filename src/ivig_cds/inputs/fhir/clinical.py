@@ -198,7 +198,8 @@ class ObservationReader:
         if "dataAbsentReason" in res and not any(k.startswith("value") for k in res):
             rb.warn(item.ref, _field(kind), "no value (dataAbsentReason): not mapped")
             return None
-        q = quantity(res.get("valueQuantity"))
+        raw = res.get("valueQuantity")
+        q = None if raw is None else quantity(raw)
         if type(q) is str:
             rb.warn(item.ref, _field(kind), f"valueQuantity unusable ({q}): not mapped")
             return None
@@ -219,7 +220,9 @@ class ObservationReader:
         boolean = res.get("valueBoolean")
         concept = res.get("valueCodeableConcept")
         text = res.get("valueString")
-        moment = fhir_date(res.get("valueDateTime"))
+        moment = res.get("valueDateTime")
+        if moment is not None:
+            moment = fhir_date(moment)
         if code.system and not code.verified:
             rb.warn(item.ref, _field(kind), f"matched the unverified default code {code.label()}")
         return ObsValue(

@@ -43,10 +43,19 @@ def observations(items: list[Item], table: FhirMapping, rb: ReportBuilder) -> di
     for item in items:
         if item.kind != "Observation":
             continue
+        if "component" not in item.resource:  # the usual Observation: one code, one value
+            found = reader.classify(item)
+            if found is None:
+                rb.ignored[item.kind] += 1
+            elif (value := reader.read(item, found[0], found[1], rb)) is not None:
+                group = out.get(found[0])
+                if group is None:
+                    out[found[0]] = [value]
+                else:
+                    group.append(value)
+            continue
         parts = [item]
-        if "component" in item.resource and not any(
-            k.startswith("value") for k in item.resource
-        ):  # a panel: its components carry the values
+        if not any(k.startswith("value") for k in item.resource):  # a panel: its components carry the values
             for comp in item.resource.get("component") or []:
                 if is_obj(comp) and is_obj(comp.get("code")):
                     inner = {k: v for k, v in item.resource.items() if k not in ("code", "component")}
@@ -75,7 +84,8 @@ def observations(items: list[Item], table: FhirMapping, rb: ReportBuilder) -> di
         if not matched:
             rb.ignored[item.kind] += 1
     for values in out.values():
-        values.sort(key=lambda o: (o.day, str(o.item.resource.get("effectiveDateTime", "")), o.item.pos))
+        if len(values) > 1:
+            values.sort(key=lambda o: (o.day, str(o.item.resource.get("effectiveDateTime", "")), o.item.pos))
     return out
 
 

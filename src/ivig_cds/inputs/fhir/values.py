@@ -196,7 +196,8 @@ def quantity(value: object) -> Quantity | str | None:
         return None
     if not (type(value) is dict or is_obj(value)):
         return "not a Quantity"
-    number = finite(value.get("value"))
+    raw = value.get("value")
+    number = raw if type(raw) is float and math.isfinite(raw) else finite(raw)
     if number is None:
         return "no numeric value"
     code, unit, system = value.get("code"), value.get("unit"), value.get("system")
