@@ -65,6 +65,8 @@ def map_entries(
     index = Index.of(entries)
     drafts_index = Index.of((f"draft_orders[{i}]", r, None) for i, r in enumerate(draft_orders))
     errors = list(initial_errors) + index.errors + drafts_index.errors
+    for ref, more in sorted(index.repeats.items()):
+        rb.warn(ref, "(input)", f"the same resource appears {more + 1} times: read once")
     patient_item = _select(index, patient_id, errors) if not initial_errors else None
 
     def report() -> MappingReport:

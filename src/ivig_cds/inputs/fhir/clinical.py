@@ -120,24 +120,24 @@ class ObservationReader:
                 else:
                     self._exact.setdefault((c.system, c.code), (kind, c))
 
-    def diagnosis_of(self, pairs: list[tuple[str, str]]) -> tuple[str, Code] | None:
-        """The first condition of the table's ``diagnoses`` (in table order) that one of a Condition's codings
-        is, with the code that matched (``CodeSet.match`` of that condition): one index lookup per coding."""
-        best = None
+    def diagnoses_of(self, pairs: list[tuple[str, str]]) -> list[tuple[str, Code]]:
+        """Every condition of the table's ``diagnoses`` (in table order) that one of a Condition's codings is,
+        each with the code that matched (``CodeSet.match``): one index lookup per coding, and most Conditions
+        (not myositis) match none."""
+        hits: set[int] = set()
         for pair in pairs:
             pos = self._dx_exact.get(pair)
-            if pos is not None and (best is None or pos < best):
-                best = pos
+            if pos is not None:
+                hits.add(pos)
             if self._dx_prefix and pair[1].startswith(self._dx_starts):
-                for pos, c in self._dx_prefix:
-                    if (best is None or pos < best) and pair[0] == c.system and pair[1].startswith(c.code):
-                        best = pos
-        if best is None:
-            return None
-        name, codes = self._dx[best]
-        hit = codes.match(pairs)
-        assert hit is not None
-        return name, hit
+                hits.update(p for p, c in self._dx_prefix if pair[0] == c.system and pair[1].startswith(c.code))
+        out = []
+        for pos in sorted(hits):
+            name, codes = self._dx[pos]
+            hit = codes.match(pairs)
+            if hit is not None:  # (always: the index holds the set's own codes)
+                out.append((name, hit))
+        return out
 
     def risk_hits(self, pairs: list[tuple[str, str]]) -> list[tuple[str, RiskFactorSpec, Code]]:
         """The risk factors a Condition's codings assert, in table order, each with the code that matched
@@ -195,8 +195,11 @@ class ObservationReader:
         if day is None:
             rb.warn(item.ref, _field(kind), f"no usable effective date ({problem or 'absent'}): not mapped")
             return None
-        if "dataAbsentReason" in res and not any(k.startswith("value") for k in res):
-            rb.warn(item.ref, _field(kind), "no value (dataAbsentReason): not mapped")
+        if "dataAbsentReason" in res:
+            if any(k.startswith("value") for k in res):  # FHIR obs-6 forbids both: which one is meant is unknown
+                rb.warn(item.ref, _field(kind), "a value and a dataAbsentReason (invalid FHIR): not mapped")
+            else:
+                rb.warn(item.ref, _field(kind), "no value (dataAbsentReason): not mapped")
             return None
         raw = res.get("valueQuantity")
         q = None if raw is None else quantity(raw)

@@ -368,6 +368,8 @@ class Index:
     by_url: dict[str, Item] = field(default_factory=dict)
     errors: list[FieldError] = field(default_factory=list)
     by_kind: dict[str, list[Item]] = field(default_factory=dict)
+    repeats: dict[str, int] = field(default_factory=dict)
+    """``Type/id`` -> how many more times the same resource (identical) appeared; each is read once."""
     _resolved: dict[str, Item | None] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -403,13 +405,29 @@ class Index:
                 continue
             assert isinstance(kind, str)
             item = Item(kind, rid, loc, resource, full_url, len(items))
+            first = by_ref.get(item.ref) if rid is not None else None
+            if first is not None:  # the same type and id again: read once, or refused when it differs
+                if first.resource == resource:
+                    index.repeats[item.ref] = index.repeats.get(item.ref, 0) + 1
+                    if full_url and full_url not in by_url:  # its fullUrl is still a name of the resource
+                        by_url[full_url] = first
+                else:
+                    index.errors.append(
+                        FieldError(
+                            f"{loc} ({kind}/{rid[:64]})",
+                            f"another resource with this type and id ({first.loc}) differs from it: which one is"
+                            " current is unknown (send one version of each resource)",
+                            "fhir_duplicate",
+                        )
+                    )
+                continue
             items.append(item)
             group = by_kind.get(kind)
             if group is None:
                 by_kind[kind] = [item]
             else:
                 group.append(item)
-            if rid is not None and item.ref not in by_ref:
+            if rid is not None:
                 by_ref[item.ref] = item
             if full_url and full_url not in by_url:
                 by_url[full_url] = item

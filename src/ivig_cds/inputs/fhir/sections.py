@@ -37,6 +37,9 @@ _ASSESSMENT_FIELDS = {
 }
 
 
+_PANEL_ONLY = frozenset({"code", "component", "dataAbsentReason"})
+
+
 def observations(items: list[Item], table: FhirMapping, rb: ReportBuilder) -> dict[str, list[ObsValue]]:
     reader = observation_reader(table)
     out: dict[str, list[ObsValue]] = {}
@@ -58,7 +61,8 @@ def observations(items: list[Item], table: FhirMapping, rb: ReportBuilder) -> di
         if not any(k.startswith("value") for k in item.resource):  # a panel: its components carry the values
             for comp in item.resource.get("component") or []:
                 if is_obj(comp) and is_obj(comp.get("code")):
-                    inner = {k: v for k, v in item.resource.items() if k not in ("code", "component")}
+                    # the panel's own dataAbsentReason is about its (absent) value, not the components'
+                    inner = {k: v for k, v in item.resource.items() if k not in _PANEL_ONLY}
                     inner.update(
                         {
                             k: v
@@ -195,10 +199,18 @@ def diagnosis(
     found: list[tuple[int, date | None, str, Item, str | None]] = []
     reader = observation_reader(table)
     for item in conditions:
-        diagnosed = reader.diagnosis_of(codings(item.resource.get("code")))
-        if diagnosed is None:
+        diagnosed = reader.diagnoses_of(codings(item.resource.get("code")))
+        if not diagnosed:
             continue
-        name, hit = diagnosed
+        # one Condition coded as two myositis conditions (PM and IBM): the one that outranks, as across Conditions
+        name, hit = min(diagnosed, key=lambda d: table.diagnosis_precedence.index(d[0]))
+        if len(diagnosed) > 1:
+            rb.warn(
+                item.ref,
+                "diagnosis.condition",
+                f"coded as several conditions ({', '.join(sorted(n for n, _ in diagnosed))}): {name} is used"
+                " (diagnosis_precedence), review the Condition's codes",
+            )
         verification, _ = condition_status(item.resource)
         if verification in ("refuted", "entered-in-error"):
             rb.used(item.kind, item.ref)
