@@ -414,7 +414,7 @@ class Index:
                 else:
                     index.errors.append(
                         FieldError(
-                            f"{loc} ({kind}/{rid[:64]})",
+                            f"{loc} ({item.ref[:130]})",
                             f"another resource with this type and id ({first.loc}) differs from it: which one is"
                             " current is unknown (send one version of each resource)",
                             "fhir_duplicate",
