@@ -90,3 +90,42 @@ def test_a_repeated_resource_under_another_full_url_still_resolves() -> None:
     ]
     result = map_bundle({"resourceType": "Bundle", "type": "collection", "entry": entries})
     assert result.patient is not None and result.patient.demographics.weight_kg == 70
+
+
+def _creatinine(rid: str, mg_dl: float, when: str = "2020-01-05") -> dict:
+    return obs(rid, LOINC, "2160-0", when, valueQuantity=qty(mg_dl, "mg/dL"))
+
+
+def test_two_creatinines_at_one_moment_that_differ_are_neither_read_whatever_their_order() -> None:
+    for order in ((1.0, 4.5), (4.5, 1.0)):
+        resources = [*base(), _creatinine("c1", order[0]), _creatinine("c2", order[1])]
+        p, report = patient_from_resources(resources)
+        assert [lab.test.value for lab in p.labs] == []
+        for rid, other in (("c1", "c2"), ("c2", "c1")):
+            assert f"another value at the same date and time (Observation/{other}) differs: neither is read" in (
+                warnings_of(report, f"Observation/{rid}")
+            )
+
+
+def test_the_same_value_twice_or_values_at_two_times_are_read() -> None:
+    p, report = patient_from_resources([*base(), _creatinine("c1", 1.0), _creatinine("c2", 1.0)])
+    assert [float(lab.value) for lab in p.labs] == [1.0, 1.0] and not warnings_of(report, "Observation/c1")
+    timed = [_creatinine("c1", 4.5, "2020-01-05T08:00:00Z"), _creatinine("c2", 1.0, "2020-01-05T20:00:00Z")]
+    p, _ = patient_from_resources([*base(), *reversed(timed)])
+    assert [(float(lab.value), lab.source) for lab in p.labs] == [(4.5, "Observation/c1"), (1.0, "Observation/c2")]
+
+
+def test_the_weight_of_a_day_is_its_latest_for_the_file_and_for_dosing() -> None:
+    heavy = weight(120, "2020-01-05T08:00:00Z", rid="w-am")
+    light = weight(80, "2020-01-05T20:00:00Z", rid="w-pm")
+    for resources in ([patient(), polymyositis(), heavy, light], [patient(), polymyositis(), light, heavy]):
+        admin = ivig_admin("a1", "2020-02-01", qty(80, "g"))
+        p, _ = patient_from_resources([*resources, admin])
+        assert p.demographics.weight_kg == 80
+        assert [c.dose_g_per_kg_per_day for c in p.ivig_courses] == [1.0]  # 80 g ÷ 80 kg, not ÷ 120 kg
+
+
+def test_two_weights_at_one_moment_that_differ_leave_no_weight() -> None:
+    result = map_resources([patient(), polymyositis(), weight(120, rid="w1"), weight(80, rid="w2")])
+    assert result.patient is None and [e.loc for e in result.errors] == ["demographics.weight_kg"]
+    assert any("neither is read" in w for w in warnings_of(result.report, "Observation/w1"))

@@ -196,16 +196,16 @@ def _document(
             medications.append(item)
     obs = observations(groups["Observation"], table, rb)
     person = demographics(patient, obs, table, rb, errors, as_of)
-    weights = sorted(
+    weights = [  # in time order (date, then time as written): the latest of a day is its last
         (o.day, kg, o.item.ref)
         for o in obs.get("weight", [])
         if (kg := convert(o, "weight_kg", table, rb)) is not None
-    )
+    ]
 
     days = [d for d, _, _ in weights]
 
     def weight_at(day: date) -> tuple[float, str] | None:
-        k = bisect.bisect_right(days, day)  # the latest weight on or before the day (ties: the last sorted)
+        k = bisect.bisect_right(days, day)  # the latest weight on or before the day
         return (weights[k - 1][1], weights[k - 1][2]) if k else None
 
     current = (weights[-1][1], weights[-1][2]) if weights else None

@@ -87,10 +87,58 @@ def observations(items: list[Item], table: FhirMapping, rb: ReportBuilder) -> di
                 out.setdefault(found[0], []).append(value)
         if not matched:
             rb.ignored[item.kind] += 1
-    for values in out.values():
+    for kind, values in out.items():
         if len(values) > 1:
-            values.sort(key=lambda o: (o.day, str(o.item.resource.get("effectiveDateTime", "")), o.item.pos))
+            values.sort(key=_when)
+            if kind not in _ALL_KEPT and not kind.startswith("rf:"):
+                out[kind] = _without_conflicts(values, rb)
     return out
+
+
+_ALL_KEPT = frozenset({"ivig_adverse_event", "live_vaccine"})
+"""Kinds read whole, where values at one moment do not conflict: every adverse event of a course, the latest
+vaccine by its own date. (Risk-factor answers vote: a yes and a no at once is "present", warned.)"""
+
+
+def _when(o: ObsValue) -> tuple[date, str, int]:
+    """The order of a kind's values: date, then the time as written, then input position."""
+    return o.day, str(o.item.resource.get("effectiveDateTime", "")), o.item.pos
+
+
+def _said(o: ObsValue) -> tuple[Any, ...]:
+    q = o.quantity
+    concept = (tuple(codings(o.concept)), str(o.concept.get("text"))) if o.concept is not None else None
+    return (q.value, q.unit, q.comparator) if q else None, concept, o.boolean, o.text, o.moment
+
+
+def _without_conflicts(values: list[ObsValue], rb: ReportBuilder) -> list[ObsValue]:
+    """``values`` (sorted) without those that disagree with another at the same date and time: which of two
+    creatinines or weights recorded at one moment is right is unknown, and the input order must not decide."""
+    kept: list[ObsValue] = []
+    i = 0
+    while i < len(values):
+        j = i + 1
+        moment = _when(values[i])[:2]
+        while j < len(values) and _when(values[j])[:2] == moment:
+            j += 1
+        run = values[i:j]
+        # a value with a comparator is never read (its reader says so): it conflicts with nothing
+        usable = [o for o in run if not (o.quantity and o.quantity.comparator)]
+        if len(usable) > 1 and len({_said(o) for o in usable}) > 1:
+            kept += [o for o in run if o not in usable]
+            for o in usable:
+                others = sorted({x.item.ref for x in usable if x.item.ref != o.item.ref})
+                where = ", ".join(others[:2]) + (", ..." if len(others) > 2 else "")
+                rb.warn(
+                    o.item.ref,
+                    field_of(o.kind),
+                    f"another value at the same date and time ({where or 'this resource'}) differs:"
+                    " neither is read",
+                )
+        else:
+            kept += run
+        i = j
+    return kept
 
 
 def convert(
@@ -362,11 +410,12 @@ def assessments(obs: dict[str, list[ObsValue]], table: FhirMapping, rb: ReportBu
 
 
 def labs(obs: dict[str, list[ObsValue]], table: FhirMapping, rb: ReportBuilder) -> list[dict[str, Any]]:
-    out: list[tuple[date, int, dict[str, Any]]] = []
+    out: list[tuple[tuple[date, str, int], dict[str, Any]]] = []
     for test in table.labs:
         for o in obs.get(f"lab:{test}", []):
             value = convert(o, test, table, rb)
             if value is not None:
                 row = {"date": o.day.isoformat(), "test": test, "value": round(value, 6), "source": o.item.ref}
-                out.append((o.day, o.item.pos, row))
-    return [row for _, _, row in sorted(out, key=lambda r: (r[0], r[1]))]
+                out.append((_when(o), row))
+    # in time order: of two labs of one day, the later (by the time written) is last, and is the one used
+    return [row for _, row in sorted(out, key=lambda r: r[0])]
