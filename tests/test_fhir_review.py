@@ -7,6 +7,7 @@ import copy
 from fhir_helpers import (
     LOCAL,
     LOINC,
+    RXNORM,
     base,
     condition,
     ivig_admin,
@@ -129,3 +130,59 @@ def test_two_weights_at_one_moment_that_differ_leave_no_weight() -> None:
     result = map_resources([patient(), polymyositis(), weight(120, rid="w1"), weight(80, rid="w2")])
     assert result.patient is None and [e.loc for e in result.errors] == ["demographics.weight_kg"]
     assert any("neither is read" in w for w in warnings_of(result.report, "Observation/w1"))
+
+
+def _methotrexate(*reasons: dict, reason_code: list | None = None) -> dict:
+    res = {
+        "resourceType": "MedicationStatement",
+        "id": "mtx",
+        "status": "completed",
+        "subject": {"reference": "Patient/p1"},
+        "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": "6851"}]},
+        "effectivePeriod": {"start": "2019-02-01", "end": "2019-08-01"},
+        "statusReason": list(reasons),
+    }
+    if reason_code is not None:
+        res["reasonCode"] = reason_code
+    return res
+
+
+def _outcome(res: dict) -> tuple[str, list[str]]:
+    p, report = patient_from_resources([*base(), res])
+    (therapy,) = p.therapies
+    return therapy.outcome.value, warnings_of(report, "MedicationStatement/mtx")
+
+
+def test_a_negated_free_text_outcome_is_not_read() -> None:
+    for text in ("no side effects; stopped because disease in remission", "not ineffective", "without toxicity"):
+        outcome, said = _outcome(_methotrexate({"text": text}))
+        assert outcome == "unknown", text
+        assert any("negation" in w for w in said), text
+
+
+def test_a_plain_free_text_outcome_is_read_and_said() -> None:
+    for text, expected in (
+        ("no response to treatment", "inadequate_response"),
+        ("hepatotoxicity: intolerance", "intolerance"),
+    ):
+        outcome, said = _outcome(_methotrexate({"text": text}))
+        assert outcome == expected, text
+        assert f"outcome {expected} read from free text (no outcome code): confirm it" in said
+
+
+def test_texts_or_codes_naming_two_outcomes_are_unknown() -> None:
+    outcome, said = _outcome(_methotrexate({"text": "ineffective"}, {"text": "intolerance"}))
+    assert outcome == "unknown" and any("several outcomes" in w for w in said)
+    coded = [
+        {"coding": [{"system": LOCAL, "code": c}]} for c in ("outcome-intolerance", "outcome-inadequate-response")
+    ]
+    outcome, said = _outcome(_methotrexate(*coded))
+    assert outcome == "unknown" and any("outcome codes disagree" in w for w in said)
+
+
+def test_a_reason_code_text_is_why_it_was_given_not_how_it_went() -> None:
+    why = [{"text": "polymyositis with inadequate response to prednisone"}]
+    outcome, said = _outcome(_methotrexate(reason_code=why))
+    assert outcome == "unknown" and any("reasonCode text names an outcome: not read" in w for w in said)
+    coded = [{"coding": [{"system": LOCAL, "code": "outcome-intolerance"}]}]
+    assert _outcome(_methotrexate(reason_code=coded)) == ("intolerance", [])

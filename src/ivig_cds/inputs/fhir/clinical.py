@@ -9,7 +9,7 @@ from datetime import date
 from typing import Any
 
 from .index import Item
-from .mapping import Code, CodeSet, FhirMapping, RiskFactorSpec, contains_words, words
+from .mapping import Code, CodeSet, FhirMapping, RiskFactorSpec, words
 from .report import ReportBuilder
 from .values import (
     Quantity,
@@ -310,21 +310,68 @@ def condition_status(res: Mapping[str, Any]) -> tuple[str | None, str | None]:
     return status_code(res, "verificationStatus"), status_code(res, "clinicalStatus")
 
 
-def outcome_of(concepts: Iterable[object], mapping: FhirMapping) -> str:
-    """A therapy outcome from statusReason/reasonCode/outcome concepts: local codes, then phrases; else unknown."""
-    concepts = list(concepts)
-    for concept in concepts:
-        pairs = list(codings(concept))
-        for outcome, codes in mapping.outcome_codes.items():
-            if codes.match(pairs) is not None:
-                return outcome
-    for concept in concepts:
+def outcome_of(
+    said: Iterable[object], reasons: Iterable[object], mapping: FhirMapping, rb: ReportBuilder, ref: str
+) -> str:
+    """A therapy's outcome: from local outcome codes (of ``said`` — statusReason, Procedure.outcome — or of
+    ``reasons`` — reasonCode), else from the phrases of ``said``'s free text; ``unknown`` when nothing says
+    one outcome plainly. Free text is reported whenever it is read, and when it is not (negated, several
+    outcomes, or a reasonCode's text: why the therapy was given, not how it went)."""
+    said, reasons = [c for c in said if c], [c for c in reasons if c]
+    coded = set()
+    for concept in said + reasons:
+        pairs = codings(concept)
+        coded |= {outcome for outcome, codes in mapping.outcome_codes.items() if codes.match(pairs) is not None}
+    if len(coded) == 1:
+        return coded.pop()
+    if coded:
+        rb.warn(ref, "therapies.outcome", f"outcome codes disagree ({', '.join(sorted(coded))}): unknown")
+        return "unknown"
+    found: set[str] = set()
+    negated = False
+    for concept in said:
         for text in codeable_text(concept):
-            found = words(text)
-            for outcome, phrases in mapping.outcome_phrases.items():
-                if any(contains_words(found, p) for p in phrases):
-                    return outcome
+            hits, plain = _phrases(words(text), mapping)
+            found |= hits
+            negated = negated or (bool(hits) and not plain)
+    if negated:
+        rb.warn(ref, "therapies.outcome", "free-text outcome with a negation (e.g. 'no side effects'): unknown")
+        return "unknown"
+    if len(found) > 1:
+        rb.warn(
+            ref, "therapies.outcome", f"free text names several outcomes ({', '.join(sorted(found))}): unknown"
+        )
+        return "unknown"
+    if found:
+        outcome = found.pop()
+        rb.warn(ref, "therapies.outcome", f"outcome {outcome} read from free text (no outcome code): confirm it")
+        return outcome
+    if any(_phrases(words(t), mapping)[0] for c in reasons for t in codeable_text(c)):
+        rb.warn(
+            ref,
+            "therapies.outcome",
+            "reasonCode text names an outcome: not read (it says why the therapy was given): unknown",
+        )
     return "unknown"
+
+
+def _phrases(found: tuple[str, ...], mapping: FhirMapping) -> tuple[set[str], bool]:
+    """The outcomes whose phrases occur in ``found``, and whether no negation word stands outside them."""
+    outcomes: set[str] = set()
+    covered: set[int] = set()
+    for outcome, phrases in mapping.outcome_phrases.items():
+        for phrase in phrases:
+            n = len(phrase)
+            for i in range(len(found) - n + 1):
+                if found[i : i + n] == phrase:
+                    outcomes.add(outcome)
+                    covered.update(range(i, i + n))
+    plain = not any(
+        found[i : i + len(neg)] == neg and not covered.issuperset(range(i, i + len(neg)))
+        for neg in mapping.outcome_negations
+        for i in range(len(found) - len(neg) + 1)
+    )
+    return outcomes, plain
 
 
 def risk_votes(

@@ -34,6 +34,10 @@ def default_mapping_path() -> Path:
     return default_rules_dir() / "fhir" / "mapping.yaml"
 
 
+_NEGATIONS = ("no", "not", "without", "denies", "denied", "never", "none", "free of", "absence of", "resolved")
+"""Words that, outside an outcome phrase, make a free-text outcome unreadable ("no side effects")."""
+
+
 def words(text: str) -> tuple[str, ...]:
     """Lower-case words of ``text`` (letters and digits), for whole-word name matching."""
     return tuple(_WORD.findall(text.lower()))
@@ -136,6 +140,7 @@ class FhirMapping:
     ivig: CodeSet
     outcome_codes: Mapping[str, CodeSet]
     outcome_phrases: Mapping[str, tuple[tuple[str, ...], ...]]
+    outcome_negations: tuple[tuple[str, ...], ...]
     observations: Mapping[str, CodeSet]
     labs: Mapping[str, CodeSet]
     answers: Mapping[str, Mapping[str, str]]
@@ -287,6 +292,7 @@ def _build(data: Mapping[str, Any], source: str) -> FhirMapping:
         ivig=r.codes(r.section("ivig").get("codes", []), "ivig.codes"),
         outcome_codes={k: r.codes(v, f"outcomes.codes.{k}") for k, v in outcomes.get("codes", {}).items()},
         outcome_phrases={k: r.names(v, f"outcomes.phrases.{k}") for k, v in outcomes.get("phrases", {}).items()},
+        outcome_negations=r.names(outcomes.get("negations", list(_NEGATIONS)), "outcomes.negations"),
         observations={k: r.codes(v, f"observations.{k}") for k, v in r.section("observations").items()},
         labs={k: r.codes(v, f"labs.{k}") for k, v in r.section("labs").items()},
         answers={k: {str(a): str(b) for a, b in v.items()} for k, v in answers.items() if k != "pregnancy"},

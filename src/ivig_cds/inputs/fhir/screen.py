@@ -35,17 +35,13 @@ def procedures(items: list[Item], table: FhirMapping, rb: ReportBuilder) -> list
             continue
         end, _, _ = first_date(item.resource, "performedPeriod.end")
         stop = end if end is not None else (start if "performedDateTime" in item.resource else None)
-        concepts = [
-            item.resource.get("outcome"),
-            item.resource.get("statusReason"),
-            *(item.resource.get("reasonCode") or []),
-        ]
+        said = [item.resource.get("outcome"), item.resource.get("statusReason")]
         out.append(
             {
                 "agent": agent,
                 "start": start.isoformat(),
                 "stop": stop.isoformat() if stop else None,
-                "outcome": outcome_of([c for c in concepts if c], table),
+                "outcome": outcome_of(said, item.resource.get("reasonCode") or [], table, rb, item.ref),
                 "source": item.ref,
             }
         )

@@ -184,14 +184,15 @@ def _therapy(
             f"status {res.get('status')} without an end date: when it stopped is unknown, not mapped",
         )
         return None
-    reasons = res.get("statusReason")
-    concepts = (reasons if isinstance(reasons, list) else [reasons]) + list(res.get("reasonCode") or [])
+    said = res.get("statusReason")
     changes = sorted({s.start for s in steps if s.start > start and (stop is None or s.start <= stop)})
     therapy = {
         "agent": info.agent,
         "start": start.isoformat(),
         "stop": stop.isoformat() if stop else None,
-        "outcome": outcome_of([c for c in concepts if c], mapping),
+        "outcome": outcome_of(
+            said if isinstance(said, list) else [said], res.get("reasonCode") or [], mapping, rb, item.ref
+        ),
         "source": item.ref,
     }
     return therapy, changes
