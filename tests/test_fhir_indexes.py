@@ -79,7 +79,7 @@ def test_an_items_day_is_first_date_over_its_types_paths(kind: str) -> None:
         assert Item(kind, "x", "entry[0]", res).day() == first_date(res, *DATE_PATHS[kind]), res
 
 
-_ODD: list[Any] = [None, True, 3, 2.5, "text", [], {}, [{}], "\ud800"]
+_ODD: list[Any] = [None, True, 3, 2.5, "text", [], {}, [{}], "\ud800", {"coding": {}}, {"coding": []}]
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -88,6 +88,7 @@ def test_index_keeps_exactly_what_check_shape_accepts(seed: int) -> None:
     rng = random.Random(seed)
     kinds = ["Observation", "Condition", "Patient", "MedicationRequest", "AllergyIntolerance", "Encounter"]
     keys = ["status", "code", "subject", "effectiveDateTime", "valueQuantity", "type", "meta", "dosageInstruction"]
+    keys += ["medicationCodeableConcept", "valueCodeableConcept"]
     for _ in range(300):
         res: dict[str, Any] = {"resourceType": rng.choice(kinds)}
         if rng.random() < 0.9:

@@ -186,3 +186,32 @@ def test_a_reason_code_text_is_why_it_was_given_not_how_it_went() -> None:
     assert outcome == "unknown" and any("reasonCode text names an outcome: not read" in w for w in said)
     coded = [{"coding": [{"system": LOCAL, "code": "outcome-intolerance"}]}]
     assert _outcome(_methotrexate(reason_code=coded)) == ("intolerance", [])
+
+
+def test_an_unverified_pregnancy_answer_code_is_used_and_said() -> None:
+    answer = {"coding": [{"system": LOINC, "code": "LA15173-0"}]}  # "Pregnant", marked verified: false
+    status = obs("preg", LOINC, "82810-3", "2020-01-01", valueCodeableConcept=answer)
+    p, report = patient_from_resources([*base(), status])
+    assert p.risk_factors.pregnant is True
+    assert "matched the unverified default code http://loinc.org|LA15173-0" in warnings_of(
+        report, "Observation/preg"
+    )
+
+
+def test_a_coding_that_is_not_an_array_is_an_error_not_an_unrecognised_condition() -> None:
+    iga = condition("iga", "http://snomed.info/sct", "29260007")
+    iga["code"]["coding"] = iga["code"]["coding"][0]  # an object where R4 has an array
+    result = map_resources([*base(), iga])
+    assert [(e.loc, e.msg) for e in result.errors] == [
+        ("resources[3] (Condition/iga)", "Condition.code.coding must be an array (FHIR R4 JSON)")
+    ]
+
+
+def test_a_status_that_is_not_an_r4_code_is_reported_not_silently_ignored() -> None:
+    mtx = _methotrexate({"text": "ineffective"})
+    mtx["status"] = "finished"
+    p, report = patient_from_resources([*base(), mtx])
+    assert p.therapies == []
+    assert warnings_of(report, "MedicationStatement/mtx") == [
+        "status is not a FHIR R4 MedicationStatement status code: not read"
+    ]

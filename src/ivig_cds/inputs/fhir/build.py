@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from ivig_cds.errors import FieldError, InputError
 from ivig_cds.model.patient import Patient
 
-from .index import READ_TYPES, Index, Item
+from .index import READ_TYPES, STATUSES, Index, Item
 from .mapping import FhirMapping, load_mapping
 from .report import MappingReport, ReportBuilder
 from .screen import adverse_events, procedures, risk_factors
@@ -172,6 +172,11 @@ def _patient_items(index: Index, patient: Item, as_of: date | None, rb: ReportBu
             if day is not None and day > as_of:
                 rb.after[kind] += 1
                 continue
+        codes = STATUSES.get(kind)
+        if codes is not None and type(status := res.get("status")) is str and status not in codes:
+            rb.ignored[kind] += 1
+            rb.warn(item.ref, "(status)", f"status is not a FHIR R4 {kind} status code: not read")
+            continue
         kept.append(item)
     return kept
 

@@ -136,10 +136,14 @@ def risk_factors(
     elif pregnancy:
         latest = pregnancy[-1]
         pairs = list(codings(latest.concept)) if latest.concept else []
-        if table.pregnancy_positive.match(pairs):
-            votes.setdefault("pregnant", []).append((True, latest.item.ref))
-        elif table.pregnancy_negative.match(pairs):
-            votes.setdefault("pregnant", []).append((False, latest.item.ref))
+        positive = table.pregnancy_positive.match(pairs)
+        hit = positive or table.pregnancy_negative.match(pairs)
+        if hit is not None:
+            votes.setdefault("pregnant", []).append((positive is not None, latest.item.ref))
+            if not hit.verified:
+                rb.warn(
+                    latest.item.ref, "risk_factors.pregnant", f"matched the unverified default code {hit.label()}"
+                )
         else:
             rb.warn(latest.item.ref, "risk_factors.pregnant", "pregnancy status value not recognised: not mapped")
         rb.used("Observation", latest.item.ref)
