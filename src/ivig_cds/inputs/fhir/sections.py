@@ -114,12 +114,14 @@ def _said(o: ObsValue) -> tuple[Any, ...]:
 def _without_conflicts(values: list[ObsValue], rb: ReportBuilder) -> list[ObsValue]:
     """``values`` (sorted) without those that disagree with another at the same date and time: which of two
     creatinines or weights recorded at one moment is right is unknown, and the input order must not decide."""
+    moments = [_when(o)[:2] for o in values]
+    if len(set(moments)) == len(moments):  # the usual case: no two at one moment
+        return values
     kept: list[ObsValue] = []
     i = 0
     while i < len(values):
         j = i + 1
-        moment = _when(values[i])[:2]
-        while j < len(values) and _when(values[j])[:2] == moment:
+        while j < len(values) and moments[j] == moments[i]:
             j += 1
         run = values[i:j]
         # a value with a comparator is never read (its reader says so): it conflicts with nothing
