@@ -66,7 +66,7 @@ def bundle_entries(
 def map_resources(
     resources: Iterable[Mapping[str, Any]],
     *,
-    as_of: date | None = None,
+    as_of: date | str | None = None,
     mapping: FhirMapping | None = None,
     patient_id: str | None = None,
     draft_orders: Iterable[Mapping[str, Any]] = (),
@@ -84,7 +84,7 @@ def map_resources(
 def patient_from_resources(
     resources: Iterable[Mapping[str, Any]],
     *,
-    as_of: date | None = None,
+    as_of: date | str | None = None,
     mapping: FhirMapping | None = None,
     patient_id: str | None = None,
     draft_orders: Iterable[Mapping[str, Any]] = (),
@@ -93,8 +93,9 @@ def patient_from_resources(
 
     Args:
         resources: The resources (any order): one Patient (or several with ``patient_id``) and theirs.
-        as_of: Read resources dated up to this date (later ones are ignored and counted); it becomes the
-            patient file's ``as_of``. ``None``: no cut-off, and the file has no ``as_of``.
+        as_of: Read resources dated up to this date (a ``date`` or ``YYYY-MM-DD``; later ones are ignored and
+            counted); it becomes the patient file's ``as_of``. ``None``: no cut-off, and the file has no
+            ``as_of``. Anything else (a datetime, another string, a number) is an error at ``as_of``.
         mapping: A site mapping table (:func:`load_mapping`); default the built-in one.
         patient_id: Which Patient, when the resources hold several.
         draft_orders: CDS Hooks draft MedicationRequests; a draft IVIG order becomes ``ivig_order``.
@@ -116,7 +117,7 @@ def patient_from_resources(
 def map_bundle(
     bundle: Mapping[str, Any],
     *,
-    as_of: date | None = None,
+    as_of: date | str | None = None,
     mapping: FhirMapping | None = None,
     patient_id: str | None = None,
     draft_orders: Iterable[Mapping[str, Any]] = (),
@@ -143,7 +144,7 @@ def map_bundle(
 def patient_from_bundle(
     bundle: Mapping[str, Any],
     *,
-    as_of: date | None = None,
+    as_of: date | str | None = None,
     mapping: FhirMapping | None = None,
     patient_id: str | None = None,
 ) -> tuple[Patient, MappingReport]:
@@ -168,7 +169,7 @@ def prefetch_gaps(prefetch: Mapping[str, Any], keys: Iterable[str]) -> list[str]
 def map_prefetch(
     prefetch: Mapping[str, Any],
     *,
-    as_of: date | None = None,
+    as_of: date | str | None = None,
     mapping: FhirMapping | None = None,
     patient_id: str | None = None,
     draft_orders: Iterable[Mapping[str, Any]] = (),
@@ -217,7 +218,7 @@ def map_prefetch(
 def patient_from_prefetch(
     prefetch: Mapping[str, Any],
     *,
-    as_of: date | None = None,
+    as_of: date | str | None = None,
     mapping: FhirMapping | None = None,
     patient_id: str | None = None,
     draft_orders: Iterable[Mapping[str, Any]] = (),

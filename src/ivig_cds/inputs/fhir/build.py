@@ -21,7 +21,7 @@ from .sections import assessments, convert, demographics, diagnosis, labs, obser
 from .therapy import map_medications
 from .values import is_obj, reference
 
-__all__ = ["FhirInputError", "MappingResult", "map_entries"]
+__all__ = ["FhirInputError", "MappingResult", "check_fhir_as_of", "map_entries"]
 
 
 class FhirInputError(InputError):
@@ -49,10 +49,23 @@ class MappingResult:
         return self.patient
 
 
+def check_fhir_as_of(as_of: object) -> tuple[date | None, list[FieldError]]:
+    """``as_of`` as a date (a ``date`` or an ISO ``YYYY-MM-DD`` string, checked as ``Engine.evaluate`` checks
+    it), or the error (loc ``as_of``) that a datetime, a bad string or a number gives."""
+    if as_of is None:
+        return None, []
+    from ivig_cds.inputs.files import check_as_of
+
+    try:
+        return check_as_of(as_of, None), []
+    except InputError as exc:
+        return None, exc.errors
+
+
 def map_entries(
     entries: Iterable[tuple[str, Mapping[str, Any], str | None]],
     *,
-    as_of: date | None = None,
+    as_of: date | str | None = None,
     mapping: FhirMapping | None = None,
     patient_id: str | None = None,
     draft_orders: Iterable[Mapping[str, Any]] = (),
@@ -62,9 +75,10 @@ def map_entries(
     """Map ``(location, resource, fullUrl)`` entries to a patient file without raising for bad input."""
     table = mapping or load_mapping()
     rb = rb or ReportBuilder()
+    day, as_of_errors = check_fhir_as_of(as_of)
     index = Index.of(entries)
     drafts_index = Index.of((f"draft_orders[{i}]", r, None) for i, r in enumerate(draft_orders))
-    errors = list(initial_errors) + index.errors + drafts_index.errors
+    errors = list(initial_errors) + as_of_errors + index.errors + drafts_index.errors
     for ref, more in sorted(index.repeats.items()):
         rb.warn(ref, "(input)", f"the same resource appears {more + 1} times: read once")
     patient_item = _select(index, patient_id, errors) if not initial_errors else None
@@ -76,13 +90,13 @@ def map_entries(
             if table.source.endswith("rules/fhir/mapping.yaml") or "/_rules/fhir/" in table.source
             else table.source.rsplit("/", 1)[-1],
             patient=patient_item.ref if patient_item else None,
-            as_of=as_of.isoformat() if as_of else None,
+            as_of=day.isoformat() if day else None,
         )
 
     if patient_item is None or errors:
         return MappingResult(None, None, report(), errors)
-    items = _patient_items(index, patient_item, as_of, rb)
-    doc, problems = _document(index, patient_item, items, list(drafts_index.items), table, as_of, rb)
+    items = _patient_items(index, patient_item, day, rb)
+    doc, problems = _document(index, patient_item, items, list(drafts_index.items), table, day, rb)
     errors += problems
     if errors:  # the partial document still shows a site what was mapped
         return MappingResult(None, doc, report(), errors)

@@ -136,14 +136,14 @@ def iter_bulk_groups(
 def iter_bulk_patients(
     sources: Iterable[str | os.PathLike[str]] | str | os.PathLike[str],
     *,
-    as_of: date | None = None,
+    as_of: date | str | None = None,
     mapping: FhirMapping | None = None,
 ) -> Iterator[BulkResult]:
     """Map a Bulk Data export (NDJSON files, or a directory of them): one :class:`BulkResult` per Patient.
 
     Args:
         sources: NDJSON files (an ``$export`` writes one per type) and/or directories of them.
-        as_of: Read resources up to this date.
+        as_of: Read resources up to this date (a ``date`` or ``YYYY-MM-DD``).
         mapping: A site mapping table.
     """
     table = mapping or load_mapping()

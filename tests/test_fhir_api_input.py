@@ -1,0 +1,83 @@
+"""The public FHIR functions take what their signatures say (an ISO ``as_of``, any junk) without a traceback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+
+import pytest
+
+from fhir_helpers import base, weight
+from ivig_cds import Engine, InputError
+from ivig_cds.fhir import (
+    FhirInputError,
+    iter_bulk_patients,
+    map_bundle,
+    map_prefetch,
+    map_resources,
+    patient_from_bundle,
+    patient_from_prefetch,
+    patient_from_resources,
+)
+
+
+def bundle(*resources: dict[str, Any]) -> dict[str, Any]:
+    return {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in resources]}
+
+
+def _inputs() -> dict[str, Callable[..., Any]]:
+    resources = [*base(), weight(72, "2024-07-01", "w-late")]
+    return {
+        "resources": lambda **kw: patient_from_resources(resources, **kw),
+        "bundle": lambda **kw: patient_from_bundle(bundle(*resources), **kw),
+        "prefetch": lambda **kw: patient_from_prefetch(
+            {"patient": resources[0], "rest": bundle(*resources[1:])}, **kw
+        ),
+    }
+
+
+@pytest.mark.parametrize("kind", ["resources", "bundle", "prefetch"])
+def test_as_of_may_be_an_iso_string_as_for_the_engine(kind: str) -> None:
+    make = _inputs()[kind]
+    by_string, report = make(as_of="2024-06-01")
+    by_date, _ = make(as_of=date(2024, 6, 1))
+    assert by_string == by_date
+    assert by_string.as_of == date(2024, 6, 1) and by_string.demographics.weight_kg == 70  # the later weight cut
+    assert report.as_of == "2024-06-01" and report.ignored_after_as_of == {"Observation": 1}
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (datetime(2024, 6, 1, 12, 0), "expected a date without a time of day (YYYY-MM-DD)"),
+        ("2024-13-01", "not a valid calendar date (YYYY-MM-DD)"),
+        ("01/06/2024", "expected an ISO date string YYYY-MM-DD"),
+        ("", "expected an ISO date string YYYY-MM-DD"),
+        (20240601, "expected an ISO date string YYYY-MM-DD"),
+    ],
+)
+def test_a_bad_as_of_is_the_engines_error_at_as_of(bad: object, message: str) -> None:
+    with pytest.raises(InputError) as engine:
+        Engine(backend="reference").evaluate(bundle(*base()), as_of=bad)  # type: ignore[arg-type]
+    assert [(e.loc, e.msg) for e in engine.value.errors] == [("as_of", message)]
+    for make in _inputs().values():
+        with pytest.raises(FhirInputError) as info:
+            make(as_of=bad)
+        assert [(e.loc, e.msg) for e in info.value.errors] == [("as_of", message)]
+    for result in (
+        map_resources(base(), as_of=bad),  # type: ignore[arg-type]
+        map_bundle(bundle(*base()), as_of=bad),  # type: ignore[arg-type]
+        map_prefetch({"all": bundle(*base())}, as_of=bad),  # type: ignore[arg-type]
+    ):
+        assert result.patient is None and [(e.loc, e.msg) for e in result.errors] == [("as_of", message)]
+
+
+def test_bulk_takes_an_iso_as_of(tmp_path: Any) -> None:
+    import json
+
+    path = tmp_path / "all.ndjson"
+    path.write_text("\n".join(json.dumps(r) for r in [*base(), weight(72, "2024-07-01", "w2")]) + "\n")
+    (result,) = iter_bulk_patients(path, as_of="2024-06-01")
+    assert result.patient is not None and result.patient.as_of == date(2024, 6, 1)
+    assert result.patient.demographics.weight_kg == 70
