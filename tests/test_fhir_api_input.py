@@ -12,6 +12,7 @@ from fhir_helpers import base, weight
 from ivig_cds import Engine, InputError
 from ivig_cds.fhir import (
     FhirInputError,
+    bundle_from_patient,
     iter_bulk_patients,
     map_bundle,
     map_prefetch,
@@ -81,3 +82,63 @@ def test_bulk_takes_an_iso_as_of(tmp_path: Any) -> None:
     (result,) = iter_bulk_patients(path, as_of="2024-06-01")
     assert result.patient is not None and result.patient.as_of == date(2024, 6, 1)
     assert result.patient.demographics.weight_kg == 70
+
+
+NOT_A_PREFETCH = [None, 5, "x", [1, 2], b"{}", 1.5, True]
+NOT_RESOURCES = [None, 5, "x", b"[]", {"resourceType": "Patient", "id": "p1"}, 1.5]
+
+
+@pytest.mark.parametrize("bad", NOT_A_PREFETCH, ids=repr)
+def test_map_prefetch_never_raises_for_what_is_not_a_prefetch(bad: object) -> None:
+    result = map_prefetch(bad)  # type: ignore[arg-type]
+    assert result.patient is None and result.document is None
+    assert [(e.loc, e.type) for e in result.errors] == [("prefetch", "fhir_shape")]
+    assert result.errors[0].msg.startswith(
+        "a CDS Hooks prefetch must be a JSON object (template name: resource), got"
+    )
+    with pytest.raises(FhirInputError) as info:
+        patient_from_prefetch(bad)  # type: ignore[arg-type]
+    assert info.value.errors == result.errors
+
+
+@pytest.mark.parametrize("bad", NOT_RESOURCES, ids=repr)
+def test_map_resources_never_raises_for_what_is_not_a_list_of_resources(bad: object) -> None:
+    result = map_resources(bad)  # type: ignore[arg-type]
+    assert result.patient is None
+    kind = "None" if bad is None else type(bad).__name__
+    assert [(e.loc, e.msg) for e in result.errors] == [
+        (
+            "resources",
+            f"expected a list of FHIR resources (JSON objects), got {kind}",
+        )
+    ]
+    with pytest.raises(FhirInputError):
+        patient_from_resources(bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bad", [None, 5, "x", {"resourceType": "MedicationRequest"}], ids=repr)
+def test_bad_draft_orders_and_expected_keys_are_errors_in_the_result(bad: object) -> None:
+    for result in (
+        map_resources(base(), draft_orders=bad),  # type: ignore[arg-type]
+        map_bundle(bundle(*base()), draft_orders=bad),  # type: ignore[arg-type]
+        map_prefetch({"all": bundle(*base())}, draft_orders=bad),  # type: ignore[arg-type]
+    ):
+        assert result.patient is None and [e.loc for e in result.errors] == ["draft_orders"]
+    if not isinstance(bad, dict):
+        result = map_prefetch({"all": bundle(*base())}, expected_keys=bad)  # type: ignore[arg-type]
+        assert result.patient is None and [e.loc for e in result.errors] == ["expected_keys"]
+
+
+def test_prefetch_keys_that_are_not_strings_do_not_break_the_sort() -> None:
+    result = map_prefetch({1: None, "all": bundle(*base())})  # type: ignore[dict-item]
+    assert result.patient is not None and result.errors == []
+
+
+@pytest.mark.parametrize("bad", [{}, None, "examples/relapse.json", {"schema_version": 1}], ids=repr)
+def test_bundle_from_patient_says_it_needs_a_patient(bad: object) -> None:
+    with pytest.raises(TypeError) as info:
+        bundle_from_patient(bad)  # type: ignore[arg-type]
+    assert str(info.value) == (
+        "bundle_from_patient needs a Patient (Patient.model_validate or load_patient makes one from a"
+        f" patient file), got {type(bad).__name__}"
+    )

@@ -9,7 +9,7 @@ from typing import Any
 from ivig_cds.errors import FieldError
 from ivig_cds.model.patient import Patient
 
-from .build import FhirInputError, MappingResult, map_entries
+from .build import FhirInputError, MappingResult, map_entries, not_a_list, type_name
 from .mapping import FhirMapping
 from .report import MappingReport, ReportBuilder
 from .values import fhir_date, is_obj
@@ -72,12 +72,14 @@ def map_resources(
     draft_orders: Iterable[Mapping[str, Any]] = (),
 ) -> MappingResult:
     """Like :func:`patient_from_resources`, but never raises for bad input: errors are in the result."""
+    problem = not_a_list(resources, "resources")
     return map_entries(
-        _resource_entries(resources, "resources"),
+        _resource_entries(resources, "resources") if problem is None else [],
         as_of=as_of,
         mapping=mapping,
         patient_id=patient_id,
         draft_orders=draft_orders,
+        initial_errors=[problem] if problem is not None else (),
     )
 
 
@@ -179,8 +181,16 @@ def map_prefetch(
     rb = ReportBuilder()
     entries: list[tuple[str, Mapping[str, Any], str | None]] = []
     errors: list[FieldError] = []
+    if not is_obj(prefetch):
+        what = f"a CDS Hooks prefetch must be a JSON object (template name: resource), got {type_name(prefetch)}"
+        errors.append(FieldError("prefetch", what, "fhir_shape"))
+        prefetch = {}
+    if isinstance(expected_keys, str | bytes) or not isinstance(expected_keys, Iterable):
+        what = f"expected_keys must be a list of template names, got {type_name(expected_keys)}"
+        errors.append(FieldError("expected_keys", what, "fhir_shape"))
+        expected_keys = ()
     seen: set[str] = set()
-    for key in sorted(prefetch):
+    for key in sorted(prefetch, key=str):  # JSON keys are strings; a dict built in code may hold others
         value = prefetch[key]
         where = f"prefetch.{key}"
         if value is None:
@@ -201,7 +211,7 @@ def map_prefetch(
             if key_id is not None:
                 seen.add(key_id)
             entries.append((loc, resource, full))
-    for key in prefetch_gaps(prefetch, expected_keys):
+    for key in prefetch_gaps(prefetch, [k for k in expected_keys if isinstance(k, str)]):
         if key not in prefetch:
             rb.warn(f"prefetch.{key}", "(prefetch)", "not fetched (absent): data of this template is missing")
     return map_entries(

@@ -21,7 +21,7 @@ from .sections import assessments, convert, demographics, diagnosis, labs, obser
 from .therapy import map_medications
 from .values import is_obj, reference
 
-__all__ = ["FhirInputError", "MappingResult", "check_fhir_as_of", "map_entries"]
+__all__ = ["FhirInputError", "MappingResult", "check_fhir_as_of", "map_entries", "not_a_list", "type_name"]
 
 
 class FhirInputError(InputError):
@@ -47,6 +47,21 @@ class MappingResult:
         if self.patient is None:
             raise FhirInputError(source, self.errors, self.report)
         return self.patient
+
+
+def not_a_list(value: object, where: str) -> FieldError | None:
+    """An error at ``where`` unless ``value`` is a list (or another iterable) of resources: ``None``, a number,
+    a string or one object is not (a string or a dict would be iterated as characters or keys)."""
+    if isinstance(value, str | bytes | bytearray | Mapping) or not isinstance(value, Iterable):
+        return FieldError(
+            where, f"expected a list of FHIR resources (JSON objects), got {type_name(value)}", "fhir_shape"
+        )
+    return None
+
+
+def type_name(value: object) -> str:
+    """The JSON-ish name of a value's type for an error (never the value: it may be patient data)."""
+    return "None" if value is None else type(value).__name__
 
 
 def check_fhir_as_of(as_of: object) -> tuple[date | None, list[FieldError]]:
@@ -76,6 +91,10 @@ def map_entries(
     table = mapping or load_mapping()
     rb = rb or ReportBuilder()
     day, as_of_errors = check_fhir_as_of(as_of)
+    bad_drafts = not_a_list(draft_orders, "draft_orders")
+    if bad_drafts is not None:
+        as_of_errors.append(bad_drafts)
+        draft_orders = ()
     index = Index.of(entries)
     drafts_index = Index.of((f"draft_orders[{i}]", r, None) for i, r in enumerate(draft_orders))
     errors = list(initial_errors) + as_of_errors + index.errors + drafts_index.errors

@@ -83,7 +83,16 @@ def bundle_from_patient(patient: Patient, *, mapping: FhirMapping | None = None)
 
     Uses the first verified default code of each table entry, the local CodeSystem where no standard code
     is in common use, ``Bundle.timestamp`` for ``as_of``, and ids ``<patient_id>-<kind>-<n>``.
+
+    Raises:
+        TypeError: ``patient`` is not a :class:`~ivig_cds.Patient` (``Patient.model_validate`` or
+            ``ivig_cds.inputs.files.load_patient`` makes one from a patient file).
     """
+    if not isinstance(patient, Patient):
+        raise TypeError(
+            "bundle_from_patient needs a Patient (Patient.model_validate or load_patient makes one from a"
+            f" patient file), got {type(patient).__name__}"
+        )
     m = mapping or load_mapping()
     w = _Writer(patient, m)
     p = patient
