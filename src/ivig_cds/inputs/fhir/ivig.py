@@ -19,6 +19,7 @@ WeightAt = Callable[[date], tuple[float, str] | None]
 """The latest body weight (kg, source) on or before a date."""
 
 ENDED = frozenset({"completed", "stopped"})
+_RATE_FIELD = "ivig_courses.max_rate_mg_kg_min"
 _MAX_COURSE_DAYS = 5
 
 
@@ -82,7 +83,7 @@ def courses(
         weight = weight_at(run[0])
         daily: list[float] = []
         rates: list[float] = []
-        unusable = False
+        unusable = rate_unknown = False
         for day in run:
             total = 0.0
             for item, _ in per_day[day]:
@@ -91,23 +92,27 @@ def courses(
                     unusable = True
                     break
                 total += dose
-                rate = _rate(
-                    item.resource.get("dosage", {}).get("rateQuantity")
-                    if is_obj(item.resource.get("dosage"))
-                    else None,
-                    mapping,
+                dosage = item.resource.get("dosage")
+                rate, problem = _rate(
+                    dosage.get("rateQuantity") if is_obj(dosage) else None, mapping, "dosage.rateQuantity"
                 )
                 if rate is not None:
                     rates.append(rate)
-                elif is_obj(item.resource.get("dosage")) and "rateRatio" in item.resource["dosage"]:
-                    rb.warn(
-                        item.ref,
-                        "ivig_courses.max_rate_mg_kg_min",
-                        "rate given as a ratio (e.g. mL/min): not mapped",
-                    )
+                elif problem is not None:
+                    rb.warn(item.ref, _RATE_FIELD, problem)
+                    rate_unknown = True
+                elif is_obj(dosage) and "rateRatio" in dosage:
+                    rb.warn(item.ref, _RATE_FIELD, "rate given as a ratio (e.g. mL/min): not mapped")
+                    rate_unknown = True
             daily.append(total)
         if unusable:
             continue
+        if rate_unknown and rates:
+            # the fastest known rate is not the course's maximum when another rate is unknown
+            rb.warn(
+                first.ref, _RATE_FIELD, "a rate of the course could not be read: the maximum rate is not recorded"
+            )
+            rates = []
         dose = sum(daily) / len(daily)
         if len(set(round(d, 6) for d in daily)) > 1:
             rb.warn(first.ref, "ivig_courses", "daily doses differ within the course: their mean is recorded")
@@ -161,12 +166,26 @@ def _admin_dose(
     return grams / weight[0]
 
 
-def _rate(value: object, mapping: FhirMapping) -> float | None:
+def _rate(value: object, mapping: FhirMapping, element: str) -> tuple[float | None, str | None]:
+    """A rate in mg/kg/min, or why the rate given cannot be read (``(None, None)``: no rate given)."""
     q = quantity(value)
-    if q is None or isinstance(q, str) or q.comparator:
-        return None
+    if q is None:
+        return None, None
+    if isinstance(q, str) or q.comparator:
+        return None, f"{element} without a usable value: not mapped"
     rate = mapping.unit("rate_mg_kg_min").convert(q.value, q.unit)
-    return rate if rate is not None and rate > 0 else None
+    if rate is None:
+        return None, (
+            f"{element} unit {str(q.unit)[:32]!r} is not convertible to mg/kg/min"
+            " (a volume rate needs the concentration and the weight): not mapped"
+        )
+    if rate <= 0:
+        return None, f"{element} is not a positive rate: not mapped"
+    return rate, None
+
+
+def _untyped(entry: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in entry.items() if k != "type"}
 
 
 def discontinued(requests: list[Item], rb: ReportBuilder) -> str | None:
@@ -243,7 +262,16 @@ def _order_dosage(
     rb: ReportBuilder,
     order: dict[str, Any],
 ) -> None:
-    rate = next(iter(array(dosage.get("doseAndRate"))), None)
+    entries = [e for e in array(dosage.get("doseAndRate")) if is_obj(e)]
+    if any(_untyped(e) != _untyped(entries[0]) for e in entries[1:]):
+        # ordered and calculated doses are one dose said twice: when they differ, neither is chosen
+        rb.warn(
+            item.ref,
+            "ivig_order.dose_g_per_kg_per_day",
+            "several doseAndRate entries that differ: the ordered dose and rate are not mapped (never a choice)",
+        )
+        entries = []
+    rate = entries[0] if entries else None
     if is_obj(rate):
         q = quantity(rate.get("doseQuantity"))
         if not (q is None or isinstance(q, str)):
@@ -266,9 +294,13 @@ def _order_dosage(
                 )
             else:
                 order["dose_g_per_kg_per_day"] = round(per_kg, 6)
-        max_rate = _rate(rate.get("rateQuantity"), mapping)
+        max_rate, problem = _rate(rate.get("rateQuantity"), mapping, "doseAndRate.rateQuantity")
         if max_rate is not None:
             order["max_rate_mg_kg_min"] = max_rate
+        elif problem is not None:
+            rb.warn(item.ref, "ivig_order.max_rate_mg_kg_min", problem)
+        elif "rateRatio" in rate:
+            rb.warn(item.ref, "ivig_order.max_rate_mg_kg_min", "rate given as a ratio (e.g. mL/min): not mapped")
     repeat = dosage.get("timing", {}).get("repeat", {}) if is_obj(dosage.get("timing")) else {}
     if is_obj(repeat):
         start, _, _ = first_date(repeat, "boundsPeriod.start")
