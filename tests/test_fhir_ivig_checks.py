@@ -87,3 +87,107 @@ def test_a_draft_order_with_doses_that_differ_maps_neither() -> None:
     p, report = patient_from_resources(base(), draft_orders=[same])
     assert p.ivig_order is not None and p.ivig_order.dose_g_per_kg_per_day == 1.0
     assert warnings_of(report, "MedicationRequest/draft") == []
+
+
+SC = {"coding": [{"system": "http://snomed.info/sct", "code": "34206005", "display": "Subcutaneous route"}]}
+IM = {"coding": [{"system": "http://snomed.info/sct", "code": "78421000"}]}
+IV = {"coding": [{"system": "http://snomed.info/sct", "code": "47625008"}]}
+
+
+def test_an_ivig_code_given_subcutaneously_or_intramuscularly_is_not_a_course() -> None:
+    sc = ivig_admin("sc", "2020-03-02", qty(0.4, "g/kg"), route=SC)
+    im = ivig_admin("im", "2020-04-02", qty(0.4, "g/kg"), route=IM)
+    iv = ivig_admin("iv", "2020-05-02", qty(0.4, "g/kg"), route=IV)
+    p, report = patient_from_resources([*base(), sc, im, iv])
+    assert [c.source for c in p.ivig_courses] == ["MedicationAdministration/iv"]
+    assert notes(report, "MedicationAdministration/sc") == [
+        ("ivig_courses", "dosage.route is subcutaneous, not intravenous: not IVIG, not mapped")
+    ]
+    assert notes(report, "MedicationAdministration/im") == [
+        ("ivig_courses", "dosage.route is intramuscular, not intravenous: not IVIG, not mapped")
+    ]
+    assert notes(report, "MedicationAdministration/iv") == []
+    assert report.resources_ignored["MedicationAdministration"] == 2
+
+
+def test_an_unlisted_route_keeps_the_course_and_says_so_and_no_route_is_read() -> None:
+    odd = ivig_admin("odd", "2020-03-02", qty(0.4, "g/kg"), route={"text": "via port"})
+    plain = ivig_admin("plain", "2020-05-02", qty(0.4, "g/kg"))
+    p, report = patient_from_resources([*base(), odd, plain])
+    assert [c.source for c in p.ivig_courses] == ["MedicationAdministration/odd", "MedicationAdministration/plain"]
+    assert notes(report, "MedicationAdministration/odd") == [
+        (
+            "ivig_courses",
+            "dosage.route is not a route of the mapping table: read as intravenous, as the medication says",
+        )
+    ]
+    assert notes(report, "MedicationAdministration/plain") == []
+
+
+def ivig_request(rid: str, status: str, route: dict[str, Any] | None, **bounds: str) -> dict[str, Any]:
+    dosage: dict[str, Any] = {"timing": {"repeat": {"boundsPeriod": bounds}}}
+    if route is not None:
+        dosage["route"] = route
+    return {
+        "resourceType": "MedicationRequest",
+        "id": rid,
+        "status": status,
+        "intent": "order",
+        "subject": SUBJECT,
+        "medicationCodeableConcept": {"coding": [{"system": "http://www.whocc.no/atc", "code": "J06BA02"}]},
+        "authoredOn": bounds.get("start", "2020-01-01"),
+        "dosageInstruction": [dosage],
+    }
+
+
+def test_a_subcutaneous_ivig_order_says_nothing_about_ivig_discontinuation() -> None:
+    stopped_sc = ivig_request("sc", "stopped", SC, start="2020-01-01", end="2020-05-01")
+    p, report = patient_from_resources([*base(), stopped_sc])
+    assert p.ivig_discontinued_on is None
+    assert notes(report, "MedicationRequest/sc") == [
+        ("ivig_discontinued_on", "dosageInstruction.route is subcutaneous, not intravenous: not IVIG, not mapped")
+    ]
+    # a stopped IV order then an active SC one: IVIG was discontinued (the SC order does not restart it)
+    stopped_iv = ivig_request("iv", "stopped", IV, start="2020-01-01", end="2020-05-01")
+    active_sc = ivig_request("sc2", "active", SC, start="2020-08-01")
+    p, _ = patient_from_resources([*base(), stopped_iv, active_sc])
+    assert str(p.ivig_discontinued_on) == "2020-05-01"
+
+
+def test_a_subcutaneous_draft_order_is_not_the_ivig_order() -> None:
+    order = draft(doseQuantity=qty(0.4, "g/kg"))
+    order["dosageInstruction"][0]["route"] = SC
+    p, report = patient_from_resources(base(), draft_orders=[order])
+    assert p.ivig_order is None
+    assert notes(report, "MedicationRequest/draft") == [
+        ("ivig_order", "dosageInstruction.route is subcutaneous, not intravenous: not IVIG, not mapped")
+    ]
+
+
+def test_the_routes_are_data_a_site_replaces(tmp_path: Any) -> None:
+    import pytest
+
+    from ivig_cds import RuleFileError
+    from ivig_cds.fhir import default_mapping_path, load_mapping, map_resources
+
+    table = default_mapping_path().read_text(encoding="utf-8")
+    start = table.index("\nroutes:\n")
+    end = table.index("\n\n", start + 1)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(table[:start] + "\nroutes:\n  subcutaneous: []" + table[end:], encoding="utf-8")
+    with pytest.raises(RuleFileError, match="routes: a mapping of route: codes, with intravenous among them"):
+        load_mapping(broken)
+    # a site whose SC code is its own: its administrations are not courses
+    site = tmp_path / "site.yaml"
+    sc = '  subcutaneous: [{system: snomed, code: "34206005", display: "Subcutaneous route"}]'
+    assert sc in table
+    site.write_text(table.replace(sc, '  subcutaneous: [{system: local, code: "route-sc"}]'), encoding="utf-8")
+    admin = ivig_admin(
+        "sc",
+        "2020-03-02",
+        qty(0.4, "g/kg"),
+        route={"coding": [{"system": "urn:ivig-cds:codesystem", "code": "route-sc"}]},
+    )
+    mapped = map_resources([*base(), admin], mapping=load_mapping(site))
+    assert mapped.patient is not None and mapped.patient.ivig_courses == []
+    assert "dosage.route is subcutaneous, not intravenous: not IVIG, not mapped" in warnings_of(mapped.report)

@@ -11,9 +11,18 @@ from .index import Index, Item
 from .mapping import FhirMapping
 from .medications import MappingProblem, MedInfo, dosages_of, identify, resource_period
 from .report import ReportBuilder
-from .values import array, first_date, is_obj, quantity
+from .values import array, codings, first_date, is_obj, quantity
 
-__all__ = ["ENDED", "MedicationResult", "WeightAt", "courses", "discontinued", "draft_order", "identify_into"]
+__all__ = [
+    "ENDED",
+    "MedicationResult",
+    "WeightAt",
+    "courses",
+    "discontinued",
+    "draft_order",
+    "identify_into",
+    "not_intravenous",
+]
 
 WeightAt = Callable[[date], tuple[float, str] | None]
 """The latest body weight (kg, source) on or before a date."""
@@ -44,6 +53,37 @@ def identify_into(item: Item, index: Index, mapping: FhirMapping, out: Medicatio
         return None
 
 
+def not_intravenous(item: Item, mapping: FhirMapping, rb: ReportBuilder, field_name: str) -> bool:
+    """Whether an IVIG resource's route says it is not intravenous (then warned and counted as ignored).
+
+    A route the table lists as intravenous, or no route, is IVIG as its medication says; a route the table
+    does not list is read the same way and warned (a site adds its route codes to ``routes``).
+    """
+    element = "dosageInstruction.route" if item.kind == "MedicationRequest" else "dosage.route"
+    dosage = item.resource.get("dosage")
+    found: set[str] = set()
+    unlisted = False
+    for d in [dosage] if item.kind == "MedicationAdministration" else dosages_of(item):
+        if not is_obj(d) or "route" not in d:
+            continue
+        pairs = codings(d["route"])
+        hits = {name for name, codes in mapping.routes.items() if codes.match(pairs) is not None}
+        unlisted = unlisted or not hits
+        found |= hits
+    other = sorted(found - {"intravenous"})
+    if other:
+        rb.warn(item.ref, field_name, f"{element} is {'/'.join(other)}, not intravenous: not IVIG, not mapped")
+        rb.ignored[item.kind] += 1
+        return True
+    if unlisted:
+        rb.warn(
+            item.ref,
+            field_name,
+            f"{element} is not a route of the mapping table: read as intravenous, as the medication says",
+        )
+    return False
+
+
 def _admin_day(item: Item) -> date | None:
     return item.day()[0]  # effectiveDateTime, else effectivePeriod.start
 
@@ -58,6 +98,8 @@ def courses(
     """IVIG courses: administrations on consecutive days are one course; grams ÷ the weight before the course."""
     per_day: dict[date, list[tuple[Item, MedInfo]]] = {}
     for item, info in admins:
+        if not_intravenous(item, mapping, rb, "ivig_courses"):
+            continue
         day = _admin_day(item)
         if day is None:
             rb.warn(item.ref, "ivig_courses", "no effective date: not mapped")
@@ -239,6 +281,8 @@ def draft_order(
         info = identify_into(item, index, mapping, out)
         if info is None or not info.ivig:
             rb.ignored[item.kind] += 1
+            continue
+        if not_intravenous(item, mapping, rb, "ivig_order"):
             continue
         rb.used(item.kind, item.ref)
         if chosen is not None:

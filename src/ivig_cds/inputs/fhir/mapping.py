@@ -138,6 +138,8 @@ class FhirMapping:
     prednisone_equivalents: Mapping[str, float]
     procedures: Mapping[str, CodeSet]
     ivig: CodeSet
+    routes: Mapping[str, CodeSet]
+    """IVIG ``dosage.route`` codes by route; ``intravenous`` is read as IVIG, every other listed route is not."""
     outcome_codes: Mapping[str, CodeSet]
     outcome_phrases: Mapping[str, tuple[tuple[str, ...], ...]]
     outcome_negations: tuple[tuple[str, ...], ...]
@@ -248,6 +250,9 @@ def _build(data: Mapping[str, Any], source: str) -> FhirMapping:
     if unknown_gc:
         r.fail("prednisone_equivalents", f"not an agent: {', '.join(sorted(unknown_gc))}")
     outcomes = r.section("outcomes")
+    routes = data.get("routes", {})  # optional: a table without it recognises no route (each one is warned)
+    if not isinstance(routes, Mapping) or (routes and "intravenous" not in routes):
+        r.fail("routes", "a mapping of route: codes, with intravenous among them")
     units: dict[str, UnitTable] = {}
     for kind, table in r.section("units").items():
         if kind == "count_units":
@@ -290,6 +295,7 @@ def _build(data: Mapping[str, Any], source: str) -> FhirMapping:
         prednisone_equivalents=equivalents,
         procedures={k: r.codes(v, f"procedures.{k}") for k, v in r.section("procedures").items()},
         ivig=r.codes(r.section("ivig").get("codes", []), "ivig.codes"),
+        routes={str(k): r.codes(v, f"routes.{k}") for k, v in routes.items()},
         outcome_codes={k: r.codes(v, f"outcomes.codes.{k}") for k, v in outcomes.get("codes", {}).items()},
         outcome_phrases={k: r.names(v, f"outcomes.phrases.{k}") for k, v in outcomes.get("phrases", {}).items()},
         outcome_negations=r.names(outcomes.get("negations", list(_NEGATIONS)), "outcomes.negations"),

@@ -8,7 +8,16 @@ from typing import Any
 
 from .clinical import outcome_of
 from .index import Index, Item
-from .ivig import ENDED, MedicationResult, WeightAt, courses, discontinued, draft_order, identify_into
+from .ivig import (
+    ENDED,
+    MedicationResult,
+    WeightAt,
+    courses,
+    discontinued,
+    draft_order,
+    identify_into,
+    not_intravenous,
+)
 from .mapping import FhirMapping
 from .medications import (
     DoseStep,
@@ -98,7 +107,8 @@ def map_medications(
                 _unrecognised(item, info, rb)
             continue
         if info.ivig:
-            ivig_requests.append(item)
+            if not not_intravenous(item, mapping, rb, "ivig_discontinued_on"):
+                ivig_requests.append(item)
             continue
         if info.agent is None:
             _unrecognised(item, info, rb)
