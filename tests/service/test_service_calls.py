@@ -250,8 +250,9 @@ def test_what_the_mapping_could_not_read_is_on_the_summary_card(api: Any) -> Non
     }
     prefetch["medicationStatements"]["entry"].append({"resource": unknown})
     detail = api.call(PV, hook_request("patient-view", pid, prefetch=prefetch)).json()["cards"][0]["detail"]
-    assert "**Not read from the record** (1)" in detail
-    assert f"MedicationStatement/{pid}-unknown" in detail
+    # the fixture's free-text outcome is the other note ("read from free text ...: confirm it")
+    assert "**Not read from the record** (2)" in detail
+    assert f"MedicationStatement/{pid}-unknown (therapies): medication not recognised" in detail
 
 
 # ---------------------------------------------------------------- malformed requests: 400, 404, 405, 413
