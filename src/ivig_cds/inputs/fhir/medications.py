@@ -5,21 +5,21 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import heapq
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, NamedTuple
 
+from .daily_dose import GC_FIELD, mg_per_day, strength_of
 from .index import Index, Item, unicode_text
 from .mapping import Code, CodeSet, FhirMapping, contains_words, words
 from .report import ReportBuilder
 from .values import LATEST as _LATEST
-from .values import array, codeable_text, codings, day_of, finite, is_obj, quantity, reference
+from .values import array, codeable_text, codings, day_of, is_obj, quantity, reference
 
 __all__ = ["DoseStep", "MedInfo", "dose_steps", "identify", "step_function"]
 
-_GC_FIELD = "glucocorticoid_doses"
+_GC_FIELD = GC_FIELD
 
 
 class MappingProblem(Exception):
@@ -39,7 +39,7 @@ class MedInfo:
     agent: str | None = None
     ivig: bool = False
     product: str | None = None
-    strength_mg: float | None = None  # mg of the agent per dose unit (tablet), from Medication.ingredient
+    strength: tuple[float | None, str | None] = (None, None)  # mg per tablet, or why unknown (strength_of)
     unverified: Code | None = None
     by_name: bool = False
     conflict: list[str] = field(default_factory=list)
@@ -119,7 +119,7 @@ def identify(item: Item, index: Index, mapping: FhirMapping) -> MedInfo:
             memo.clear()
         memo[key] = info
     if info.agent is not None and medications:
-        info = dataclasses.replace(info, strength_mg=_strength(medications, mapping))
+        info = dataclasses.replace(info, strength=strength_of(medications, mapping))
     elif raw is not None:
         by_raw = _agent_index(mapping).by_raw
         if len(by_raw) > 4096:
@@ -202,24 +202,6 @@ def _agent_index(mapping: FhirMapping) -> _AgentIndex:
     return hit[1]
 
 
-def _strength(medications: list[Mapping[str, Any]], mapping: FhirMapping) -> float | None:
-    """mg of active ingredient per dose unit, when the Medication has exactly one ingredient with a strength."""
-    strengths = []
-    for medication in medications:
-        for ingredient in array(medication.get("ingredient")):
-            ratio = ingredient.get("strength") if is_obj(ingredient) else None
-            if not is_obj(ratio):
-                continue
-            num, den = quantity(ratio.get("numerator")), quantity(ratio.get("denominator"))
-            if num is None or isinstance(num, str) or isinstance(den, str):
-                continue
-            mg = mapping.unit("dose_mg").convert(num.value, num.unit)
-            per = den.value if den is not None else 1.0
-            if mg is not None and per > 0 and (den is None or den.unit in mapping.count_units):
-                strengths.append(mg / per)
-    return strengths[0] if len(strengths) == 1 else None
-
-
 @dataclass(frozen=True)
 class DoseStep:
     """One dose step of a resource: from ``start`` to ``end`` (inclusive; ``None``: open) at ``mg_per_day``."""
@@ -287,7 +269,7 @@ def dose_steps(
                 _GC_FIELD if need_dose else "therapies",
                 "timing.repeat.count/boundsRange not read: the step holds until the next one or the end",
             )
-        raw.append((start, end, _mg_per_day(d, info, mapping, rb, ref, quiet) if need_dose else None))
+        raw.append((start, end, mg_per_day(d, info.strength, mapping, rb, ref, quiet) if need_dose else None))
     if need_dose and not quiet and not dosages and own_start is not None:
         rb.warn(ref, _GC_FIELD, "no dosage: the glucocorticoid dose is not recorded")
     raw.sort(key=lambda s: (s[0], s[1] or date.max))
@@ -322,68 +304,6 @@ def _bounds(dosage: Mapping[str, Any]) -> tuple[date | None, date | None]:
             # a duration past the last date read (2200-12-31) holds like an open step: no end to place
             end = start + timedelta(days=int(span)) if span < (_LATEST - start).days else None
     return start, end
-
-
-def _mg_per_day(
-    dosage: Mapping[str, Any], info: MedInfo, mapping: FhirMapping, rb: ReportBuilder, ref: str, quiet: bool
-) -> float | None:
-    if dosage.get("asNeededBoolean") is True or "asNeededCodeableConcept" in dosage:
-        rb.warn(ref, _GC_FIELD, "as-needed dose: no daily dose can be derived")
-        return None
-    rates = dosage.get("doseAndRate")
-    dose_q = None
-    for rate in rates if isinstance(rates, list) else []:
-        if is_obj(rate) and "doseQuantity" in rate:
-            dose_q = quantity(rate["doseQuantity"])
-            break
-        if is_obj(rate) and "doseRange" in rate:
-            rb.warn(ref, _GC_FIELD, "dose given as a range: not mapped (never a guess)")
-            return None
-    if dose_q is None:
-        if quiet:
-            return None
-        rb.warn(ref, _GC_FIELD, "no doseQuantity: the glucocorticoid dose is not recorded")
-        return None
-    if isinstance(dose_q, str) or dose_q.comparator:
-        rb.warn(ref, _GC_FIELD, "dose quantity without a usable value: not mapped")
-        return None
-    mg = mapping.unit("dose_mg").convert(dose_q.value, dose_q.unit)
-    if mg is None and dose_q.unit in mapping.count_units:
-        if info.strength_mg is None:
-            rb.warn(
-                ref,
-                _GC_FIELD,
-                f"dose in {dose_q.unit} but no Medication.ingredient.strength: mg unknown, not mapped",
-            )
-            return None
-        mg = dose_q.value * info.strength_mg
-        rb.convert(ref, _GC_FIELD, f"{dose_q.unit} dose × Medication.ingredient.strength → mg")
-    elif mg is None and dose_q.unit is None:
-        rb.warn(ref, _GC_FIELD, "dose without a unit (a tablet count?): mg unknown, not mapped")
-        return None
-    elif mg is None:
-        rb.warn(ref, _GC_FIELD, f"dose unit {str(dose_q.unit)[:32]!r} is not a mass or a tablet count: not mapped")
-        return None
-    repeat = ((dosage.get("timing") or {}).get("repeat")) if is_obj(dosage.get("timing")) else None
-    if not is_obj(repeat) or not ({"frequency", "period", "periodUnit"} & set(repeat)):
-        rb.warn(ref, _GC_FIELD, "no timing.repeat frequency/period: the daily dose is unknown, not mapped")
-        return None
-    if "frequencyMax" in repeat or "periodMax" in repeat:
-        rb.warn(ref, _GC_FIELD, "frequency or period given as a range: not mapped (never a guess)")
-        return None
-    raw_frequency, raw_period = repeat.get("frequency", 1), repeat.get("period", 1)
-    frequency, period = finite(raw_frequency), finite(raw_period)
-    days = mapping.unit("period_days").convert(1.0, str(repeat.get("periodUnit", "d")))
-    if frequency is None or frequency <= 0 or period is None or period <= 0 or days is None:
-        rb.warn(ref, _GC_FIELD, "timing.repeat frequency/period/periodUnit unusable: not mapped")
-        return None
-    per_day = mg * frequency / (period * days)
-    if not math.isfinite(per_day):
-        rb.warn(ref, _GC_FIELD, "dose × frequency ÷ period is not a finite number of mg/day: not mapped")
-        return None
-    if (raw_frequency, raw_period, repeat.get("periodUnit", "d")) != (1, 1, "d"):
-        rb.convert(ref, _GC_FIELD, "mg/day = dose × frequency ÷ period")
-    return per_day
 
 
 _MORE_OVERLAPS = "more overlapping glucocorticoid doses than the notes name: all are added"
