@@ -189,3 +189,22 @@ def test_warnings_name_elements_not_values() -> None:
     _, warnings = mapped(with_repeat(frequency=3, period=7.5))
     assert all("3" not in m and "7.5" not in m for _, m in warnings)
     assert SUBJECT["reference"] not in str(warnings)
+
+
+UNREAD_DURATION = (
+    GC,
+    "timing.repeat.boundsDuration not read (days or weeks from a boundsPeriod.start only):"
+    " the step holds until the next one or the end",
+)
+
+
+def test_a_bounds_duration_that_cannot_be_placed_is_said() -> None:
+    alone = dosage(qty(10, "mg"))
+    alone["timing"]["repeat"]["boundsDuration"] = {"value": 10, "unit": "d", "code": "d"}
+    assert mapped(alone) == ([("2020-01-01", 10)], [UNREAD_DURATION])
+    months = dosage(qty(10, "mg"), "2020-01-01")
+    months["timing"]["repeat"]["boundsDuration"] = {"value": 3, "unit": "mo", "code": "mo"}
+    assert mapped(months) == ([("2020-01-01", 10)], [UNREAD_DURATION])
+    days = dosage(qty(10, "mg"), "2020-01-01")
+    days["timing"]["repeat"]["boundsDuration"] = {"value": 10, "unit": "d", "code": "d"}
+    assert mapped(days) == ([("2020-01-01", 10), ("2020-01-11", 0)], [])

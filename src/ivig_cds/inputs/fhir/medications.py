@@ -242,7 +242,17 @@ def dose_steps(
     """
     ref = item.ref
     own_start, own_end = resource_period(item)
-    bounded = [(d, _bounds(d)) for d in dosages_of(item)]
+    bounded = []
+    for d in dosages_of(item):
+        start, end, unread = _bounds(d)
+        bounded.append((d, (start, end)))
+        if unread:
+            rb.warn(
+                ref,
+                _GC_FIELD if need_dose else "therapies",
+                "timing.repeat.boundsDuration not read (days or weeks from a boundsPeriod.start only):"
+                " the step holds until the next one or the end",
+            )
     timed = [(d, b) for d, b in bounded if b[0] is not None]
     if len(bounded) > 1 and len(timed) < len(bounded):
         rb.warn(
@@ -284,26 +294,30 @@ def dose_steps(
     return steps
 
 
-def _bounds(dosage: Mapping[str, Any]) -> tuple[date | None, date | None]:
+def _bounds(dosage: Mapping[str, Any]) -> tuple[date | None, date | None, bool]:
+    """A step's start and end from ``timing.repeat.bounds[x]``, and whether a ``boundsDuration`` went unread."""
     timing = dosage.get("timing")
     if not is_obj(timing):
-        return None, None
+        return None, None, False
     repeat = timing.get("repeat") or {}
     if not is_obj(repeat):
-        return None, None
+        return None, None, False
     period = repeat.get("boundsPeriod")
     if is_obj(period):
         start, end = day_of(period.get("start")), day_of(period.get("end"))
     else:
         start = end = None
-    duration = quantity(repeat.get("boundsDuration")) if "boundsDuration" in repeat else None
-    if start is not None and end is None and duration is not None and not isinstance(duration, str):
+    if "boundsDuration" not in repeat or end is not None:
+        return start, end, False
+    duration = quantity(repeat["boundsDuration"])
+    if start is not None and duration is not None and not isinstance(duration, str) and not duration.comparator:
         days = {"d": 1, "wk": 7}.get(duration.unit or "")
         if days is not None and duration.value >= 1:
             span = duration.value * days - 1
             # a duration past the last date read (2200-12-31) holds like an open step: no end to place
             end = start + timedelta(days=int(span)) if span < (_LATEST - start).days else None
-    return start, end
+            return start, end, False
+    return start, end, True  # no start to count from (R4 bounds[x] is one of them), or not days/weeks
 
 
 _MORE_OVERLAPS = "more overlapping glucocorticoid doses than the notes name: all are added"
