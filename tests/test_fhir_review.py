@@ -215,3 +215,23 @@ def test_a_status_that_is_not_an_r4_code_is_reported_not_silently_ignored() -> N
     assert warnings_of(report, "MedicationStatement/mtx") == [
         "status is not a FHIR R4 MedicationStatement status code: not read"
     ]
+
+
+def test_markdown_and_cds_hooks_output_list_what_the_mapping_could_not_read() -> None:
+    from ivig_cds import Engine
+    from ivig_cds.outputs.cds_hooks import build_cards
+    from ivig_cds.outputs.text import render_markdown
+
+    unknown = _methotrexate({"coding": [{"system": LOCAL, "code": "outcome-intolerance"}]})
+    unknown["medicationCodeableConcept"] = {"text": "Zzzumab"}
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": r} for r in [*base(), unknown]],
+    }
+    ev = Engine().evaluate(bundle, as_of="2020-06-01")
+    line = "MedicationStatement/mtx (therapies): medication not recognised (no mapped code or name): not mapped"
+    assert "### Not read from the record (FHIR mapping warnings)" in render_markdown([ev])
+    assert line in render_markdown([ev])
+    summary = build_cards(ev).response["cards"][0]
+    assert "**Not read from the record** (" in summary["detail"] and line in summary["detail"]

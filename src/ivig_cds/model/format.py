@@ -134,3 +134,12 @@ def typeset(text: str) -> str:
 def plural(n: int, word: str, many: str | None = None) -> str:
     """``1 record``, ``2 records`` (``many`` for an irregular plural)."""
     return f"{n} {word if n == 1 else many or word + 's'}"
+
+
+def mapping_lines(mapping: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """The warnings of an evaluation's FHIR ``mapping`` block, one ``Type/id (field): message`` line each
+    (resource references and element names only: the report holds no patient values)."""
+    notes = (mapping or {}).get("warnings") or []
+    return tuple(
+        f"{n.get('resource')} ({n.get('field')}): {n.get('message')}" for n in notes if isinstance(n, Mapping)
+    )

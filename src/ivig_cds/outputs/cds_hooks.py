@@ -22,7 +22,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from ivig_cds.glossary import screen_item, status_word
-from ivig_cds.model.format import format_value
+from ivig_cds.model.format import format_value, mapping_lines
 from ivig_cds.outputs.card_actions import (
     DoseCheck,
     DraftOrder,
@@ -324,7 +324,7 @@ def build_cards(ev: Evaluation, options: CardOptions | None = None) -> CardSet:
         "uuid": summary_uuid,
         "summary": _summary_line(ev, opts.hook, dose),
         "indicator": indicator,
-        "detail": _summary_detail(ev, gaps, dose, opts.mapping_warnings),
+        "detail": _summary_detail(ev, gaps, dose, opts.mapping_warnings or mapping_lines(ev.mapping)),
         "source": _source(
             SUMMARY_RULE, ev.engine.version, "IVIG in refractory polymyositis: status", opts.rule_url
         ),

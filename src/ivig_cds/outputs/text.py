@@ -8,7 +8,7 @@ from typing import Any
 
 from ivig_cds.glossary import level_word, status_word, threshold_text, value_text
 from ivig_cds.model.evaluation import Evaluation, Finding
-from ivig_cds.model.format import format_value, plural, typeset
+from ivig_cds.model.format import format_value, mapping_lines, plural, typeset
 from ivig_cds.plugins.spec import OutputFormat, hookimpl
 from ivig_cds.verdict import eligibility_groups, plan_note, verdict
 
@@ -125,6 +125,9 @@ def _md_one(ev: Evaluation) -> list[str]:
     if ev.data_gaps:
         out += ["", "### Data gaps (missing is not “no”: record and re-evaluate)", ""]
         out += [f"- `{_md(f.facts.get('rule', f.rule_id))}` {_md_text(f.summary)}" for f in ev.data_gaps]
+    if ev.mapping and ev.mapping.get("warnings"):  # FHIR input: what the record held that was not read
+        out += ["", "### Not read from the record (FHIR mapping warnings)", ""]
+        out += [f"- {_md_text(line)}" for line in mapping_lines(ev.mapping)]
     if keys:
         out += ["", "### Evidence", ""]
         out += [f"- [{_md(k)}] {_md_text(text)}" for k, text in sorted(keys.items())]
