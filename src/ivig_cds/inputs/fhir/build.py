@@ -173,7 +173,7 @@ def _patient_items(index: Index, patient: Item, as_of: date | None, rb: ReportBu
     """The resources of ``patient`` (by subject), dated at or before ``as_of``; the rest counted."""
     kept = []
     several = len(index.by_kind.get("Patient", ())) > 1
-    mine: dict[str, bool] = {}  # subject reference -> whether it is the patient (every resource names one)
+    mine: set[str] = set()  # subject references that are the patient (every resource names one)
     for item in index.items:
         kind = item.kind
         if item is patient or kind == "Medication":
@@ -192,14 +192,14 @@ def _patient_items(index: Index, patient: Item, as_of: date | None, rb: ReportBu
                 rb.warn(item.ref, "(subject)", "no subject, and the input holds several patients: ignored")
                 continue
             rb.warn(item.ref, "(subject)", "no subject: taken as the patient's (the input holds one patient)")
-        elif not mine.get(ref, False):
+        elif ref not in mine:
             target = index.subject(ref)
             if target is not patient:
                 rb.ignored[kind] += 1
                 if target is None:
                     rb.warn(item.ref, "(subject)", "subject is not the Patient of the input: ignored")
                 continue
-            mine[ref] = True
+            mine.add(ref)
         if as_of is not None:
             day = item.day()[0]
             if day is not None and day > as_of:

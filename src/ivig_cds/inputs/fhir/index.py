@@ -9,7 +9,7 @@ from typing import Any
 
 from ivig_cds.errors import FieldError
 
-from .shapes import _PLAIN, READ_TYPES, STATUSES, _concept_problem, check_shape, unicode_text
+from .shapes import ACCEPTED_TYPES, READ_TYPES, STATUSES, check_shape, concept_problem, unicode_text
 from .values import fhir_date, is_obj, parse_date
 
 __all__ = ["DATE_PATHS", "READ_TYPES", "STATUSES", "Index", "Item", "check_shape", "unicode_text"]
@@ -100,7 +100,7 @@ class Index:
         """Index ``(location, resource, fullUrl)`` triples; shape problems are collected in ``errors``."""
         index = cls()
         items, by_ref, by_url, by_kind = index.items, index.by_ref, index.by_url, index.by_kind
-        plain = _PLAIN
+        plain = ACCEPTED_TYPES
         for loc, resource, full_url in entries:
             if type(resource) is not dict and not is_obj(resource):
                 index.errors.append(FieldError(loc, "not a FHIR resource (not an object)", "fhir_shape"))
@@ -117,7 +117,7 @@ class Index:
                         problem = check_shape(resource, loc)
                         break
                 else:
-                    if _concept_problem(resource, str(kind)) is not None:
+                    if concept_problem(resource, kind) is not None:
                         problem = check_shape(resource, loc)
             else:
                 problem = check_shape(resource, loc)

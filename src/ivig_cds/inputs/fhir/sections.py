@@ -127,7 +127,7 @@ def _without_conflicts(values: list[ObsValue], rb: ReportBuilder) -> list[ObsVal
         # a value with a comparator is never read (its reader says so): it conflicts with nothing
         usable = [o for o in run if not (o.quantity and o.quantity.comparator)]
         if len(usable) > 1 and len({_said(o) for o in usable}) > 1:
-            kept += [o for o in run if o not in usable]
+            kept += [o for o in run if all(o is not u for u in usable)]
             for o in usable:
                 others = sorted({x.item.ref for x in usable if x.item.ref != o.item.ref})
                 where = ", ".join(others[:2]) + (", ..." if len(others) > 2 else "")

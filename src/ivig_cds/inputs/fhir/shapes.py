@@ -9,7 +9,7 @@ from ivig_cds.errors import FieldError
 
 from .values import is_obj
 
-__all__ = ["READ_TYPES", "STATUSES", "check_shape", "unicode_text"]
+__all__ = ["ACCEPTED_TYPES", "READ_TYPES", "STATUSES", "check_shape", "concept_problem", "unicode_text"]
 
 READ_TYPES = frozenset(
     {
@@ -229,7 +229,7 @@ _SHAPES: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
 """Per type, every top-level element checked: its accepted JSON types and their name (R5-only ones accept
 none), so that one pass over a resource's keys finds both R5 elements and elements of the wrong type."""
 _COMMON_SHAPES = {key: (_ACCEPTS[want], want) for key, want in _COMMON.items()}
-_PLAIN: dict[str, dict[str, tuple[type, ...]]] = {
+ACCEPTED_TYPES: dict[str, dict[str, tuple[type, ...]]] = {
     kind: {key: spec[0] for key, spec in shapes.items()}
     for kind, shapes in _SHAPES.items()
     if kind != "Medication"
@@ -263,7 +263,8 @@ _CONCEPTS = ("code", "medicationCodeableConcept", "valueCodeableConcept")
 """The CodeableConcepts a resource is recognised by: a ``coding`` that is not an array would hide its codes."""
 
 
-def _concept_problem(resource: Mapping[str, Any], kind: str) -> str | None:
+def concept_problem(resource: Mapping[str, Any], kind: object) -> str | None:
+    """The error when one of the resource's identifying concepts holds a ``coding`` that is not an array."""
     for key in _CONCEPTS:
         concept = resource.get(key)
         if type(concept) is dict and "coding" in concept and type(concept["coding"]) is not list:
@@ -293,7 +294,7 @@ def check_shape(resource: Mapping[str, Any], where: str) -> FieldError | None:
         if spec is not None and type(value) not in spec[0]:
             odd = (odd or []) + [key]
     rid = resource.get("id")
-    nested = _concept_problem(resource, kind)
+    nested = concept_problem(resource, kind)
     if (
         odd is None
         and nested is None
