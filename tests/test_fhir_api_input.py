@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from fhir_helpers import base, weight
+from fhir_helpers import base, patient, weight
 from ivig_cds import Engine, InputError
 from ivig_cds.fhir import (
     FhirInputError,
@@ -142,3 +142,17 @@ def test_bundle_from_patient_says_it_needs_a_patient(bad: object) -> None:
         "bundle_from_patient needs a Patient (Patient.model_validate or load_patient makes one from a"
         f" patient file), got {type(bad).__name__}"
     )
+
+
+@pytest.mark.parametrize("blank", ["", " "], ids=repr)
+def test_a_patient_with_an_empty_id_is_one_clear_error(blank: str) -> None:
+    resources = [patient(id=blank), *base()[1:]]
+    result = map_resources(resources)
+    assert result.patient is None and result.report.warnings == []
+    assert [(e.loc, e.msg) for e in result.errors] == [
+        (
+            "resources[0]",
+            "the Patient resource has no usable id (empty or blank): no resource can name it as its subject",
+        )
+    ]
+    assert [e.loc for e in map_resources(resources, patient_id=blank).errors] == ["resources[0]"]

@@ -154,7 +154,7 @@ def _select(index: Index, patient_id: str | None, errors: list[FieldError]) -> I
         if not chosen:
             errors.append(FieldError("Patient", "no Patient resource with the requested id", "fhir_patient"))
             return None
-        return chosen[0]
+        return _with_usable_id(chosen[0], errors)
     if not patients:
         errors.append(FieldError("Patient", "no Patient resource in the input", "fhir_patient"))
         return None
@@ -166,7 +166,17 @@ def _select(index: Index, patient_id: str | None, errors: list[FieldError]) -> I
     if patients[0].id is None:
         errors.append(FieldError(patients[0].loc, "the Patient resource has no id", "fhir_patient"))
         return None
-    return patients[0]
+    return _with_usable_id(patients[0], errors)
+
+
+def _with_usable_id(item: Item, errors: list[FieldError]) -> Item | None:
+    """The Patient, unless its id is empty or blank: no subject could name it, so every resource would be
+    "not the Patient of the input" - one clear error instead of a warning per resource."""
+    if item.id is not None and not item.id.strip():
+        what = "the Patient resource has no usable id (empty or blank): no resource can name it as its subject"
+        errors.append(FieldError(item.loc, what, "fhir_patient"))
+        return None
+    return item
 
 
 def _patient_items(index: Index, patient: Item, as_of: date | None, rb: ReportBuilder) -> list[Item]:
