@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from fhir_helpers import base, patient, weight
+from fhir_helpers import base, patient, polymyositis, weight
 from ivig_cds import Engine, InputError
 from ivig_cds.fhir import (
     FhirInputError,
@@ -156,3 +156,31 @@ def test_a_patient_with_an_empty_id_is_one_clear_error(blank: str) -> None:
         )
     ]
     assert [e.loc for e in map_resources(resources, patient_id=blank).errors] == ["resources[0]"]
+
+
+@pytest.mark.parametrize(
+    ("dates", "message"),
+    [
+        (
+            {"onsetDateTime": "2022"},
+            "Condition.onsetDateTime unusable (partial date): a full date (YYYY-MM-DD) is needed",
+        ),
+        (
+            {"onsetDateTime": "2022-05"},
+            "Condition.onsetDateTime unusable (partial date): a full date (YYYY-MM-DD) is needed",
+        ),
+        (
+            {"onsetPeriod": {"start": "2022-02-30"}},
+            "Condition.onsetPeriod.start unusable (not a date): a full date (YYYY-MM-DD) is needed",
+        ),
+        (
+            {"recordedDate": "1700-01-01"},
+            "Condition.recordedDate unusable (out of range): a full date (YYYY-MM-DD) is needed",
+        ),
+        ({}, "no onset or recorded date"),
+    ],
+)
+def test_a_diagnosis_date_that_is_partial_is_said_to_be(dates: dict[str, Any], message: str) -> None:
+    dx = {k: v for k, v in polymyositis().items() if k != "onsetDateTime"}
+    result = map_resources([patient(), weight(), {**dx, **dates}])
+    assert [(e.loc, e.msg) for e in result.errors] == [("diagnosis.diagnosed_on (Condition/dx)", message)]

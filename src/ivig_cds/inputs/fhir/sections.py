@@ -246,7 +246,7 @@ def diagnosis(
     rb: ReportBuilder,
     errors: list[FieldError],
 ) -> dict[str, Any]:
-    found: list[tuple[int, date | None, str, Item, str | None]] = []
+    found: list[tuple[int, date | None, str, Item, str | None, str]] = []
     reader = observation_reader(table)
     for item in conditions:
         diagnosed = reader.diagnoses_of(codings(item.resource.get("code")))
@@ -267,8 +267,10 @@ def diagnosis(
             continue
         if not hit.verified:
             rb.warn(item.ref, "diagnosis.condition", f"matched the unverified default code {hit.label()}")
-        day, _, _ = first_date(item.resource, "onsetDateTime", "onsetPeriod.start", "recordedDate")
-        found.append((table.diagnosis_precedence.index(name), day, name, item, verification))
+        day, path, problem = first_date(item.resource, "onsetDateTime", "onsetPeriod.start", "recordedDate")
+        # the first date present is the one meant: a partial one is said as such, not as no date at all
+        why = f"Condition.{path} unusable ({problem}): a full date (YYYY-MM-DD) is needed" if problem else ""
+        found.append((table.diagnosis_precedence.index(name), day, name, item, verification, why))
     if not found:
         names = ", ".join(
             c.label() for c in table.diagnoses["polymyositis"].codes if c.system != table.local_system
@@ -282,7 +284,7 @@ def diagnosis(
         )
         return {}
     found.sort(key=lambda f: (f[0], f[1] or date.max, f[3].ref))
-    _, day, name, item, verification = found[0]
+    _, day, name, item, verification, why = found[0]
     for other in found[1:]:
         rb.warn(
             other[3].ref,
@@ -293,7 +295,11 @@ def diagnosis(
     out: dict[str, Any] = {"condition": name, "source": item.ref}
     if day is None:
         errors.append(
-            FieldError(f"diagnosis.diagnosed_on ({item.ref})", "no onset or recorded date", "fhir_missing")
+            FieldError(
+                f"diagnosis.diagnosed_on ({item.ref})",
+                why or "no onset or recorded date",
+                "fhir_value" if why else "fhir_missing",
+            )
         )
     else:
         out["diagnosed_on"] = day.isoformat()
