@@ -184,3 +184,33 @@ def test_a_diagnosis_date_that_is_partial_is_said_to_be(dates: dict[str, Any], m
     dx = {k: v for k, v in polymyositis().items() if k != "onsetDateTime"}
     result = map_resources([patient(), weight(), {**dx, **dates}])
     assert [(e.loc, e.msg) for e in result.errors] == [("diagnosis.diagnosed_on (Condition/dx)", message)]
+
+
+DECEASED = "the Patient is recorded as deceased (Patient.deceased[x]): review the record"
+
+
+@pytest.mark.parametrize(
+    ("element", "as_of", "warned"),
+    [
+        ({"deceasedBoolean": True}, None, True),
+        ({"deceasedBoolean": False}, None, False),
+        ({"deceasedDateTime": "2023-03-04T10:00:00Z"}, None, True),
+        ({"deceasedDateTime": "2023-03-04"}, "2024-01-01", True),
+        ({"deceasedDateTime": "2023"}, "2024-01-01", True),  # partial: still recorded as deceased
+        ({"deceasedDateTime": "2024-03-04"}, "2024-01-01", False),  # died after as_of: not yet known then
+        ({}, None, False),
+    ],
+)
+def test_a_deceased_patient_is_warned(element: dict[str, Any], as_of: str | None, warned: bool) -> None:
+    result = map_resources([patient(**element), *base()[1:]], as_of=as_of)
+    assert result.patient is not None
+    notes = [(w.resource, w.field, w.message) for w in result.report.warnings if w.resource == "Patient/p1"]
+    assert notes == ([("Patient/p1", "demographics", DECEASED)] if warned else [])
+
+
+def test_a_deceased_element_of_another_json_type_is_refused() -> None:
+    result = map_resources([patient(deceasedBoolean="true"), *base()[1:]])
+    assert (result.errors[0].loc, result.errors[0].msg) == (
+        "resources[0] (Patient/p1)",
+        "Patient.deceasedBoolean must be true or false (FHIR R4 JSON)",
+    )

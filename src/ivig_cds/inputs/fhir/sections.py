@@ -183,6 +183,16 @@ _POSITIVE = frozenset({"weight_kg", "height_cm"})
 """Units whose zero is an error in the record, not a value (a weight of 0 kg would divide doses by zero)."""
 
 
+def _deceased(res: Mapping[str, Any], as_of: date | None) -> bool:
+    """Whether the Patient is recorded as deceased by ``as_of`` (a death dated after it is not yet known)."""
+    if res.get("deceasedBoolean") is True:
+        return True
+    died = fhir_date(res.get("deceasedDateTime"))
+    if died is None:
+        return False
+    return not (isinstance(died, date) and as_of is not None and died > as_of)  # a partial date still counts
+
+
 def demographics(
     patient: Item,
     obs: dict[str, list[ObsValue]],
@@ -205,6 +215,10 @@ def demographics(
         )
     else:
         out["birth_date"] = born.isoformat()
+    if _deceased(res, as_of):
+        rb.warn(
+            ref, "demographics", "the Patient is recorded as deceased (Patient.deceased[x]): review the record"
+        )
     gender = res.get("gender")
     out["sex"] = _SEX.get(gender, "unknown") if isinstance(gender, str) else "unknown"
     if gender not in _SEX:

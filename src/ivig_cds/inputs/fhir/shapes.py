@@ -144,7 +144,7 @@ _COMMON = {
     "partOf": _ARRAY,
 }
 _ELEMENTS: dict[str, dict[str, str]] = {
-    "Patient": {"gender": _STRING, "birthDate": _STRING},
+    "Patient": {"gender": _STRING, "birthDate": _STRING, "deceasedBoolean": _BOOLEAN, "deceasedDateTime": _STRING},
     "Observation": {
         "effectiveDateTime": _STRING,
         "effectivePeriod": _OBJECT,
