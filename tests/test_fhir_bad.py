@@ -90,7 +90,7 @@ def test_a_medication_reference_to_an_absent_medication() -> None:
 def test_no_patient_several_patients_and_the_choice() -> None:
     assert errors_of([weight()]) == [("Patient", "no Patient resource in the input")]
     two = [*base(), patient(id="p2")]
-    assert errors_of(two) == [("Patient", "2 Patient resources: say which one (patient_id)")]
+    assert errors_of(two) == [("Patient", "2 Patient resources: say which one (patient_id / --patient-id)")]
     chosen, _ = patient_from_bundle(bundle(*two), patient_id=PID)
     assert chosen.patient_id == PID
     with pytest.raises(FhirInputError) as info:

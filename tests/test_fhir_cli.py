@@ -190,3 +190,60 @@ def test_explain_reads_a_bundle_too(capsys: pytest.CaptureFixture[str]) -> None:
     bundle = ROOT / "examples" / "fhir" / "polymyositis-bundle.json"
     assert main(["explain", str(bundle), "RESP-003", "--format", "json", "--backend", "reference"]) == 0
     assert json.loads(capsys.readouterr().out)["fired"] is True
+
+
+@pytest.fixture
+def two_patients(tmp_path: Path) -> Path:
+    """One Bundle holding two patients (relapse and ivig-dependent) and their resources."""
+    entries = []
+    for name in ("relapse.json", "ivig-dependent.json"):
+        entries += bundle_from_patient(load_patient(ROOT / "examples" / name))["entry"]
+    path = tmp_path / "two.json"
+    path.write_text(
+        json.dumps({"resourceType": "Bundle", "type": "collection", "entry": entries}), encoding="utf-8"
+    )
+    return path
+
+
+def test_evaluate_says_to_choose_a_patient_with_patient_id(
+    two_patients: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["evaluate", str(two_patients), "--backend", "reference"]) == 2
+    assert "  Patient: 2 Patient resources: say which one (patient_id / --patient-id)" in capsys.readouterr().err
+    for pid in ("ex-relapse", "ex-ivig-dependent"):
+        args = ["evaluate", str(two_patients), "--patient-id", pid, "--format", "json", "--backend", "reference"]
+        assert main(args) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert (out["patient_id"], out["mapping"]["patient"]) == (pid, f"Patient/{pid}")
+    assert main(["evaluate", str(two_patients), "--patient-id", "ex-relapse", "-j", "2", "--backend", "reference",
+                 "--format", "json"]) == 0  # fmt: skip
+    assert json.loads(capsys.readouterr().out)["patient_id"] == "ex-relapse"  # workers get it too
+    assert main(["evaluate", str(two_patients), "--patient-id", "nobody", "--backend", "reference"]) == 2
+    assert "  Patient: no Patient resource with the requested id" in capsys.readouterr().err
+
+
+def test_fhir_map_and_explain_take_patient_id(two_patients: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["fhir", "map", str(two_patients)]) == 2
+    assert "  Patient: 2 Patient resources: say which one (patient_id / --patient-id)" in capsys.readouterr().err
+    assert main(["fhir", "map", str(two_patients), "--patient-id", "ex-ivig-dependent"]) == 0
+    assert json.loads(capsys.readouterr().out)["patient_id"] == "ex-ivig-dependent"
+    args = ["explain", str(two_patients), "RESP-003", "--patient-id", "ex-relapse", "--format", "json"]
+    assert main([*args, "--backend", "reference"]) == 0
+    assert json.loads(capsys.readouterr().out)["patient_id"] == "ex-relapse"
+
+
+def test_patient_id_is_refused_for_a_patient_file(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["evaluate", str(RELAPSE), "--patient-id", "ex-relapse", "--backend", "reference"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "  patient_id: --patient-id (patient_id) chooses a Patient of FHIR input: a patient file holds one"
+        " patient, so it does not apply (drop the option for patient files)"
+    ) in err
+    assert "1 record: 0 evaluated, 1 invalid" in err
+
+
+def test_patient_id_has_help_text(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in (["evaluate"], ["fhir", "map"]):
+        assert main([*command, "--help"]) == 0
+        text = " ".join(capsys.readouterr().out.split())
+        assert "--patient-id ID FHIR input: the Patient (its Patient.id) to read when a Bundle" in text

@@ -245,7 +245,7 @@ def rule_document(book: RuleBook, rule_id: str) -> dict[str, Any]:
 
 
 def explain_rule(
-    engine: Engine, patient: PatientSource, rule_id: str, *, as_of: AsOf = None
+    engine: Engine, patient: PatientSource, rule_id: str, *, as_of: AsOf = None, patient_id: str | None = None
 ) -> Explanation | MetaExplanation:
     """Explain one rule for one patient.
 
@@ -255,6 +255,7 @@ def explain_rule(
         rule_id: The rule (case-insensitive); ``DATA-001`` and ``PLUGIN-001`` give the engine's
             findings of that kind for the patient (:class:`MetaExplanation`).
         as_of: Evaluate as of this date (else the file's ``as_of``, else today).
+        patient_id: FHIR input only: the Patient of a Bundle that holds several.
 
     Raises:
         UnknownRuleError: No such rule (``suggestions`` lists close ids).
@@ -262,11 +263,11 @@ def explain_rule(
     """
     rid = resolve_rule_id(rule_id, sorted(engine.rules))
     if rid in META_RULES:
-        ev = engine.evaluate(patient, as_of=as_of)
+        ev = engine.evaluate(patient, as_of=as_of, patient_id=patient_id)
         found = tuple(f for f in ev.findings if f.rule_id == rid)
         return MetaExplanation(ev.patient_id, ev.as_of, META_RULES[rid], found)
     rule = engine.rules[rid]
-    trace = engine.trace(patient, as_of=as_of)  # the same evaluation, with what produced it
+    trace = engine.trace(patient, as_of=as_of, patient_id=patient_id)  # the same evaluation, with what produced it
     model, day, derived, evaluation = trace.patient, trace.as_of, trace.derived, trace.evaluation
     all_facts, matches = trace.all_facts, trace.matches
     n_input = len(derived.facts)

@@ -21,22 +21,34 @@ class Evaluator(Protocol):
     def evaluate(self, patient: Patient, *, as_of: date | None = None) -> Evaluation: ...
 
 
-def _load(record: Record, engine: Evaluator, as_of: date | None) -> tuple[Patient, Any]:
+def _load(record: Record, engine: Evaluator, as_of: date | None, patient_id: str | None) -> tuple[Patient, Any]:
     """The record as a patient (FHIR input recognised by ``resourceType``) and its mapping report, if FHIR."""
     from ivig_cds.inputs.fhir.integration import load_input
 
     mapping, strict = getattr(engine, "fhir_mapping", None), getattr(engine, "strict_fhir", False)
     if record.path is not None:
-        return load_input(record.path, as_of=as_of, mapping=mapping, strict=strict)
+        return load_input(record.path, as_of=as_of, mapping=mapping, strict=strict, patient_id=patient_id)
     return load_input(
-        record.text or b"", as_of=as_of, mapping=mapping, strict=strict, name=record.source, fmt=record.fmt
+        record.text or b"",
+        as_of=as_of,
+        mapping=mapping,
+        strict=strict,
+        name=record.source,
+        fmt=record.fmt,
+        patient_id=patient_id,
     )
 
 
 def evaluate_record(
-    engine: Evaluator, index: int, record: Record, as_of: date | None, keep_patient: bool = False
+    engine: Evaluator,
+    index: int,
+    record: Record,
+    as_of: date | None,
+    keep_patient: bool = False,
+    patient_id: str | None = None,
 ) -> Result:
-    """Load and evaluate one record; never raises for a bad record.
+    """Load and evaluate one record; never raises for a bad record. ``patient_id``: which Patient of a FHIR
+    record holding several (a patient-file record given one is invalid).
 
     Unexpected exceptions become a ``failed`` result naming only the exception type: its message
     could quote patient data.
@@ -44,7 +56,7 @@ def evaluate_record(
     from ivig_cds.inputs.fhir.integration import with_mapping
 
     try:
-        patient, report = _load(record, engine, as_of)
+        patient, report = _load(record, engine, as_of, patient_id)
         evaluation = with_mapping(engine.evaluate(patient, as_of=as_of), report)
     except InputError as exc:
         return Result(index, record.source, failure=Failure(record.source, tuple(exc.errors)))

@@ -28,7 +28,9 @@ __all__ = ["ProcessPool"]
 _CHUNK_MAX = 16
 
 
-def _worker_main(conn: multiprocessing.connection.Connection, make_engine: Any, as_of: Any, keep: bool) -> None:
+def _worker_main(
+    conn: multiprocessing.connection.Connection, make_engine: Any, as_of: Any, keep: bool, patient_id: Any = None
+) -> None:
     """Worker loop: build the engine once, then evaluate each chunk received, one result per record."""
     # Ctrl-C reaches the whole process group: the parent stops the run and the workers; a worker
     # that took it itself would only print a traceback over the parent's message
@@ -48,7 +50,7 @@ def _worker_main(conn: multiprocessing.connection.Connection, make_engine: Any, 
             return
         for i, record in chunk:
             try:
-                result = evaluate_record(engine, i, record, as_of, keep)
+                result = evaluate_record(engine, i, record, as_of, keep, patient_id)
             except PluginError as exc:  # strict plugins: the run stops, as it would in one process
                 conn.send(("fatal", str(exc)))
                 return
@@ -83,9 +85,16 @@ class _Worker:
 class ProcessPool:
     """A small process pool that knows which record each worker holds, so a death loses nothing."""
 
-    def __init__(self, make_engine: Callable[[], Evaluator], as_of: date | None, keep: bool, jobs: int) -> None:
+    def __init__(
+        self,
+        make_engine: Callable[[], Evaluator],
+        as_of: date | None,
+        keep: bool,
+        jobs: int,
+        patient_id: str | None = None,
+    ) -> None:
         self._ctx = multiprocessing.get_context("spawn")  # no fork: the parent may run a progress thread
-        self._args = (make_engine, as_of, keep)
+        self._args = (make_engine, as_of, keep, patient_id)
         self._jobs = jobs
         self._workers: list[_Worker] = []
 

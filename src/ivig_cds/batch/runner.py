@@ -33,6 +33,7 @@ def run_batch(
     jobs: int = 1,
     keep_patient: bool = False,
     on_done: Callable[[Result], None] | None = None,
+    patient_id: str | None = None,
 ) -> Iterator[Result]:
     """Evaluate records and yield one :class:`Result` per item, in input order.
 
@@ -43,6 +44,7 @@ def run_batch(
         jobs: Worker processes; 1 evaluates in this process.
         keep_patient: Attach the validated :class:`Patient` (the console timeline needs it).
         on_done: Called as each result arrives (in completion order): drives a progress bar.
+        patient_id: FHIR records: the Patient to read when one holds several (``--patient-id``).
 
     Raises:
         IvigCdsError: The engine could not be built (e.g. an invalid rule file).
@@ -55,11 +57,11 @@ def run_batch(
     stream: Iterable[Result]
     runner: Runner
     if jobs <= 1 or len(tasks) <= 1:
-        runner = InProcess(make_engine, as_of, keep_patient)
+        runner = InProcess(make_engine, as_of, keep_patient, patient_id)
     else:
         from ivig_cds.batch.pool import ProcessPool
 
-        runner = ProcessPool(make_engine, as_of, keep_patient, min(jobs, len(tasks)))
+        runner = ProcessPool(make_engine, as_of, keep_patient, min(jobs, len(tasks)), patient_id)
     stream = runner.run(tasks)
     nxt = 0
     for i in sorted(done):  # pass-through failures count as done at once
@@ -80,15 +82,21 @@ def run_batch(
 class InProcess:
     """Evaluate in this process with one engine, built on first use."""
 
-    def __init__(self, make_engine: Callable[[], Evaluator], as_of: date | None, keep_patient: bool) -> None:
-        self._make, self._as_of, self._keep = make_engine, as_of, keep_patient
+    def __init__(
+        self,
+        make_engine: Callable[[], Evaluator],
+        as_of: date | None,
+        keep_patient: bool,
+        patient_id: str | None = None,
+    ) -> None:
+        self._make, self._as_of, self._keep, self._patient_id = make_engine, as_of, keep_patient, patient_id
 
     def run(self, tasks: list[Task]) -> Iterator[Result]:
         if not tasks:
             return
         engine = self._make()
         for i, record in tasks:
-            yield evaluate_record(engine, i, record, self._as_of, self._keep)
+            yield evaluate_record(engine, i, record, self._as_of, self._keep, self._patient_id)
 
 
 def default_jobs() -> int:

@@ -83,6 +83,7 @@ class _Run:
             jobs=self.args.jobs,
             keep_patient=self.keep,
             on_done=(lambda _r: bar.advance()) if bar is not None else None,
+            patient_id=getattr(self.args, "patient_id", None),
         )
         if bar is None:
             yield from stream

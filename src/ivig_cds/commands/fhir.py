@@ -25,7 +25,8 @@ EXIT_OK, EXIT_INVALID = 0, 2
 
 
 def add_mapping_options(p: argparse.ArgumentParser) -> None:
-    """``--mapping`` and ``--strict-fhir``: how FHIR input is read (evaluate, cohort, fhir map)."""
+    """``--mapping``, ``--strict-fhir`` and ``--patient-id``: how FHIR input is read (evaluate, cohort,
+    explain, fhir map)."""
     p.add_argument(
         "--mapping", metavar="FILE", help="FHIR input: a site mapping table (default rules/fhir/mapping.yaml)"
     )
@@ -33,6 +34,12 @@ def add_mapping_options(p: argparse.ArgumentParser) -> None:
         "--strict-fhir",
         action="store_true",
         help="FHIR input: validate every resource with the fhir.resources R4B models first ([fhir] extra)",
+    )
+    p.add_argument(
+        "--patient-id",
+        metavar="ID",
+        help="FHIR input: the Patient (its Patient.id) to read when a Bundle holds several; a patient file"
+        " given with it is refused (it holds one patient)",
     )
 
 
@@ -101,7 +108,13 @@ def run_fhir(args: argparse.Namespace) -> int:
         _err(f"ivig-cds: error: {label}: not a FHIR resource (no resourceType)")
         return EXIT_INVALID
     assert isinstance(doc, dict)
-    result = map_document(doc, as_of=args.as_of, mapping=resolve_mapping(args.mapping), strict=args.strict_fhir)
+    result = map_document(
+        doc,
+        as_of=args.as_of,
+        mapping=resolve_mapping(args.mapping),
+        strict=args.strict_fhir,
+        patient_id=args.patient_id,
+    )
     if args.report:
         write_atomic(args.report, json.dumps(result.report.to_dict(), indent=2) + "\n")
     _say_report(result.report)

@@ -46,7 +46,7 @@ def run_explain(args: argparse.Namespace) -> int:
     """``ivig-cds explain FILE RULE_ID``."""
     engine = engine_spec(args)()
     try:
-        x = explain_rule(engine, args.file, args.rule_id, as_of=args.as_of)
+        x = explain_rule(engine, args.file, args.rule_id, as_of=args.as_of, patient_id=args.patient_id)
     except UnknownRuleError as exc:
         return _unknown_rule(exc)
     except InputError as exc:

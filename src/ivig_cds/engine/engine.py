@@ -252,7 +252,7 @@ class Engine:
             return model.as_of, "file"
         return check_as_of(self._clock(), model), "today"
 
-    def evaluate(self, patient: PatientSource, *, as_of: AsOf = None) -> Evaluation:
+    def evaluate(self, patient: PatientSource, *, as_of: AsOf = None, patient_id: str | None = None) -> Evaluation:
         """Evaluate one patient.
 
         Args:
@@ -261,12 +261,14 @@ class Engine:
                 ``resourceType``): the result then has a ``mapping`` block.
             as_of: Evaluate as of this date (a ``date`` or ``YYYY-MM-DD``); else the file's ``as_of``;
                 else today in UTC (the only clock read).
+            patient_id: FHIR input only: the Patient to read when the Bundle holds several (``Patient.id``);
+                a patient file given with it is refused (an :class:`InputError` at ``patient_id``).
 
         Raises:
             InputError: the patient file (or ``as_of``) is invalid (``errors`` lists each field path).
             EngineError: the rules engine failed.
         """
-        return self.trace(patient, as_of=as_of).evaluation
+        return self.trace(patient, as_of=as_of, patient_id=patient_id).evaluation
 
     def evaluate_many(
         self, patients: Iterable[PatientSource], *, as_of: AsOf = None
@@ -283,13 +285,14 @@ class Engine:
             except InputError as exc:
                 yield exc
 
-    def trace(self, patient: PatientSource, *, as_of: AsOf = None) -> Trace:
+    def trace(self, patient: PatientSource, *, as_of: AsOf = None, patient_id: str | None = None) -> Trace:
         """Evaluate one patient and keep what produced the result (see :class:`Trace`)."""
         model, report = load_input(
             patient,
             as_of=check_as_of(as_of, None) if as_of is not None else None,
             mapping=self.fhir_mapping,
             strict=self.strict_fhir,
+            patient_id=patient_id,
         )
         day, day_source = self._as_of(as_of, model)
         failures: Failures = []

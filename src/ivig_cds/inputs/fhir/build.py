@@ -160,7 +160,11 @@ def _select(index: Index, patient_id: str | None, errors: list[FieldError]) -> I
         return None
     if len(patients) > 1:
         errors.append(
-            FieldError("Patient", f"{len(patients)} Patient resources: say which one (patient_id)", "fhir_patient")
+            FieldError(
+                "Patient",
+                f"{len(patients)} Patient resources: say which one (patient_id / --patient-id)",
+                "fhir_patient",
+            )
         )
         return None
     if patients[0].id is None:

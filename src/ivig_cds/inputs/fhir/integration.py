@@ -49,9 +49,15 @@ def resolve_mapping(mapping: FhirMapping | str | os.PathLike[str] | None) -> Fhi
 
 
 def map_document(
-    doc: Mapping[str, Any], *, as_of: date | None = None, mapping: FhirMapping | None = None, strict: bool = False
+    doc: Mapping[str, Any],
+    *,
+    as_of: date | None = None,
+    mapping: FhirMapping | None = None,
+    strict: bool = False,
+    patient_id: str | None = None,
 ) -> MappingResult:
-    """Map a Bundle (or a lone Patient resource); with ``strict``, validate every resource as R4 first."""
+    """Map a Bundle (or a lone Patient resource); with ``strict``, validate every resource as R4 first.
+    ``patient_id`` chooses the Patient of a Bundle that holds several."""
     from .api import map_bundle, map_resources
     from .build import MappingResult
 
@@ -61,9 +67,9 @@ def map_document(
 
         errors = validate_resources(doc)
     if doc.get("resourceType") == "Bundle":
-        result = map_bundle(doc, as_of=as_of, mapping=mapping)
+        result = map_bundle(doc, as_of=as_of, mapping=mapping, patient_id=patient_id)
     elif doc.get("resourceType") == "Patient":
-        result = map_resources([doc], as_of=as_of, mapping=mapping)
+        result = map_resources([doc], as_of=as_of, mapping=mapping, patient_id=patient_id)
     else:
         kind = str(doc.get("resourceType"))[:40]
         result = map_bundle({"resourceType": "Bundle"}, mapping=mapping)
@@ -83,8 +89,12 @@ def load_input(
     strict: bool = False,
     name: str | None = None,
     fmt: Format | None = None,
+    patient_id: str | None = None,
 ) -> tuple[Patient, MappingReport | None]:
     """A patient file or a FHIR document (recognised by ``resourceType``, no flag) as a :class:`Patient`.
+
+    ``patient_id`` chooses the Patient of a FHIR document that holds several; it does not apply to a
+    patient file (one patient, its own ``patient_id``), which is then refused rather than read as if chosen.
 
     Returns:
         The patient and, for FHIR input, the mapping report (``None`` for a patient file).
@@ -93,38 +103,51 @@ def load_input(
         InputError: The input is invalid (for FHIR a :class:`FhirInputError` carrying the report).
     """
     if isinstance(source, Patient):
-        return source, None
+        return _patient_file(source, patient_id, name or "<patient>"), None
     label = name
     doc: object = None
     if isinstance(source, dict):
         if not is_fhir_document(source):
-            return load_patient(source, name=name), None
+            return _patient_file(load_patient(source, name=name), patient_id, name or "<dict>"), None
         doc, label = source, name or "<dict>"
     elif isinstance(source, bytes):
         label = name or "<bytes>"
         doc = parse_document(source, source=label, fmt=fmt)
         if not is_fhir_document(doc):
-            return validate_patient(doc, source=label), None
+            return _patient_file(validate_patient(doc, source=label), patient_id, label), None
     elif isinstance(source, str) and looks_like_document(source):  # JSON or YAML text, not a path
         label = name or "<str>"
         doc = parse_document(source, source=label, fmt=fmt)
         if not is_fhir_document(doc):
-            return validate_patient(doc, source=label), None
+            return _patient_file(validate_patient(doc, source=label), patient_id, label), None
     elif isinstance(source, str | os.PathLike):
         path = Path(source)
         label = name or str(path)
         if not _looks_fhir(path):
             try:
-                return load_patient(path, name=name), None
+                return _patient_file(load_patient(path, name=name), patient_id, label), None
             except InputError as exc:
                 if not any(e.loc == "resourceType" for e in exc.errors):
                     raise
         doc = parse_document(path.read_bytes(), source=label, fmt="json")
     else:
-        return load_patient(source, name=name), None
+        return _patient_file(load_patient(source, name=name), patient_id, name or "<patient>"), None
     assert isinstance(doc, Mapping)
-    result = map_document(doc, as_of=as_of, mapping=resolve_mapping(mapping), strict=strict)
+    result = map_document(doc, as_of=as_of, mapping=resolve_mapping(mapping), strict=strict, patient_id=patient_id)
     return result.raise_for_errors(label or "<fhir>"), result.report
+
+
+NOT_FOR_PATIENT_FILES = (
+    "--patient-id (patient_id) chooses a Patient of FHIR input: a patient file holds one patient,"
+    " so it does not apply (drop the option for patient files)"
+)
+
+
+def _patient_file(patient: Patient, patient_id: str | None, label: str) -> Patient:
+    """A patient file's patient; refused when a ``patient_id`` was asked for, which only FHIR input takes."""
+    if patient_id is not None:
+        raise InputError(label, [FieldError("patient_id", NOT_FOR_PATIENT_FILES, "not_fhir")])
+    return patient
 
 
 def _looks_fhir(path: Path) -> bool:
