@@ -247,3 +247,19 @@ def test_patient_id_has_help_text(capsys: pytest.CaptureFixture[str]) -> None:
         assert main([*command, "--help"]) == 0
         text = " ".join(capsys.readouterr().out.split())
         assert "--patient-id ID FHIR input: the Patient (its Patient.id) to read when a Bundle" in text
+
+
+def test_fhir_export_of_a_fhir_file_says_it_is_already_fhir(
+    bundle_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["fhir", "export", str(bundle_file)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        f"ivig-cds: error: {bundle_file}: already FHIR (a Bundle): fhir export takes a patient file"
+        " (fhir map turns a Bundle into one)\n"
+    )
+    lone = tmp_path / "patient.json"
+    lone.write_text('{"resourceType": "Patient", "id": "x"}', encoding="utf-8")
+    assert main(["fhir", "export", str(lone)]) == 2
+    assert "already FHIR (a Patient resource): fhir export takes a patient file" in capsys.readouterr().err

@@ -88,6 +88,12 @@ def run_fhir(args: argparse.Namespace) -> int:
         try:
             patient = load_patient(args.file)
         except InputError as exc:
+            if any(e.loc == "resourceType" for e in exc.errors):  # a FHIR document, not a patient file
+                _err(
+                    f"ivig-cds: error: {args.file}: already FHIR ({_fhir_kind(args.file)}): fhir export takes a"
+                    " patient file (fhir map turns a Bundle into one)"
+                )
+                return EXIT_INVALID
             return _invalid(exc.source, exc)
         mapping = resolve_mapping(args.mapping)
         from ivig_cds.inputs.fhir.export import bundle_from_patient
@@ -126,6 +132,18 @@ def run_fhir(args: argparse.Namespace) -> int:
     text = result.patient.model_dump_json(indent=2, exclude_unset=True)
     _write(args.output, text + "\n")
     return EXIT_OK
+
+
+def _fhir_kind(path: str) -> str:
+    """``a Bundle`` or ``a <type> resource``: what a FHIR file given to ``fhir export`` holds."""
+    try:
+        doc = parse_document(Path(path).read_bytes(), source=path)
+    except (OSError, InputError):
+        return "a FHIR resource"
+    kind = doc.get("resourceType") if isinstance(doc, dict) else None
+    if kind == "Bundle":
+        return "a Bundle"
+    return f"a {kind[:40]} resource" if isinstance(kind, str) and kind else "a FHIR resource"
 
 
 def _invalid(label: str, exc: InputError) -> int:
