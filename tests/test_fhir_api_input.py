@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -74,9 +76,7 @@ def test_a_bad_as_of_is_the_engines_error_at_as_of(bad: object, message: str) ->
         assert result.patient is None and [(e.loc, e.msg) for e in result.errors] == [("as_of", message)]
 
 
-def test_bulk_takes_an_iso_as_of(tmp_path: Any) -> None:
-    import json
-
+def test_bulk_takes_an_iso_as_of(tmp_path: Path) -> None:
     path = tmp_path / "all.ndjson"
     path.write_text("\n".join(json.dumps(r) for r in [*base(), weight(72, "2024-07-01", "w2")]) + "\n")
     (result,) = iter_bulk_patients(path, as_of="2024-06-01")
@@ -214,3 +214,32 @@ def test_a_deceased_element_of_another_json_type_is_refused() -> None:
         "resources[0] (Patient/p1)",
         "Patient.deceasedBoolean must be true or false (FHIR R4 JSON)",
     )
+
+
+NOT_NDJSON = "not NDJSON (one resource per line): the file is {what}; give a Bundle as a .json file"
+
+
+@pytest.mark.parametrize(
+    ("text", "what"),
+    [
+        (json.dumps(bundle(*base()), indent=2), "one JSON Bundle over several lines"),
+        ("\n\n" + json.dumps(bundle(*base()), indent=1), "one JSON Bundle over several lines"),
+        (json.dumps(base(), indent=2), "one JSON document over several lines"),
+        ('{\n  "resourceType": "Bundle",\n  "entry": [\n', "one JSON document over several lines"),  # cut short
+    ],
+)
+def test_a_multi_line_json_file_is_one_clear_bulk_error(tmp_path: Path, text: str, what: str) -> None:
+    path = tmp_path / "export.ndjson"
+    path.write_text(text, encoding="utf-8")
+    results = list(iter_bulk_patients(path))
+    assert [(r.source, [(e.loc, e.msg) for e in r.errors]) for r in results] == [
+        (str(path), [(str(path), NOT_NDJSON.format(what=what))])
+    ]
+
+
+def test_ndjson_with_a_junk_first_line_still_reads_the_rest(tmp_path: Path) -> None:
+    path = tmp_path / "export.ndjson"
+    path.write_text("{not json\n" + "\n".join(json.dumps(r) for r in base()) + "\n", encoding="utf-8")
+    results = list(iter_bulk_patients(path))
+    assert [e.msg for r in results for e in r.errors] == ["not a JSON resource line"]
+    assert [r.patient.patient_id for r in results if r.patient is not None] == ["p1"]

@@ -263,3 +263,15 @@ def test_fhir_export_of_a_fhir_file_says_it_is_already_fhir(
     lone.write_text('{"resourceType": "Patient", "id": "x"}', encoding="utf-8")
     assert main(["fhir", "export", str(lone)]) == 2
     assert "already FHIR (a Patient resource): fhir export takes a patient file" in capsys.readouterr().err
+
+
+def test_a_pretty_printed_bundle_named_ndjson_is_one_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "export.ndjson"
+    path.write_text((ROOT / "examples" / "fhir" / "polymyositis-bundle.json").read_text(encoding="utf-8"))
+    assert main(["evaluate", str(path), "--backend", "reference"]) == 2
+    err = capsys.readouterr().err
+    assert "not a JSON resource line" not in err
+    assert err.count("not NDJSON (one resource per line): the file is one JSON Bundle over several lines") == 1
+    assert "1 record: 0 evaluated, 1 invalid" in err

@@ -68,6 +68,42 @@ def _owner(resource: Mapping[str, Any]) -> str | None:
     return parts[-1] if len(parts) >= 2 and parts[-2] == "Patient" else None
 
 
+_WHOLE_MAX = 10 * 1024 * 1024
+"""A file whose first line is not JSON is parsed whole (to recognise one pretty-printed Bundle) up to this size."""
+
+
+def _not_ndjson(path: Path) -> str | None:
+    """Why ``path`` is not NDJSON, when it plainly is one multi-line JSON document (a pretty-printed Bundle):
+    one error for the file instead of one per line. ``None``: NDJSON, or lines whose errors are their own."""
+    try:
+        with path.open("rb") as handle:
+            first = next((line for line in handle if line.strip()), b"")
+    except OSError:
+        return None  # the main pass reports it
+    head = first.strip()
+    if not head:
+        return None
+    if head not in (b"{", b"["):
+        try:
+            json.loads(head)
+            return None  # a JSON line: NDJSON (or at worst a line of something else, said per line)
+        except (ValueError, RecursionError):
+            pass
+    doc: object = None
+    try:
+        if path.stat().st_size <= _WHOLE_MAX:
+            doc = json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError):
+        doc = None
+    if isinstance(doc, Mapping) and doc.get("resourceType") == "Bundle":
+        what = "one JSON Bundle over several lines"
+    elif doc is not None or head in (b"{", b"["):
+        what = "one JSON document over several lines"
+    else:
+        return None
+    return f"not NDJSON (one resource per line): the file is {what}; give a Bundle as a .json file"
+
+
 def iter_bulk_groups(
     sources: Iterable[str | os.PathLike[str]] | str | os.PathLike[str],
 ) -> Iterator[tuple[str, list[tuple[str, Mapping[str, Any], str | None]], list[FieldError]]]:
@@ -78,6 +114,10 @@ def iter_bulk_groups(
     shared: list[tuple[str, Mapping[str, Any], str | None]] = []
     orphans: dict[str, str] = {}
     for f_index, path in enumerate(files):
+        problem = _not_ndjson(path)
+        if problem is not None:
+            yield str(path), [], [FieldError(str(path), problem, "parse")]
+            continue
         try:
             reader = path.open("rb")
         except OSError as exc:
