@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -275,3 +276,17 @@ def test_a_pretty_printed_bundle_named_ndjson_is_one_clear_error(
     assert "not a JSON resource line" not in err
     assert err.count("not NDJSON (one resource per line): the file is one JSON Bundle over several lines") == 1
     assert "1 record: 0 evaluated, 1 invalid" in err
+
+
+def test_a_single_fhir_file_is_headed_as_a_single_patient_file_is(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--brief heads one record by its directory whatever the input (checked: not a FHIR-only heading)."""
+    monkeypatch.chdir(ROOT)
+    heads = []
+    for path in (ROOT / "examples" / "fhir" / "polymyositis-bundle.json", RELAPSE):
+        assert main(
+            ["evaluate", str(path.relative_to(ROOT)), "--brief", "--width", "100", "--backend", "reference"]
+        ) in (0, 1)
+        heads.append(capsys.readouterr().out.splitlines()[0].rstrip())
+    assert heads == [f"1 record in examples{os.sep}fhir{os.sep}", f"1 record in examples{os.sep}"]
