@@ -220,7 +220,19 @@ def test_evaluate_says_to_choose_a_patient_with_patient_id(
                  "--format", "json"]) == 0  # fmt: skip
     assert json.loads(capsys.readouterr().out)["patient_id"] == "ex-relapse"  # workers get it too
     assert main(["evaluate", str(two_patients), "--patient-id", "nobody", "--backend", "reference"]) == 2
-    assert "  Patient: no Patient resource with the requested id" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "  Patient: no Patient resource with the requested id" in err
+    assert f"invalid FHIR input {two_patients}\n" in err  # the heading fhir map gives, not 'patient file'
+    assert "invalid patient file" not in err
+
+
+def test_the_other_patient_of_a_bundle_is_not_warned_about(two_patients: Path) -> None:
+    from ivig_cds.fhir import patient_from_bundle
+
+    bundle = json.loads(two_patients.read_text(encoding="utf-8"))
+    _, report = patient_from_bundle(bundle, patient_id="ex-relapse")
+    assert not [w for w in report.warnings if w.resource == "Patient/ex-ivig-dependent"]
+    assert report.resources_ignored["Patient"] == 1  # counted as not used, not a 'no subject' warning
 
 
 def test_fhir_map_and_explain_take_patient_id(two_patients: Path, capsys: pytest.CaptureFixture[str]) -> None:

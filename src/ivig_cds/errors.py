@@ -54,7 +54,10 @@ class InputError(IvigCdsError):
     Attributes:
         source: Where the input came from (a file name, ``<stdin>:3``, ``<dict>``).
         errors: One :class:`FieldError` per problem, in document order.
+        what: What the input was read as, for headings (``patient file``; FHIR input errors say ``FHIR input``).
     """
+
+    what = "patient file"
 
     def __init__(self, source: str, errors: list[FieldError]) -> None:
         self.source = source

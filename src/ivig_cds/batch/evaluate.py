@@ -59,7 +59,7 @@ def evaluate_record(
         patient, report = _load(record, engine, as_of, patient_id)
         evaluation = with_mapping(engine.evaluate(patient, as_of=as_of), report)
     except InputError as exc:
-        return Result(index, record.source, failure=Failure(record.source, tuple(exc.errors)))
+        return Result(index, record.source, failure=Failure(record.source, tuple(exc.errors), what=exc.what))
     except PluginError:
         raise  # only with strict_plugins: a plugin failure is fatal to the run, as asked
     except IvigCdsError as exc:

@@ -69,11 +69,13 @@ class Failure:
         errors: The problems, each with its field path (empty path: the whole record).
         kind: ``invalid`` (the input breaks the contract, exit 2) or ``failed`` (the engine or a
             worker failed on valid-looking input: a bug to report, exit 3).
+        what: What the input was read as, for the heading of its errors (``patient file`` or ``FHIR input``).
     """
 
     source: str
     errors: tuple[FieldError, ...]
     kind: Literal["invalid", "failed"] = "invalid"
+    what: str = "patient file"
 
 
 @dataclass(frozen=True)

@@ -70,9 +70,9 @@ def print_failure(failure: Failure) -> None:
         elif problem.type == "file":
             say(f"{failure.source}: {problem.msg}")
         else:  # the document as a whole: not JSON, empty, too large
-            say(f"invalid patient file {failure.source}: {problem.msg}")
+            say(f"invalid {failure.what} {failure.source}: {problem.msg}")
     elif failure.kind == "invalid":
-        say(f"invalid patient file {failure.source}")
+        say(f"invalid {failure.what} {failure.source}")
         for fe in errors:
             say(f"  {fe.loc}: {fe.msg}" if fe.loc else f"  {fe.msg}")
     else:

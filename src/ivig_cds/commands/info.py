@@ -50,7 +50,7 @@ def run_explain(args: argparse.Namespace) -> int:
     except UnknownRuleError as exc:
         return _unknown_rule(exc)
     except InputError as exc:
-        print_failure(Failure(exc.source, tuple(exc.errors)))
+        print_failure(Failure(exc.source, tuple(exc.errors), what=exc.what))
         return EXIT_INVALID
     if args.format == "json":
         sys.stdout.write(json.dumps(x.to_dict(), indent=2, default=str) + "\n")

@@ -27,6 +27,8 @@ __all__ = ["FhirInputError", "MappingResult", "check_fhir_as_of", "map_entries",
 class FhirInputError(InputError):
     """FHIR input that cannot make a valid patient file; ``report`` says what was read before it failed."""
 
+    what = "FHIR input"
+
     def __init__(self, source: str, errors: list[FieldError], report: MappingReport) -> None:
         super().__init__(source, errors)
         self.report = report
@@ -201,6 +203,9 @@ def _patient_items(index: Index, patient: Item, as_of: date | None, rb: ReportBu
         if type(ref) is not str or not ref:
             ref = reference(subject) or reference(res.get("patient"))
         if ref is None:
+            if kind == "Patient":  # another patient of the input: not this one's, and no subject to warn about
+                rb.ignored[kind] += 1
+                continue
             if several:
                 rb.ignored[kind] += 1
                 rb.warn(item.ref, "(subject)", "no subject, and the input holds several patients: ignored")
