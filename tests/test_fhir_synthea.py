@@ -88,7 +88,7 @@ def test_evaluation_says_there_is_no_myositis_condition(synthea_dir: Path) -> No
 def test_cli_exits_2_with_the_reason(synthea_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["evaluate", str(synthea_dir / "bfhir.json"), "--backend", "reference"]) == 2
     err = capsys.readouterr().err
-    assert f"invalid patient file {synthea_dir / 'bfhir.json'}" in err
+    assert f"invalid FHIR input {synthea_dir / 'bfhir.json'}" in err
     assert "diagnosis: no myositis Condition" in err
     assert "Traceback" not in err
 

@@ -14,9 +14,19 @@ from typing import Literal
 
 from ivig_cds.glossary import glossary, precaution, screen_item, status_word
 from ivig_cds.model.evaluation import Eligibility, Evaluation, Finding
-from ivig_cds.model.format import format_value, plural
+from ivig_cds.model.format import INCOMPLETE_CONSEQUENCES, format_value, plural
 
-__all__ = ["LEVELS", "Line", "PlanNote", "Tone", "Verdict", "eligibility_groups", "plan_note", "verdict"]
+__all__ = [
+    "LEVELS",
+    "Line",
+    "PlanNote",
+    "Tone",
+    "Verdict",
+    "courses_given",
+    "eligibility_groups",
+    "plan_note",
+    "verdict",
+]
 
 Tone = Literal["good", "warn", "bad", "stop", "neutral"]
 LEVELS = ("contraindicated", "not_eligible", "screen_incomplete", "eligible_with_precautions")
@@ -43,7 +53,8 @@ class Verdict:
         stop_ivig: A rule says IVIG should stop (no response after the first phase).
         eligible_from: The date a first course becomes possible when only the stability window
             blocks it (the change date plus the window), else ``None``.
-        incomplete: A plugin failed: what is missing from this result (``None`` when nothing is).
+        incomplete: A plugin failed, or the FHIR record holds IVIG or glucocorticoid doses the adapter could
+            not map: what is missing from this result (``None`` when nothing is).
     """
 
     ivig: Line
@@ -192,7 +203,7 @@ def _working_line(ev: Evaluation) -> Line:
             else "; prednisone unchanged since course 1"
         )
     if s.response == "not_started":
-        return Line("Working?", "no IVIG course yet", "neutral")
+        return Line("Working?", courses_given(ev), "neutral")
     if s.response == "too_early":
         after = _threshold(ev.findings, "response_min_courses")
         judged = f" (judged after course {format_value(after)})" if after is not None else ""
@@ -239,17 +250,42 @@ def _relapse_line(ev: Evaluation) -> Line:
         )
     if s.outcome == "ivig_dependent":
         return Line("Relapse?", "not applicable: IVIG not stopped — IVIG-dependent (weaning failed)", "warn")
-    return Line(
-        "Relapse?", "not applicable: " + ("IVIG not stopped" if p.courses_given else "no IVIG yet"), "neutral"
-    )
+    why = "IVIG not stopped" if p.courses_given else _none_yet(ev, "no IVIG yet")
+    return Line("Relapse?", f"not applicable: {why}", "neutral")
+
+
+def _ivig_unmapped(ev: Evaluation) -> bool:
+    block = (ev.mapping or {}).get("incomplete")
+    return isinstance(block, dict) and "ivig_courses" in block
+
+
+def _none_yet(ev: Evaluation, text: str) -> str:
+    return "IVIG in the record not mapped (see Incomplete)" if _ivig_unmapped(ev) else text
+
+
+def courses_given(ev: Evaluation) -> str:
+    """``3 IVIG courses``, ``no IVIG course yet``, or, when the FHIR record held IVIG infusions that could not
+    be mapped, that none was mapped (never 'no IVIG yet' for a patient the record says was given IVIG)."""
+    n = ev.patient.courses_given
+    if n:
+        text = plural(n, "IVIG course")
+        return f"{text} (+ IVIG in the record not mapped)" if _ivig_unmapped(ev) else text
+    return _none_yet(ev, "no IVIG course yet")
 
 
 def _incomplete(ev: Evaluation) -> Line | None:
+    parts = []
     failed = ev.engine.plugin_failures
-    if not failed:
+    if failed:
+        names = ", ".join(dict.fromkeys(f"{f.plugin} ({f.hook})" for f in failed))
+        parts.append(f"plugin {names} failed: its checks are missing from this result")
+    block = (ev.mapping or {}).get("incomplete") or {}
+    for name in block if isinstance(block, dict) else ():
+        why = INCOMPLETE_CONSEQUENCES.get(str(name), f"records of {name} are missing from the evaluation")
+        parts.append(f"FHIR record not fully mapped ({name}): {why}")
+    if not parts:
         return None
-    names = ", ".join(dict.fromkeys(f"{f.plugin} ({f.hook})" for f in failed))
-    return Line("Incomplete", f"plugin {names} failed: its checks are missing from this result", "bad")
+    return Line("Incomplete", "; ".join(parts), "bad")
 
 
 def verdict(ev: Evaluation) -> Verdict:

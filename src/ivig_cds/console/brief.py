@@ -66,6 +66,7 @@ def render_brief(records: Sequence[OutputRecord], console: Console) -> None:
         table.add_column(name, no_wrap=True)
     if wide:
         table.add_column("gaps", no_wrap=True, justify="right")
+    incomplete = 0
     for r in records:
         source = r.source[len(base) + 1 :] if base else r.source
         if r.evaluation is None:
@@ -76,8 +77,12 @@ def render_brief(records: Sequence[OutputRecord], console: Console) -> None:
             continue
         ev, s = r.evaluation, r.evaluation.status
         sev = worst(f for f in ev.findings if f.rule_id != "DATA-001")
+        who = safe(ev.patient_id)
+        if ev.mapping and ev.mapping.get("incomplete"):
+            who.append(" incomplete", style="bold red")  # the record holds IVIG/steroid doses not evaluated
+            incomplete += 1
         row = [
-            safe(ev.patient_id),
+            who,
             Text(status_word("eligibility", s.eligibility, brief=True), style=ELIGIBILITY_STYLE[s.eligibility]),
             Text(status_word("response", s.response, brief=True), style=RESPONSE_STYLE.get(s.response, "")),
             Text(status_word("outcome", s.outcome, brief=True), style=OUTCOME_STYLE.get(s.outcome, "")),
@@ -89,6 +94,14 @@ def render_brief(records: Sequence[OutputRecord], console: Console) -> None:
         else:
             table.add_row(*row)
     console.print(table)
+    if incomplete:
+        console.print(
+            Text(
+                "incomplete: the FHIR record holds IVIG or glucocorticoid doses that could not be mapped and"
+                " are not counted (evaluate the record alone to see them)",
+                style="red",
+            )
+        )
 
 
 class ProgressBar:

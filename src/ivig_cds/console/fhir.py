@@ -9,6 +9,8 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.text import Text
 
+from ivig_cds.model.format import incomplete_lines
+
 __all__ = ["mapping_panel"]
 
 _MAX_LINES = 12  # beyond this the panel says how many more; `ivig-cds fhir map` lists them all
@@ -29,6 +31,8 @@ def mapping_panel(mapping: dict[str, Any] | None) -> Panel | None:
         extra.append(f"{later} dated after as_of")
     if extra:
         lines.append(Text("Ignored: " + ", ".join(extra), style="dim"))
+    for line in incomplete_lines(mapping):  # the record holds more than was evaluated: said first, in red
+        lines.append(Text(line, style="bold red"))
     warnings = mapping.get("warnings", [])
     # medication warnings first: an unmapped drug changes the therapy history the rules see
     ordered = sorted(warnings, key=lambda w: (not str(w.get("resource", "")).startswith("Medication"),))
@@ -44,4 +48,5 @@ def mapping_panel(mapping: dict[str, Any] | None) -> Panel | None:
             Text(f"… {len(ordered) - _MAX_LINES} more warning(s): ivig-cds fhir map lists them", style="dim")
         )
     title = f"FHIR mapping {mapping.get('mapping_version', '')} · {len(warnings)} warning(s)"
-    return Panel(Group(*lines), title=title, title_align="left", border_style="yellow" if warnings else "dim")
+    border = "red" if mapping.get("incomplete") else "yellow" if warnings else "dim"
+    return Panel(Group(*lines), title=title, title_align="left", border_style=border)

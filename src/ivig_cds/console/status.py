@@ -17,7 +17,7 @@ from ivig_cds.console.theme import ELIGIBILITY_STYLE, OUTCOME_STYLE, RESPONSE_ST
 from ivig_cds.glossary import level_word, status_word
 from ivig_cds.model.evaluation import Eligibility, Evaluation
 from ivig_cds.model.format import format_value, plural, typeset
-from ivig_cds.verdict import Verdict, eligibility_groups, plan_note, verdict
+from ivig_cds.verdict import Verdict, courses_given, eligibility_groups, plan_note, verdict
 
 __all__ = ["dose_panel", "header_panel", "status_panel", "status_rows"]
 
@@ -41,7 +41,7 @@ def header_panel(ev: Evaluation) -> Panel:
     )
     text.append(f"   {who}   ")
     text.append(f"{_v(p.condition).replace('_', ' ')} ({_v(p.classification)})", style="bold")
-    courses = plural(p.courses_given, "IVIG course") if p.courses_given else "no IVIG course yet"
+    courses = courses_given(ev)
     if p.first_course:
         courses += f" since {p.first_course}"
     if p.discontinued_on:

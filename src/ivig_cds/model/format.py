@@ -24,7 +24,18 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
-__all__ = ["Style", "clean", "format_value", "plural", "printable", "typeset"]
+__all__ = [
+    "INCOMPLETE",
+    "INCOMPLETE_CONSEQUENCES",
+    "Style",
+    "clean",
+    "format_value",
+    "incomplete_lines",
+    "mapping_lines",
+    "plural",
+    "printable",
+    "typeset",
+]
 
 Style = Literal["message", "display", "raw", "markdown"]
 
@@ -136,10 +147,40 @@ def plural(n: int, word: str, many: str | None = None) -> str:
     return f"{n} {word if n == 1 else many or word + 's'}"
 
 
+INCOMPLETE = "INCOMPLETE"
+"""How a line of :func:`incomplete_lines` begins (cards raise their indicator on it)."""
+
+INCOMPLETE_CONSEQUENCES = {
+    "ivig_courses": (
+        "IVIG given per the record is missing from the courses evaluated: IVIG-naive, the course count,"
+        " response and relapse findings do not count it"
+    ),
+    "glucocorticoid_doses": (
+        "glucocorticoid doses taken per the record are missing: the steroid dose, taper and"
+        " high-dose findings do not count them"
+    ),
+}
+"""What the evaluation gets wrong when a field is incomplete (the ``mapping.incomplete`` block)."""
+
+
+def incomplete_lines(mapping: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """One ``INCOMPLETE field: consequence (N resources)`` line per field of ``mapping.incomplete``: the record
+    held more than the patient file (recognised resources that could not be mapped)."""
+    block = (mapping or {}).get("incomplete") or {}
+    if not isinstance(block, Mapping):
+        return ()
+    out = []
+    for name, refs in block.items():
+        n = len(refs) if isinstance(refs, list) else 0
+        why = INCOMPLETE_CONSEQUENCES.get(str(name), "records of the field are missing from the evaluation")
+        out.append(f"{INCOMPLETE} {name}: {why} ({n} resource{'' if n == 1 else 's'} not mapped; see below)")
+    return tuple(out)
+
+
 def mapping_lines(mapping: Mapping[str, Any] | None) -> tuple[str, ...]:
-    """The warnings of an evaluation's FHIR ``mapping`` block, one ``Type/id (field): message`` line each
-    (resource references and element names only: the report holds no patient values)."""
+    """The FHIR ``mapping`` block's incomplete fields, then its warnings, one ``Type/id (field): message``
+    line each (resource references and element names only: the report holds no patient values)."""
     notes = (mapping or {}).get("warnings") or []
-    return tuple(
+    return incomplete_lines(mapping) + tuple(
         f"{n.get('resource')} ({n.get('field')}): {n.get('message')}" for n in notes if isinstance(n, Mapping)
     )

@@ -22,7 +22,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from ivig_cds.glossary import screen_item, status_word
-from ivig_cds.model.format import format_value, mapping_lines
+from ivig_cds.model.format import INCOMPLETE, format_value, mapping_lines
 from ivig_cds.outputs.card_actions import (
     DoseCheck,
     DraftOrder,
@@ -213,7 +213,12 @@ def _summary_detail(
 ) -> str:
     s = ev.status
     reasons = f" ({', '.join(s.eligibility_reasons)})" if s.eligibility_reasons else ""
-    rows = [f"- **Eligibility**: {_esc(_ELIGIBILITY.get(s.eligibility, s.eligibility))}{reasons}"]
+    rows = [
+        f"- **Incomplete**: {_esc(line.removeprefix(INCOMPLETE).strip())}"
+        for line in warnings
+        if line.startswith(INCOMPLETE)  # the record holds IVIG or steroid doses not counted below: said first
+    ]
+    rows.append(f"- **Eligibility**: {_esc(_ELIGIBILITY.get(s.eligibility, s.eligibility))}{reasons}")
     if gaps:
         named = (f"{_esc(screen_item(g))} (`{g.replace('`', '')}`)" for g in gaps)
         rows.append("- **Not recorded**: " + "; ".join(named))
@@ -320,11 +325,14 @@ def build_cards(ev: Evaluation, options: CardOptions | None = None) -> CardSet:
     indicator = max((INDICATOR[f.severity] for f in carded), key=_RANK.__getitem__, default="info")
     if dose is not None and dose.differs and indicator == "info":
         indicator = "warning"
+    not_read = opts.mapping_warnings or mapping_lines(ev.mapping)
+    if indicator == "info" and any(line.startswith(INCOMPLETE) for line in not_read):
+        indicator = "warning"  # the record holds IVIG or steroid doses the evaluation could not count
     summary: dict[str, Any] = {
         "uuid": summary_uuid,
         "summary": _summary_line(ev, opts.hook, dose),
         "indicator": indicator,
-        "detail": _summary_detail(ev, gaps, dose, opts.mapping_warnings or mapping_lines(ev.mapping)),
+        "detail": _summary_detail(ev, gaps, dose, not_read),
         "source": _source(
             SUMMARY_RULE, ev.engine.version, "IVIG in refractory polymyositis: status", opts.rule_url
         ),

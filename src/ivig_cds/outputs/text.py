@@ -8,9 +8,9 @@ from typing import Any
 
 from ivig_cds.glossary import level_word, status_word, threshold_text, value_text
 from ivig_cds.model.evaluation import Evaluation, Finding
-from ivig_cds.model.format import format_value, mapping_lines, plural, typeset
+from ivig_cds.model.format import format_value, mapping_lines, typeset
 from ivig_cds.plugins.spec import OutputFormat, hookimpl
-from ivig_cds.verdict import eligibility_groups, plan_note, verdict
+from ivig_cds.verdict import courses_given, eligibility_groups, plan_note, verdict
 
 __all__ = ["FORMATS", "register_output_formats", "render_json", "render_markdown", "render_ndjson"]
 
@@ -98,7 +98,7 @@ def _md_one(ev: Evaluation) -> list[str]:
     s, p = ev.status, ev.patient
     out = [f"## Patient {_md(ev.patient_id)}", ""]
     today = " (today, UTC)" if s.as_of_source == "today" else ""
-    courses = plural(p.courses_given, "IVIG course") if p.courses_given else "no IVIG course yet"
+    courses = courses_given(ev)
     out.append(
         f"As of {ev.as_of}{today} · {p.age_years} y {_md(p.sex)} · {_md(p.condition.replace('_', ' '))}"
         f" ({_md(p.classification)}) · {courses}"

@@ -13,6 +13,7 @@ from types import ModuleType
 from typing import Any, Protocol
 
 from ivig_cds import Engine, InputError, Patient, __version__
+from ivig_cds.model.format import incomplete_lines
 from ivig_cds.outputs.cds_hooks import CardMeta, CardOptions, DraftOrder, build_cards, unevaluable_cards
 
 from .config import CardSettings
@@ -64,7 +65,8 @@ def _no_myositis(exc: InputError) -> bool:
 
 def _warnings(report: Any) -> tuple[str, ...]:
     notes = getattr(report, "warnings", None) or []
-    return tuple(f"{n.resource} ({n.field}): {n.message}" for n in notes)
+    incomplete = incomplete_lines({"incomplete": getattr(report, "incomplete", None) or {}})
+    return incomplete + tuple(f"{n.resource} ({n.field}): {n.message}" for n in notes)
 
 
 def _draft_resource(call: HookCall, source: str | None) -> Mapping[str, Any] | None:

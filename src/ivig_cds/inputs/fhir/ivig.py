@@ -103,6 +103,7 @@ def courses(
         day = _admin_day(item)
         if day is None:
             rb.warn(item.ref, "ivig_courses", "no effective date: not mapped")
+            rb.incomplete("ivig_courses", item.ref)
             continue
         if item.resource.get("status") == "stopped":
             rb.warn(item.ref, "ivig_courses", "infusion stopped early: the recorded dose is used")
@@ -121,6 +122,7 @@ def courses(
             rb.warn(
                 first.ref, "ivig_courses", f"{len(run)} consecutive infusion days (a course holds 1-5): not mapped"
             )
+            _not_counted(refs, rb)
             continue
         weight = weight_at(run[0])
         daily: list[float] = []
@@ -148,6 +150,7 @@ def courses(
                     rate_unknown = True
             daily.append(total)
         if unusable:
+            _not_counted(refs, rb)
             continue
         if rate_unknown and rates:
             # the fastest known rate is not the course's maximum when another rate is unknown
@@ -160,6 +163,7 @@ def courses(
             rb.warn(first.ref, "ivig_courses", "daily doses differ within the course: their mean is recorded")
         if not 0.1 <= dose <= 2.0:
             rb.warn(first.ref, "ivig_courses", "daily dose outside 0.1-2.0 g/kg: not mapped")
+            _not_counted(refs, rb)
             continue
         products = [info.product for d in run for _, info in per_day[d] if info.product]
         if len(set(products)) > 1:
@@ -180,6 +184,12 @@ def courses(
             out.admin_course[ref] = len(out.ivig_courses)
             rb.used("MedicationAdministration", ref)
         out.ivig_courses.append(course)
+
+
+def _not_counted(refs: list[str], rb: ReportBuilder) -> None:
+    """The administrations of a run that makes no course: IVIG was given, and the file will not show it."""
+    for ref in refs:
+        rb.incomplete("ivig_courses", ref)
 
 
 def _admin_dose(

@@ -38,6 +38,15 @@ class MappingReport(BaseModel):
     ignored_after_as_of: dict[str, int] = Field(description="Resources dated after as_of, by type.")
     conversions: list[MappingNote] = Field(description="Unit and dose conversions done.")
     warnings: list[MappingNote] = Field(description="What could not be mapped, or was mapped with a caveat.")
+    incomplete: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description=(
+            "Patient-file fields the record holds more of than the file: resources recognised as IVIG given or"
+            " a glucocorticoid dose but not mapped (each is also a warning), by field. The evaluation does not"
+            " count them: with ivig_courses here a patient can look IVIG-naive or earlier in treatment than"
+            " they are."
+        ),
+    )
 
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON-ready data (the evaluation's ``mapping`` block)."""
@@ -58,6 +67,7 @@ class ReportBuilder:
         self._conversions: set[tuple[str, str, str]] = set()  # (resource, field, message): models built once
         self._warnings: set[tuple[str, str, str]] = set()
         self._read_refs: dict[str, str] = {}  # ref -> its type, as first counted
+        self._incomplete: dict[str, set[str]] = {}  # field -> resources recognised for it but not mapped
 
     def used(self, kind: str, ref: str) -> None:
         """Count ``ref`` as read once, however many fields it fed."""
@@ -87,6 +97,10 @@ class ReportBuilder:
     def convert(self, ref: str, field: str, message: str) -> None:
         self._conversions.add((str(ref), str(field), str(message)))
 
+    def incomplete(self, field: str, ref: str) -> None:
+        """``ref`` is a record of ``field`` (an IVIG infusion given, a glucocorticoid dose) that is not mapped."""
+        self._incomplete.setdefault(field, set()).add(str(ref))
+
     def build(self, *, version: str, source: str, patient: str | None, as_of: str | None) -> MappingReport:
         return MappingReport(
             mapping_version=version,
@@ -98,6 +112,7 @@ class ReportBuilder:
             ignored_after_as_of=dict(sorted(self.after.items())),
             conversions=self.conversions,
             warnings=self.warnings,
+            incomplete={f: sorted(refs) for f, refs in sorted(self._incomplete.items())},
         )
 
 

@@ -36,6 +36,7 @@ _REQUEST_INTENTS = frozenset({"order", "original-order", "reflex-order", "filler
 _REQUEST_USED = frozenset({"active", "on-hold", "completed", "stopped", "unknown"})
 _STATEMENT_USED = frozenset({"active", "completed", "stopped", "on-hold", "unknown"})
 _ADMIN_USED = frozenset({"completed", "in-progress", "stopped"})
+_TAKEN = frozenset({"active", "completed", "stopped"})  # statements that say the medication was taken
 
 
 def _unrecognised(item: Item, info: MedInfo, rb: ReportBuilder, field_name: str = "therapies") -> None:
@@ -121,6 +122,8 @@ def map_medications(
         steps = dose_steps(item, info, mapping, rb, need_dose=gc, quiet=item.ref in parents)
         if gc:
             factor = mapping.prednisone_equivalents[info.agent]
+            if item.ref not in parents and (not steps or any(s.mg_per_day is None for s in steps)):
+                rb.incomplete("glucocorticoid_doses", item.ref)  # taken, at a dose the file will not hold
             for s in steps:
                 if s.mg_per_day is not None and s.end is None and status in ENDED:
                     # a stopped order without an end would read as a dose held to this day
@@ -129,6 +132,7 @@ def map_medications(
                         "glucocorticoid_doses",
                         f"status {status} without an end date: its dose is not mapped",
                     )
+                    rb.incomplete("glucocorticoid_doses", item.ref)
                 elif s.mg_per_day is not None:
                     gc_intervals.append((s, s.mg_per_day * factor))
             if factor != 1 and any(s.mg_per_day is not None for s in steps):
@@ -159,11 +163,31 @@ def map_medications(
     for step, _ in gc_intervals:
         rb.used(step.source.split("/")[0], step.source)
     courses(admins, mapping, weight_at, rb, out)
+    _statements_without_courses(ivig_requests, out, rb)
     out.ivig_discontinued_on = discontinued(ivig_requests, rb)
     for item in ivig_requests:
         rb.used(item.kind, item.ref)
     out.ivig_order = draft_order(drafts, index, mapping, current_weight, rb, out)
     return out
+
+
+def _statements_without_courses(requests: list[Item], out: MedicationResult, rb: ReportBuilder) -> None:
+    """An IVIG MedicationStatement saying IVIG was taken, with no mapped course in its period: the infusions
+    it reports (given elsewhere, or not recorded as administrations) are not in ``ivig_courses``."""
+    starts = [date.fromisoformat(c["start"]) for c in out.ivig_courses]
+    for item in requests:
+        if item.kind != "MedicationStatement" or item.resource.get("status") not in _TAKEN:
+            continue
+        start, end = resource_period(item)
+        if any((start is None or start <= d) and (end is None or d <= end) for d in starts):
+            continue
+        rb.warn(
+            item.ref,
+            "ivig_courses",
+            "IVIG taken per this statement, but no IVIG administration in its period: a statement holds no"
+            " infusion days or doses, so no course is mapped",
+        )
+        rb.incomplete("ivig_courses", item.ref)
 
 
 def _gc_source(intervals: list[tuple[DoseStep, float]], day: date) -> str:

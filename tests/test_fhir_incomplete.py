@@ -1,0 +1,126 @@
+"""IVIG given or a glucocorticoid taken that the adapter cannot map: the report says the file is incomplete,
+and every view says what the evaluation therefore does not count (a patient must not just look IVIG-naive)."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from fhir_helpers import SUBJECT, base, dosage, ivig_admin, med_request, qty, warnings_of
+from ivig_cds import Engine
+from ivig_cds.cli import main
+from ivig_cds.console.evaluation import render_evaluation
+from ivig_cds.fhir import patient_from_resources
+from ivig_cds.outputs.cds_hooks import build_cards
+from ivig_cds.outputs.text import render_markdown
+
+AS_OF = "2021-01-01"
+
+
+def _grams_before_any_weight() -> list[dict]:
+    """A course of 2 x 70 g given in 2019; the only weight is from 2020 (base): it cannot be per kg."""
+    return [*base(), ivig_admin("g1", "2019-06-01", qty(70, "g")), ivig_admin("g2", "2019-06-02", qty(70, "g"))]
+
+
+def _ivig_statement(status: str = "completed") -> dict:
+    return {
+        "resourceType": "MedicationStatement",
+        "id": "st",
+        "status": status,
+        "subject": SUBJECT,
+        "medicationCodeableConcept": {"coding": [{"system": "http://www.whocc.no/atc", "code": "J06BA02"}]},
+        "effectivePeriod": {"start": "2019-01-01", "end": "2019-06-30"},
+    }
+
+
+def test_an_unmappable_ivig_course_makes_the_file_incomplete() -> None:
+    p, report = patient_from_resources(_grams_before_any_weight(), as_of=AS_OF)
+    assert p.ivig_courses == []
+    assert report.incomplete == {"ivig_courses": ["MedicationAdministration/g1", "MedicationAdministration/g2"]}
+    assert "dose in grams but no body weight on or before the course: not mapped" in warnings_of(
+        report, "MedicationAdministration/g1"
+    )
+
+
+@pytest.mark.parametrize(
+    ("resources", "refs"),
+    [
+        ([ivig_admin(f"d{i}", f"2020-03-0{i}", qty(0.4, "g/kg")) for i in range(1, 7)], 6),  # 6 days: no course
+        ([ivig_admin("hi", "2020-03-01", qty(3, "g/kg"))], 1),  # outside 0.1-2.0 g/kg
+        ([ivig_admin("u", "2020-03-01", qty(40, "mL"))], 1),  # not grams
+        ([{**ivig_admin("nd", "2020-03-01", qty(0.4, "g/kg")), "effectiveDateTime": None}], 1),  # no date
+    ],
+)
+def test_every_ivig_infusion_not_made_a_course_is_counted(resources: list[dict], refs: int) -> None:
+    resources = [{k: v for k, v in r.items() if v is not None} for r in resources]
+    _, report = patient_from_resources([*base(), *resources], as_of=AS_OF)
+    assert len(report.incomplete["ivig_courses"]) == refs
+
+
+def test_mapped_courses_and_excluded_infusions_leave_the_file_complete() -> None:
+    sc = ivig_admin("sc", "2020-03-01", qty(0.4, "g/kg"), product="Hizentra")  # SCIG: not IVIG at all
+    ok = ivig_admin("ok", "2020-04-01", qty(1, "g/kg"))
+    _, report = patient_from_resources([*base(), sc, ok], as_of=AS_OF)
+    assert report.incomplete == {}
+
+
+def test_an_ivig_statement_without_administrations_in_its_period_is_incomplete() -> None:
+    _, report = patient_from_resources([*base(), _ivig_statement()], as_of=AS_OF)
+    assert report.incomplete == {"ivig_courses": ["MedicationStatement/st"]}
+    assert any("no IVIG administration in its period" in w for w in warnings_of(report, "MedicationStatement/st"))
+    covered = [*base(), _ivig_statement(), ivig_admin("a", "2019-03-01", qty(1, "g/kg"), **{})]
+    covered[1] = {**covered[1], "effectiveDateTime": "2019-01-01"}  # the weight before the course
+    _, report = patient_from_resources(covered, as_of=AS_OF)
+    assert report.incomplete == {}
+    _, report = patient_from_resources([*base(), _ivig_statement("intended")], as_of=AS_OF)
+    assert report.incomplete == {}  # intended: not taken
+
+
+def test_a_glucocorticoid_without_a_mappable_dose_is_incomplete() -> None:
+    no_dose = med_request("pred", "8640")  # prednisone, no dosageInstruction
+    no_strength = med_request("tab", "8640", dosage(qty(2, "TAB"), "2020-01-01"))
+    fine = med_request("ok", "8640", dosage(qty(10, "mg"), "2020-01-01"))
+    _, report = patient_from_resources([*base(), no_dose, no_strength, fine], as_of=AS_OF)
+    assert report.incomplete == {"glucocorticoid_doses": ["MedicationRequest/pred", "MedicationRequest/tab"]}
+
+
+def _evaluation() -> object:
+    return Engine(backend="reference").evaluate({"resourceType": "Bundle", "type": "collection",
+                                                  "entry": [{"resource": r} for r in _grams_before_any_weight()]},
+                                                 as_of=AS_OF)  # fmt: skip
+
+
+def test_every_view_says_what_is_not_counted() -> None:
+    ev = _evaluation()
+    assert ev.mapping["incomplete"] == {
+        "ivig_courses": ["MedicationAdministration/g1", "MedicationAdministration/g2"]
+    }
+    md = render_markdown([ev])
+    assert "**Incomplete** FHIR record not fully mapped (ivig\\_courses): IVIG given per the record" in md
+    assert "INCOMPLETE ivig\\_courses: IVIG given per the record" in md  # and listed with the warnings
+    out = io.StringIO()
+    render_evaluation(ev, Console(file=out, width=100, color_system=None))
+    text = " ".join(out.getvalue().split())
+    assert "INCOMPLETE ivig_courses" in text
+    assert "Incomplete FHIR record not fully mapped (ivig_courses)" in text  # the verdict, first
+    assert "no IVIG course yet" not in text and "IVIG in the record not mapped (see Incomplete)" in text
+    summary = build_cards(ev).response["cards"][0]
+    assert summary["detail"].startswith("- **Incomplete**: ivig\\_courses: IVIG given per the record")
+    assert summary["indicator"] in ("warning", "critical")  # never a plain info card
+
+
+def test_brief_marks_the_patient_incomplete(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "b.json"
+    bundle = {"resourceType": "Bundle", "type": "collection",
+              "entry": [{"resource": r} for r in _grams_before_any_weight()]}  # fmt: skip
+    path.write_text(json.dumps(bundle), encoding="utf-8")
+    main(["evaluate", str(path), "--brief", "--as-of", AS_OF, "--backend", "reference"])
+    out = capsys.readouterr().out
+    assert " incomplete" in out
+    assert "incomplete: the FHIR record holds IVIG or glucocorticoid doses that could not be mapped" in " ".join(
+        out.split()
+    )
