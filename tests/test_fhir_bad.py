@@ -8,7 +8,20 @@ from typing import Any
 
 import pytest
 
-from fhir_helpers import LOINC, PID, RXNORM, SUBJECT, base, dosage, med_request, obs, patient, qty, weight
+from fhir_helpers import (
+    LOINC,
+    PID,
+    RXNORM,
+    SUBJECT,
+    base,
+    dosage,
+    med_request,
+    obs,
+    patient,
+    qty,
+    warnings_of,
+    weight,
+)
 from ivig_cds import Engine, InputError
 from ivig_cds.fhir import (
     FhirInputError,
@@ -79,11 +92,27 @@ def test_a_medication_reference_to_an_absent_medication() -> None:
     rx = med_request("mr1", "8640")
     rx["medicationReference"] = {"reference": "Medication/nowhere"}
     del rx["medicationCodeableConcept"]
-    assert errors_of([*base(), rx]) == [
-        (
-            "resources[3] (MedicationRequest/mr1)",
-            "medicationReference 'Medication/nowhere' is not a Medication in the input",
-        )
+    # the contract: an unknown medication is a mapping warning and the evaluation goes on - and since the
+    # drug could be IVIG or a steroid, the file is said to be incomplete (not a silent 'no such therapy')
+    patient, report = patient_from_resources([*base(), rx])
+    assert patient.therapies == [] and patient.glucocorticoid_doses == []
+    assert warnings_of(report, "MedicationRequest/mr1") == [
+        "medicationReference 'Medication/nowhere' is not a Medication in the input: not mapped"
+    ]
+    assert report.incomplete == {"therapies": ["MedicationRequest/mr1"]}
+    del rx["medicationReference"]
+    _, report = patient_from_resources([*base(), rx])
+    assert report.incomplete == {"therapies": ["MedicationRequest/mr1"]}
+
+
+def test_a_draft_order_whose_drug_cannot_be_known_is_still_an_error() -> None:
+    # order-sign: an unidentifiable draft may be the IVIG order; 'no IVIG order' would show no card at all
+    draft = med_request("d1", "8640", status="draft")
+    draft["medicationReference"] = {"reference": "Medication/nowhere"}
+    del draft["medicationCodeableConcept"]
+    result = map_resources(base(), draft_orders=[draft])
+    assert [e.msg for e in result.errors] == [
+        "medicationReference 'Medication/nowhere' is not a Medication in the input"
     ]
 
 

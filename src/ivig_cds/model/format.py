@@ -155,6 +155,10 @@ INCOMPLETE_CONSEQUENCES = {
         "IVIG given per the record is missing from the courses evaluated: IVIG-naive, the course count,"
         " response and relapse findings do not count it"
     ),
+    "therapies": (
+        "a medication of the record could not be identified (its Medication is not in the input): the therapy"
+        " history, glucocorticoid doses and IVIG courses may all miss it"
+    ),
     "glucocorticoid_doses": (
         "glucocorticoid doses taken per the record are missing: the steroid dose, taper and"
         " high-dose findings do not count them"

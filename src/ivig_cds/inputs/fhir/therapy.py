@@ -15,7 +15,6 @@ from .ivig import (
     courses,
     discontinued,
     draft_order,
-    identify_into,
     not_intravenous,
 )
 from .mapping import FhirMapping
@@ -24,6 +23,7 @@ from .medications import (
     MappingProblem,
     MedInfo,
     dose_steps,
+    identify,
     resource_period,
     step_function,
 )
@@ -89,8 +89,12 @@ def map_medications(
         if item.kind == "MedicationAdministration" and status not in _ADMIN_USED:
             rb.ignored[item.kind] += 1
             continue
-        info = identify_into(item, index, mapping, out)
-        if info is None:
+        try:
+            info = identify(item, index, mapping)
+        except MappingProblem as exc:  # the drug cannot be known: it may be IVIG, a steroid, anything
+            rb.warn(item.ref, "therapies", f"{exc.message}: not mapped")
+            rb.incomplete("therapies", item.ref)
+            rb.ignored[item.kind] += 1
             continue
         if info.unverified is not None:
             rb.warn(item.ref, "therapies", f"matched the unverified default code {info.unverified.label()}")
