@@ -22,6 +22,7 @@ from ivig_cds.fhir import (
     patient_from_bundle,
     patient_from_prefetch,
     patient_from_resources,
+    prefetch_gaps,
 )
 
 
@@ -243,3 +244,30 @@ def test_ndjson_with_a_junk_first_line_still_reads_the_rest(tmp_path: Path) -> N
     results = list(iter_bulk_patients(path))
     assert [e.msg for r in results for e in r.errors] == ["not a JSON resource line"]
     assert [r.patient.patient_id for r in results if r.patient is not None] == ["p1"]
+
+
+def test_prefetch_gaps_says_what_it_needs() -> None:
+    with pytest.raises(TypeError, match="prefetch must be a mapping"):
+        prefetch_gaps(None, ["patient"])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="keys must be a list of template names"):
+        prefetch_gaps({}, "patient")
+    assert prefetch_gaps({"patient": None}, ["patient", "conditions"]) == ["conditions"]
+
+
+def test_the_mapping_may_be_a_path_and_anything_else_is_said_plainly(tmp_path: Path) -> None:
+    from ivig_cds.errors import RuleFileError
+    from ivig_cds.fhir import load_mapping
+
+    table = Path(load_mapping().source)  # the built-in table's file (a wheel install has its own copy)
+    result = map_resources(base(), mapping=str(table))
+    assert result.patient is not None and result.report.mapping_version == load_default_version()
+    with pytest.raises(RuleFileError, match="cannot read the file"):
+        map_resources(base(), mapping=tmp_path / "absent.yaml")
+    with pytest.raises(TypeError, match="mapping must be a FhirMapping"):
+        map_resources(base(), mapping=5)  # type: ignore[arg-type]
+
+
+def load_default_version() -> str:
+    from ivig_cds.fhir import load_mapping
+
+    return load_mapping().version

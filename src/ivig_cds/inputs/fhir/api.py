@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
@@ -67,7 +68,7 @@ def map_resources(
     resources: Iterable[Mapping[str, Any]],
     *,
     as_of: date | str | None = None,
-    mapping: FhirMapping | None = None,
+    mapping: FhirMapping | str | os.PathLike[str] | None = None,
     patient_id: str | None = None,
     draft_orders: Iterable[Mapping[str, Any]] = (),
 ) -> MappingResult:
@@ -87,7 +88,7 @@ def patient_from_resources(
     resources: Iterable[Mapping[str, Any]],
     *,
     as_of: date | str | None = None,
-    mapping: FhirMapping | None = None,
+    mapping: FhirMapping | str | os.PathLike[str] | None = None,
     patient_id: str | None = None,
     draft_orders: Iterable[Mapping[str, Any]] = (),
 ) -> tuple[Patient, MappingReport]:
@@ -98,7 +99,8 @@ def patient_from_resources(
         as_of: Read resources dated up to this date (a ``date`` or ``YYYY-MM-DD``; later ones are ignored and
             counted); it becomes the patient file's ``as_of``. ``None``: no cut-off, and the file has no
             ``as_of``. Anything else (a datetime, another string, a number) is an error at ``as_of``.
-        mapping: A site mapping table (:func:`load_mapping`); default the built-in one.
+        mapping: A site mapping table (:func:`load_mapping`) or a path to one; default the built-in one
+            (a bad table file raises its RuleFileError, anything else a TypeError: configuration, not input).
         patient_id: Which Patient, when the resources hold several.
         draft_orders: CDS Hooks draft MedicationRequests; a draft IVIG order becomes ``ivig_order``.
 
@@ -120,7 +122,7 @@ def map_bundle(
     bundle: Mapping[str, Any],
     *,
     as_of: date | str | None = None,
-    mapping: FhirMapping | None = None,
+    mapping: FhirMapping | str | os.PathLike[str] | None = None,
     patient_id: str | None = None,
     draft_orders: Iterable[Mapping[str, Any]] = (),
 ) -> MappingResult:
@@ -147,7 +149,7 @@ def patient_from_bundle(
     bundle: Mapping[str, Any],
     *,
     as_of: date | str | None = None,
-    mapping: FhirMapping | None = None,
+    mapping: FhirMapping | str | os.PathLike[str] | None = None,
     patient_id: str | None = None,
 ) -> tuple[Patient, MappingReport]:
     """Build the patient file from a FHIR R4 Bundle of any type (collection, searchset, transaction, ...).
@@ -164,7 +166,15 @@ def _is_outcome(value: object) -> bool:
 
 
 def prefetch_gaps(prefetch: Mapping[str, Any], keys: Iterable[str]) -> list[str]:
-    """The prefetch keys that were not fetched: absent, or an OperationOutcome (``null`` means "no data")."""
+    """The prefetch keys that were not fetched: absent, or an OperationOutcome (``null`` means "no data").
+
+    Raises:
+        TypeError: ``prefetch`` is not a mapping or ``keys`` not a list of names (a caller's mistake).
+    """
+    if not isinstance(prefetch, Mapping):
+        raise TypeError(f"prefetch must be a mapping (template name: resource), not {type(prefetch).__name__}")
+    if isinstance(keys, str | bytes) or not isinstance(keys, Iterable):
+        raise TypeError(f"keys must be a list of template names, not {type(keys).__name__}")
     return sorted(k for k in keys if k not in prefetch or _is_outcome(prefetch[k]))
 
 
@@ -172,7 +182,7 @@ def map_prefetch(
     prefetch: Mapping[str, Any],
     *,
     as_of: date | str | None = None,
-    mapping: FhirMapping | None = None,
+    mapping: FhirMapping | str | os.PathLike[str] | None = None,
     patient_id: str | None = None,
     draft_orders: Iterable[Mapping[str, Any]] = (),
     expected_keys: Iterable[str] = (),
@@ -229,7 +239,7 @@ def patient_from_prefetch(
     prefetch: Mapping[str, Any],
     *,
     as_of: date | str | None = None,
-    mapping: FhirMapping | None = None,
+    mapping: FhirMapping | str | os.PathLike[str] | None = None,
     patient_id: str | None = None,
     draft_orders: Iterable[Mapping[str, Any]] = (),
 ) -> tuple[Patient, MappingReport]:

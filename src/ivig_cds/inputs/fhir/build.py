@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import bisect
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -79,18 +81,31 @@ def check_fhir_as_of(as_of: object) -> tuple[date | None, list[FieldError]]:
         return None, exc.errors
 
 
+def _table(mapping: object) -> FhirMapping:
+    """The table in force: ``None`` is the built-in one; a path is loaded (a bad file is its RuleFileError)."""
+    if mapping is None:
+        return load_mapping()
+    if isinstance(mapping, FhirMapping):
+        return mapping
+    if isinstance(mapping, str | os.PathLike):
+        return load_mapping(Path(mapping))
+    raise TypeError(
+        f"mapping must be a FhirMapping (load_mapping(path)), a path or None, not {type(mapping).__name__}"
+    )
+
+
 def map_entries(
     entries: Iterable[tuple[str, Mapping[str, Any], str | None]],
     *,
     as_of: date | str | None = None,
-    mapping: FhirMapping | None = None,
+    mapping: FhirMapping | str | os.PathLike[str] | None = None,
     patient_id: str | None = None,
     draft_orders: Iterable[Mapping[str, Any]] = (),
     initial_errors: Sequence[FieldError] = (),
     rb: ReportBuilder | None = None,
 ) -> MappingResult:
     """Map ``(location, resource, fullUrl)`` entries to a patient file without raising for bad input."""
-    table = mapping or load_mapping()
+    table = _table(mapping)
     rb = rb or ReportBuilder()
     day, as_of_errors = check_fhir_as_of(as_of)
     bad_drafts = not_a_list(draft_orders, "draft_orders")
