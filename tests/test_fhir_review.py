@@ -235,3 +235,11 @@ def test_markdown_and_cds_hooks_output_list_what_the_mapping_could_not_read() ->
     assert line in render_markdown([ev])
     summary = build_cards(ev).response["cards"][0]
     assert "**Not read from the record** (" in summary["detail"] and line in summary["detail"]
+
+
+def test_the_weight_names_the_observation_it_came_from() -> None:
+    # demographics.source is the Patient; the dosing weight's own resource is named in the report
+    p, report = patient_from_resources([*base(), weight(80, "2020-06-01", "w2")])
+    assert p.demographics.weight_kg == 80
+    notes = {(c.resource, c.message) for c in report.conversions if c.field == "demographics.weight_kg"}
+    assert notes == {("Observation/w2", "the patient's weight: the latest one read")}

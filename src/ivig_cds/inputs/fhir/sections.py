@@ -227,6 +227,8 @@ def demographics(
         values = [(o, v) for o in obs.get(kind, []) if (v := convert(o, unit, table, rb)) is not None]
         if values:
             out[key] = round(values[-1][1], 3)
+            # demographics.source is the Patient: the report names the Observation each value came from
+            rb.convert(values[-1][0].item.ref, f"demographics.{key}", f"the patient's {kind}: the latest one read")
             if (
                 kind == "weight"
                 and as_of is not None
