@@ -97,8 +97,8 @@ def render_brief(records: Sequence[OutputRecord], console: Console) -> None:
     if incomplete:
         console.print(
             Text(
-                "incomplete: the FHIR record holds IVIG or glucocorticoid doses that could not be mapped and"
-                " are not counted (evaluate the record alone to see them)",
+                "incomplete: the FHIR record holds IVIG, glucocorticoid doses or medications that could not be"
+                " mapped and are not counted (evaluate the record alone to see them)",
                 style="red",
             )
         )
