@@ -107,7 +107,7 @@ def test_every_view_says_what_is_not_counted() -> None:
     text = " ".join(out.getvalue().split())
     assert "INCOMPLETE ivig_courses" in text
     assert "Incomplete FHIR record not fully mapped (ivig_courses)" in text  # the verdict, first
-    assert "no IVIG course yet" not in text and "IVIG in the record not mapped (see Incomplete)" in text
+    assert "no IVIG course yet" not in text and "IVIG in the record may not be mapped (see Incomplete)" in text
     summary = build_cards(ev).response["cards"][0]
     assert summary["detail"].startswith("- **Incomplete**: ivig\\_courses: IVIG given per the record")
     assert summary["indicator"] in ("warning", "critical")  # never a plain info card
@@ -125,3 +125,81 @@ def test_brief_marks_the_patient_incomplete(tmp_path: Path, capsys: pytest.Captu
         "incomplete: the FHIR record holds IVIG, glucocorticoid doses or medications that could not be mapped"
         in " ".join(out.split())
     )
+
+
+@pytest.mark.parametrize("status", ["unknown", "on-hold", None])
+def test_an_ivig_administration_that_may_have_been_given_is_incomplete(status: str | None) -> None:
+    admin = ivig_admin("a1", "2020-03-01", qty(1, "g/kg"))
+    if status is None:
+        del admin["status"]
+    else:
+        admin["status"] = status
+    p, report = patient_from_resources([*base(), admin], as_of=AS_OF)
+    assert p.ivig_courses == []
+    assert report.incomplete == {"ivig_courses": ["MedicationAdministration/a1"]}
+    assert warnings_of(report, "MedicationAdministration/a1") == [
+        f"IVIG administration with {f'status {status}' if status else 'no status'}: not read as given"
+    ]
+    admin["status"] = "not-done"
+    _, report = patient_from_resources([*base(), admin], as_of=AS_OF)
+    assert report.incomplete == {}
+
+
+@pytest.mark.parametrize("status", ["on-hold", "unknown"])
+def test_a_statement_that_may_have_been_taken_is_incomplete(status: str) -> None:
+    _, report = patient_from_resources([*base(), _ivig_statement(status)], as_of=AS_OF)
+    assert report.incomplete == {"ivig_courses": ["MedicationStatement/st"]}
+
+
+def test_a_statement_is_covered_only_by_a_course_in_its_own_days() -> None:
+    one_day = {**_ivig_statement(), "effectiveDateTime": "2019-01-01"}
+    del one_day["effectivePeriod"]
+    later = ivig_admin("a", "2020-06-01", qty(1, "g/kg"))  # a course a year later says nothing of 2019
+    _, report = patient_from_resources([*base(), one_day, later], as_of=AS_OF)
+    assert report.incomplete == {"ivig_courses": ["MedicationStatement/st"]}
+    partial = {**_ivig_statement(), "effectivePeriod": {"start": "2019"}}  # an unusable start: no date
+    _, report = patient_from_resources([*base(), partial, later], as_of=AS_OF)
+    assert report.incomplete == {"ivig_courses": ["MedicationStatement/st"]}
+    # a course whose days overlap the statement's period (it began the day before) covers it
+    days = [ivig_admin(f"d{i}", f"2020-03-0{i}", qty(0.4, "g/kg")) for i in range(1, 6)]
+    inside = {**_ivig_statement(), "effectivePeriod": {"start": "2020-03-02", "end": "2020-03-05"}}
+    _, report = patient_from_resources([*base(), inside, *days], as_of=AS_OF)
+    assert report.incomplete == {}
+
+
+def test_an_ended_ivig_order_without_administrations_is_incomplete() -> None:
+    order = med_request(
+        "rq",
+        "J06BA02",
+        dosage(qty(1, "g/kg"), "2019-01-01", "2019-06-30", period=4, unit="wk"),
+        system="http://www.whocc.no/atc",
+        status="completed",
+    )
+    p, report = patient_from_resources([*base(), order], as_of=AS_OF)
+    assert str(p.ivig_discontinued_on) == "2019-06-30" and p.ivig_courses == []
+    assert report.incomplete == {"ivig_courses": ["MedicationRequest/rq"]}
+
+
+def test_a_reference_that_is_not_a_reference_is_not_echoed() -> None:
+    admin = ivig_admin("a1", "2020-03-01", qty(1, "g/kg"))
+    del admin["medicationCodeableConcept"]
+    admin["medicationReference"] = {"reference": "Smith, John DOB 1970-01-01 MRN 12345"}
+    _, report = patient_from_resources([*base(), admin], as_of=AS_OF)
+    text = json.dumps(report.to_dict())
+    assert "Smith" not in text and "12345" not in text
+    assert warnings_of(report, "MedicationAdministration/a1") == [
+        "medicationReference (not a FHIR reference) is not a Medication in the input: not mapped"
+    ]
+
+
+def test_an_unknown_drug_is_said_before_the_answer_on_the_card_and_in_the_header() -> None:
+    admin = ivig_admin("a1", "2020-03-01", qty(1, "g/kg"))
+    del admin["medicationCodeableConcept"]
+    admin["medicationReference"] = {"reference": "Medication/m1"}
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in [*base(), admin]]}
+    ev = Engine(backend="reference").evaluate(bundle, as_of=AS_OF)
+    card = build_cards(ev).response["cards"][0]
+    assert card["summary"].startswith("Record incomplete (see details): IVIG:")
+    out = io.StringIO()
+    render_evaluation(ev, Console(file=out, width=100, color_system=None))
+    assert "no IVIG course yet" not in out.getvalue()

@@ -256,11 +256,12 @@ def _relapse_line(ev: Evaluation) -> Line:
 
 def _ivig_unmapped(ev: Evaluation) -> bool:
     block = (ev.mapping or {}).get("incomplete")
-    return isinstance(block, dict) and "ivig_courses" in block
+    # therapies: a medication whose drug cannot be known may be IVIG
+    return isinstance(block, dict) and ("ivig_courses" in block or "therapies" in block)
 
 
 def _none_yet(ev: Evaluation, text: str) -> str:
-    return "IVIG in the record not mapped (see Incomplete)" if _ivig_unmapped(ev) else text
+    return "IVIG in the record may not be mapped (see Incomplete)" if _ivig_unmapped(ev) else text
 
 
 def courses_given(ev: Evaluation) -> str:
@@ -269,7 +270,7 @@ def courses_given(ev: Evaluation) -> str:
     n = ev.patient.courses_given
     if n:
         text = plural(n, "IVIG course")
-        return f"{text} (+ IVIG in the record not mapped)" if _ivig_unmapped(ev) else text
+        return f"{text} (+ IVIG in the record that may not be mapped)" if _ivig_unmapped(ev) else text
     return _none_yet(ev, "no IVIG course yet")
 
 

@@ -177,7 +177,13 @@ def _screen_gaps(ev: Evaluation) -> list[str]:
 # ---------------------------------------------------------------- summary card
 
 
-def _summary_line(ev: Evaluation, hook: str, dose: DoseCheck | None) -> str:
+def _summary_line(ev: Evaluation, hook: str, dose: DoseCheck | None, incomplete: bool = False) -> str:
+    line = _summary_text(ev, hook, dose)
+    # the record holds IVIG, steroid doses or drugs that were not counted: said before the answer
+    return shorten("Record incomplete (see details): " + line) if incomplete else line
+
+
+def _summary_text(ev: Evaluation, hook: str, dose: DoseCheck | None) -> str:
     s = ev.status
     elig = _ELIGIBILITY.get(s.eligibility, _label(s.eligibility))
     reasons = ", ".join(s.eligibility_reasons)
@@ -326,11 +332,12 @@ def build_cards(ev: Evaluation, options: CardOptions | None = None) -> CardSet:
     if dose is not None and dose.differs and indicator == "info":
         indicator = "warning"
     not_read = opts.mapping_warnings or mapping_lines(ev.mapping)
-    if indicator == "info" and any(line.startswith(INCOMPLETE) for line in not_read):
+    incomplete = any(line.startswith(INCOMPLETE) for line in not_read)
+    if indicator == "info" and incomplete:
         indicator = "warning"  # the record holds IVIG or steroid doses the evaluation could not count
     summary: dict[str, Any] = {
         "uuid": summary_uuid,
-        "summary": _summary_line(ev, opts.hook, dose),
+        "summary": _summary_line(ev, opts.hook, dose, incomplete),
         "indicator": indicator,
         "detail": _summary_detail(ev, gaps, dose, not_read),
         "source": _source(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import heapq
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -47,6 +48,17 @@ class MedInfo:
     texts: list[str] = field(default_factory=list)
 
 
+_REFERENCE = re.compile(r"(?:[A-Za-z]+/[A-Za-z0-9\-.]{1,64}|#[A-Za-z0-9\-.]{1,64}|urn:uuid:[0-9a-fA-F\-]{36})")
+
+
+def _quoted(ref: str) -> str:
+    """A reference as written when it has a FHIR reference's form; other text (it may be a name or a number
+    typed into the field) is not echoed: warnings reach cards and logs."""
+    tail = ref.rsplit("/", 2)[-2:] if "://" in ref else None
+    shown = "/".join(tail) if tail else ref
+    return repr(shown) if _REFERENCE.fullmatch(shown) else "(not a FHIR reference)"
+
+
 def _concepts(item: Item, index: Index) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
     """The medication's CodeableConcepts and the Medication resources behind it (contained or referenced)."""
     res = item.resource
@@ -58,7 +70,7 @@ def _concepts(item: Item, index: Index) -> tuple[list[Mapping[str, Any]], list[M
         raise MappingProblem(item, "no medicationCodeableConcept or medicationReference: the drug is unknown")
     medication = index.resolve(ref, item)
     if medication is None or medication.get("resourceType") != "Medication":
-        raise MappingProblem(item, f"medicationReference {ref[:80]!r} is not a Medication in the input")
+        raise MappingProblem(item, f"medicationReference {_quoted(ref)} is not a Medication in the input")
     code = medication.get("code")
     found: list[Mapping[str, Any]] = [code] if is_obj(code) else []
     for ingredient in array(medication.get("ingredient")):

@@ -22,13 +22,14 @@ from .medications import (
     DoseStep,
     MappingProblem,
     MedInfo,
+    dosages_of,
     dose_steps,
     identify,
     resource_period,
     step_function,
 )
 from .report import ReportBuilder
-from .values import reference
+from .values import day_of, first_date, is_obj, reference
 
 __all__ = ["MedicationResult", "WeightAt", "map_medications"]
 
@@ -36,7 +37,9 @@ _REQUEST_INTENTS = frozenset({"order", "original-order", "reflex-order", "filler
 _REQUEST_USED = frozenset({"active", "on-hold", "completed", "stopped", "unknown"})
 _STATEMENT_USED = frozenset({"active", "completed", "stopped", "on-hold", "unknown"})
 _ADMIN_USED = frozenset({"completed", "in-progress", "stopped"})
-_TAKEN = frozenset({"active", "completed", "stopped"})  # statements that say the medication was taken
+_NOT_GIVEN = frozenset({"not-done", "entered-in-error"})
+# statements that say the medication was, or may have been, taken (not: intended, not-taken, entered-in-error)
+_TAKEN = frozenset({"active", "completed", "stopped", "on-hold", "unknown"})
 
 
 def _unrecognised(item: Item, info: MedInfo, rb: ReportBuilder, field_name: str = "therapies") -> None:
@@ -88,6 +91,8 @@ def map_medications(
             continue
         if item.kind == "MedicationAdministration" and status not in _ADMIN_USED:
             rb.ignored[item.kind] += 1
+            if status not in _NOT_GIVEN:  # on-hold, unknown, absent: IVIG may have been given
+                _maybe_given(item, index, mapping, rb)
             continue
         try:
             info = identify(item, index, mapping)
@@ -175,21 +180,67 @@ def map_medications(
     return out
 
 
+def _maybe_given(item: Item, index: Index, mapping: FhirMapping, rb: ReportBuilder) -> None:
+    """An IVIG administration whose status leaves open whether it was given: not read as given, and said."""
+    try:
+        info = identify(item, index, mapping)
+    except MappingProblem:
+        return
+    if info.ivig:
+        status = item.resource.get("status")
+        said = f"status {status}" if isinstance(status, str) else "no status"  # an R4 code: others were refused
+        rb.warn(item.ref, "ivig_courses", f"IVIG administration with {said}: not read as given")
+        rb.incomplete("ivig_courses", item.ref)
+
+
+def _ivig_period(item: Item) -> tuple[date | None, date | None, bool]:
+    """The days an IVIG statement or ended order speaks of, and whether any date was written at all."""
+    res = item.resource
+    if item.kind == "MedicationStatement":
+        period = res.get("effectivePeriod")
+        if is_obj(period):
+            return day_of(period.get("start")), day_of(period.get("end")), True
+        if "effectiveDateTime" in res:
+            day = day_of(res.get("effectiveDateTime"))
+            return day, day, True  # one moment: that day
+        return None, None, False
+    starts, ends = [], []
+    for d in dosages_of(item):
+        begun, _, _ = first_date(d, "timing.repeat.boundsPeriod.start")
+        ended, _, _ = first_date(d, "timing.repeat.boundsPeriod.end")
+        starts += [begun] if begun is not None else []
+        ends += [ended] if ended is not None else []
+    start = min(starts) if starts else day_of(res.get("authoredOn"))
+    return start, max(ends) if ends else None, start is not None or "authoredOn" in res
+
+
 def _statements_without_courses(requests: list[Item], out: MedicationResult, rb: ReportBuilder) -> None:
-    """An IVIG MedicationStatement saying IVIG was taken, with no mapped course in its period: the infusions
-    it reports (given elsewhere, or not recorded as administrations) are not in ``ivig_courses``."""
-    starts = [date.fromisoformat(c["start"]) for c in out.ivig_courses]
+    """An IVIG MedicationStatement that says IVIG was (or may have been) taken, or an IVIG order that ended,
+    with no mapped course in its days: the infusions it reports are not in ``ivig_courses``."""
+    firsts = [(date.fromisoformat(c["start"]), int(c["days"])) for c in out.ivig_courses]
+    spans = [(day, day + timedelta(days=n - 1)) for day, n in firsts]
     for item in requests:
-        if item.kind != "MedicationStatement" or item.resource.get("status") not in _TAKEN:
+        status = item.resource.get("status")
+        if item.kind == "MedicationStatement":
+            if status not in _TAKEN:
+                continue
+            what = "IVIG taken per this statement"
+        elif status in ENDED:
+            what = f"IVIG order {status}"
+        else:
             continue
-        start, end = resource_period(item)
-        if any((start is None or start <= d) and (end is None or d <= end) for d in starts):
+        start, end, dated = _ivig_period(item)
+        if not dated:  # no date written: any mapped course may be what it speaks of
+            covered = bool(spans)
+        else:  # an unusable date is no date: never covered
+            covered = start is not None and any(b >= start and (end is None or a <= end) for a, b in spans)
+        if covered:
             continue
         rb.warn(
             item.ref,
             "ivig_courses",
-            "IVIG taken per this statement, but no IVIG administration in its period: a statement holds no"
-            " infusion days or doses, so no course is mapped",
+            f"{what}, but no IVIG administration in its period: a {item.kind} holds no infusion days or"
+            " doses, so no course is mapped",
         )
         rb.incomplete("ivig_courses", item.ref)
 
