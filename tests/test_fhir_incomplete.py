@@ -203,3 +203,22 @@ def test_an_unknown_drug_is_said_before_the_answer_on_the_card_and_in_the_header
     out = io.StringIO()
     render_evaluation(ev, Console(file=out, width=100, color_system=None))
     assert "no IVIG course yet" not in out.getvalue()
+
+
+def _pulse(rid: str = "mp1", day: str = "2020-11-01") -> dict:
+    admin = ivig_admin(rid, day, qty(1000, "mg"))
+    admin["medicationCodeableConcept"] = {
+        "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "6902"}]
+    }
+    return admin
+
+
+def test_a_glucocorticoid_pulse_no_order_holds_is_incomplete() -> None:
+    _, report = patient_from_resources([*base(), _pulse()], as_of=AS_OF)
+    assert report.incomplete == {"glucocorticoid_doses": ["MedicationAdministration/mp1"]}
+    order = med_request("mp", "6902", dosage(qty(1000, "mg"), "2020-11-01", "2020-11-03"))
+    _, report = patient_from_resources([*base(), _pulse(), order], as_of=AS_OF)
+    assert report.incomplete == {}  # the order of the same agent holds that day's dose
+    other = med_request("pred", "8640", dosage(qty(10, "mg"), "2020-01-01"))
+    _, report = patient_from_resources([*base(), _pulse(), other], as_of=AS_OF)
+    assert report.incomplete == {"glucocorticoid_doses": ["MedicationAdministration/mp1"]}  # a pulse on top

@@ -69,6 +69,8 @@ def map_medications(
     therapies: list[tuple[dict[str, Any], list[date]]] = []
     ivig_requests: list[Item] = []
     admins: list[tuple[Item, MedInfo]] = []
+    gc_given: list[tuple[Item, str]] = []  # glucocorticoid administrations (pulses): not read as doses
+    gc_agents: list[tuple[str, DoseStep]] = []  # the mapped steps, by agent
     parents = set()
     for item in items:
         part_of = item.resource.get("partOf")
@@ -113,6 +115,8 @@ def map_medications(
                     f"{info.agent} administration not read (therapies come from orders and statements)",
                 )
                 rb.ignored[item.kind] += 1
+                if info.agent in mapping.glucocorticoids:
+                    gc_given.append((item, info.agent))
             else:
                 _unrecognised(item, info, rb)
             continue
@@ -144,6 +148,7 @@ def map_medications(
                     rb.incomplete("glucocorticoid_doses", item.ref)
                 elif s.mg_per_day is not None:
                     gc_intervals.append((s, s.mg_per_day * factor))
+                    gc_agents.append((info.agent, s))
             if factor != 1 and any(s.mg_per_day is not None for s in steps):
                 rb.convert(
                     item.ref, "glucocorticoid_doses", f"{info.agent} mg × {factor:g} → prednisone-equivalent mg"
@@ -171,6 +176,12 @@ def map_medications(
         )
     for step, _ in gc_intervals:
         rb.used(step.source.split("/")[0], step.source)
+    for item, agent in gc_given:  # a dose given that no mapped order or statement of the agent holds
+        given = item.day()[0]
+        if given is None or not any(
+            a == agent and st.start <= given and (st.end is None or given <= st.end) for a, st in gc_agents
+        ):
+            rb.incomplete("glucocorticoid_doses", item.ref)
     courses(admins, mapping, weight_at, rb, out)
     _statements_without_courses(ivig_requests, out, rb)
     out.ivig_discontinued_on = discontinued(ivig_requests, rb)
