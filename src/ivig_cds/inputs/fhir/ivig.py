@@ -19,6 +19,7 @@ __all__ = [
     "WeightAt",
     "courses",
     "discontinued",
+    "dosage_bounds",
     "draft_order",
     "identify_into",
     "not_intravenous",
@@ -240,17 +241,25 @@ def _untyped(entry: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in entry.items() if k != "type"}
 
 
+def dosage_bounds(item: Item) -> tuple[list[date], list[date]]:
+    """The readable ``timing.repeat.boundsPeriod`` starts and ends of a request's or statement's dosages."""
+    starts: list[date] = []
+    ends: list[date] = []
+    for d in dosages_of(item):  # a request's dosageInstruction, a statement's dosage
+        begun, _, _ = first_date(d, "timing.repeat.boundsPeriod.start")
+        ended, _, _ = first_date(d, "timing.repeat.boundsPeriod.end")
+        starts += [begun] if begun is not None else []
+        ends += [ended] if ended is not None else []
+    return starts, ends
+
+
 def discontinued(requests: list[Item], rb: ReportBuilder) -> str | None:
     """The latest end of a stopped/completed IVIG order or statement, unless a later one is active."""
     stops: list[tuple[date, str]] = []
     active: list[date] = []
     for item in requests:
         start, end = resource_period(item)
-        bounds = []
-        for d in dosages_of(item):  # a request's dosageInstruction, a statement's dosage
-            end_d, _, _ = first_date(d, "timing.repeat.boundsPeriod.end")
-            if end_d is not None:
-                bounds.append(end_d)
+        bounds = dosage_bounds(item)[1]
         end = end or (max(bounds) if bounds else None)
         status = item.resource.get("status")
         if status in ENDED:

@@ -14,6 +14,7 @@ from .ivig import (
     WeightAt,
     courses,
     discontinued,
+    dosage_bounds,
     draft_order,
     not_intravenous,
 )
@@ -22,14 +23,13 @@ from .medications import (
     DoseStep,
     MappingProblem,
     MedInfo,
-    dosages_of,
     dose_steps,
     identify,
     resource_period,
     step_function,
 )
 from .report import ReportBuilder
-from .values import day_of, first_date, is_obj, reference
+from .values import day_of, is_obj, reference
 
 __all__ = ["MedicationResult", "WeightAt", "map_medications"]
 
@@ -215,12 +215,7 @@ def _ivig_period(item: Item) -> tuple[date | None, date | None, bool]:
             day = day_of(res.get("effectiveDateTime"))
             return day, day, True  # one moment: that day
         return None, None, False
-    starts, ends = [], []
-    for d in dosages_of(item):
-        begun, _, _ = first_date(d, "timing.repeat.boundsPeriod.start")
-        ended, _, _ = first_date(d, "timing.repeat.boundsPeriod.end")
-        starts += [begun] if begun is not None else []
-        ends += [ended] if ended is not None else []
+    starts, ends = dosage_bounds(item)
     start = min(starts) if starts else day_of(res.get("authoredOn"))
     return start, max(ends) if ends else None, start is not None or "authoredOn" in res
 
