@@ -9,7 +9,7 @@ from typing import Any
 
 from ivig_cds.errors import FieldError
 
-from .shapes import ACCEPTED_TYPES, READ_TYPES, STATUSES, check_shape, concept_problem, unicode_text
+from .shapes import ACCEPTED_TYPES, CONCEPT_TYPES, READ_TYPES, STATUSES, check_shape, unicode_text
 from .values import fhir_date, is_obj, parse_date
 
 __all__ = ["DATE_PATHS", "READ_TYPES", "STATUSES", "Index", "Item", "check_shape", "unicode_text"]
@@ -30,6 +30,8 @@ _DAY_PATHS: dict[str, tuple[tuple[str, str, str | None], ...]] = {
 }
 """:data:`DATE_PATHS` split once: ``(path, element, part or None)``."""
 _Day = tuple[date | None, str | None, str | None]
+_CONCEPT = CONCEPT_TYPES
+_NO_CODING: list[Any] = []  # (never changed) an absent coding is no problem
 
 
 def _first_day(resource: Mapping[str, Any], paths: tuple[tuple[str, str, str | None], ...]) -> _Day:
@@ -113,12 +115,13 @@ class Index:
             if accepts is not None and type(rid) is str and rid.isascii():
                 for key, value in resource.items():
                     types = accepts.get(key)
-                    if types is not None and type(value) not in types:
+                    if types is not None and (
+                        type(value) not in types
+                        # an identifying concept (concept_problem): its coding must be an array
+                        or (types is _CONCEPT and type(value.get("coding", _NO_CODING)) is not list)
+                    ):
                         problem = check_shape(resource, loc)
                         break
-                else:
-                    if concept_problem(resource, kind) is not None:
-                        problem = check_shape(resource, loc)
             else:
                 problem = check_shape(resource, loc)
                 if type(rid) is not str or not unicode_text(rid):

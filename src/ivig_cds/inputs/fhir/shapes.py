@@ -229,8 +229,15 @@ _SHAPES: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
 """Per type, every top-level element checked: its accepted JSON types and their name (R5-only ones accept
 none), so that one pass over a resource's keys finds both R5 elements and elements of the wrong type."""
 _COMMON_SHAPES = {key: (_ACCEPTS[want], want) for key, want in _COMMON.items()}
+_CONCEPTS = ("code", "medicationCodeableConcept", "valueCodeableConcept")
+"""The CodeableConcepts a resource is recognised by: a ``coding`` that is not an array would hide its codes."""
+CONCEPT_TYPES: tuple[type, ...] = (dict,)
+"""The accepted types of an identifying concept (:data:`_CONCEPTS`) in :data:`ACCEPTED_TYPES`: this very
+tuple, so the inline check knows to look at its ``coding`` too."""
 ACCEPTED_TYPES: dict[str, dict[str, tuple[type, ...]]] = {
-    kind: {key: spec[0] for key, spec in shapes.items()}
+    kind: {
+        key: CONCEPT_TYPES if key in _CONCEPTS and spec[0] == (dict,) else spec[0] for key, spec in shapes.items()
+    }
     for kind, shapes in _SHAPES.items()
     if kind != "Medication"
 }
@@ -257,10 +264,6 @@ def unicode_text(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-
-
-_CONCEPTS = ("code", "medicationCodeableConcept", "valueCodeableConcept")
-"""The CodeableConcepts a resource is recognised by: a ``coding`` that is not an array would hide its codes."""
 
 
 def concept_problem(resource: Mapping[str, Any], kind: object) -> str | None:
