@@ -222,3 +222,22 @@ def test_a_glucocorticoid_pulse_no_order_holds_is_incomplete() -> None:
     other = med_request("pred", "8640", dosage(qty(10, "mg"), "2020-01-01"))
     _, report = patient_from_resources([*base(), _pulse(), other], as_of=AS_OF)
     assert report.incomplete == {"glucocorticoid_doses": ["MedicationAdministration/mp1"]}  # a pulse on top
+
+
+def test_every_finding_card_of_an_incomplete_record_says_so() -> None:
+    """A per-finding card (e.g. SAFETY-014, first course of an IVIG-naive patient) read alone must not look
+    settled when the record holds IVIG the evaluation could not count."""
+    undated = ivig_admin("a1", "2020-03-01", qty(1, "g/kg"))
+    del undated["effectiveDateTime"]  # given, but when is unknown: no course
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": r} for r in [*base(), undated]],
+    }
+    cards = build_cards(Engine(backend="reference").evaluate(bundle, as_of=AS_OF)).response["cards"]
+    assert len(cards) > 1
+    for card in cards[1:]:
+        assert "**Record incomplete** (`ivig_courses`)" in card["detail"].split("\n")[2], card["summary"]
+    clean = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in base()]}
+    cards = build_cards(Engine(backend="reference").evaluate(clean, as_of=AS_OF)).response["cards"]
+    assert len(cards) > 1 and not any("Record incomplete" in c["detail"] for c in cards)

@@ -280,8 +280,23 @@ def _finding_summary(f: Finding, hook: str) -> str:
     return shorten(f.summary)
 
 
-def _finding_detail(f: Finding, ruleset: str) -> str:
+def _caveat(not_read: Sequence[str]) -> str | None:
+    """The line every finding card of an incomplete record begins its detail with, else ``None``: a finding
+    such as "IVIG-naive" read alone must not look settled when the record holds IVIG it could not count."""
+    fields = [line[len(INCOMPLETE) :].strip().split(":", 1)[0] for line in not_read if line.startswith(INCOMPLETE)]
+    if not fields:
+        return None
+    named = ", ".join("`" + f.replace("`", "") + "`" for f in fields)
+    return (
+        f"**Record incomplete** ({named}): the record holds data this finding was made without"
+        " (see the summary card); check the record before acting on it."
+    )
+
+
+def _finding_detail(f: Finding, ruleset: str, caveat: str | None = None) -> str:
     lines = [_esc(f.summary)]
+    if caveat:
+        lines += ["", caveat]
     if f.detail:
         lines += ["", _esc(f.detail)]
     if f.facts:
@@ -332,7 +347,8 @@ def build_cards(ev: Evaluation, options: CardOptions | None = None) -> CardSet:
     if dose is not None and dose.differs and indicator == "info":
         indicator = "warning"
     not_read = opts.mapping_warnings or mapping_lines(ev.mapping)
-    incomplete = any(line.startswith(INCOMPLETE) for line in not_read)
+    caveat = _caveat(not_read)
+    incomplete = caveat is not None
     if indicator == "info" and incomplete:
         indicator = "warning"  # the record holds IVIG or steroid doses the evaluation could not count
     summary: dict[str, Any] = {
@@ -366,7 +382,7 @@ def build_cards(ev: Evaluation, options: CardOptions | None = None) -> CardSet:
                 "uuid": card_uuid,
                 "summary": _finding_summary(f, opts.hook),
                 "indicator": INDICATOR[f.severity],
-                "detail": _finding_detail(f, ruleset),
+                "detail": _finding_detail(f, ruleset, caveat),
                 "source": source,
             }
         )
