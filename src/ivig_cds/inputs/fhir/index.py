@@ -9,7 +9,7 @@ from typing import Any
 
 from ivig_cds.errors import FieldError
 
-from .shapes import ACCEPTED_TYPES, CONCEPT_TYPES, READ_TYPES, STATUSES, check_shape, unicode_text
+from .shapes import ACCEPTED_TYPES, ANY_CONCEPT, CONCEPT_TYPES, READ_TYPES, STATUSES, check_shape, unicode_text
 from .values import fhir_date, is_obj, parse_date
 
 __all__ = ["DATE_PATHS", "READ_TYPES", "STATUSES", "Index", "Item", "check_shape", "unicode_text"]
@@ -30,7 +30,7 @@ _DAY_PATHS: dict[str, tuple[tuple[str, str, str | None], ...]] = {
 }
 """:data:`DATE_PATHS` split once: ``(path, element, part or None)``."""
 _Day = tuple[date | None, str | None, str | None]
-_CONCEPT = CONCEPT_TYPES
+_CONCEPT, _ANY_CONCEPT = CONCEPT_TYPES, ANY_CONCEPT
 _NO_CODING: list[Any] = []  # (never changed) an absent coding is no problem
 
 
@@ -118,7 +118,10 @@ class Index:
                     if types is not None and (
                         type(value) not in types
                         # an identifying concept (concept_problem): its coding must be an array
-                        or (types is _CONCEPT and type(value.get("coding", _NO_CODING)) is not list)
+                        or (
+                            (types is _CONCEPT or (types is _ANY_CONCEPT and type(value) is dict))
+                            and type(value.get("coding", _NO_CODING)) is not list
+                        )
                     ):
                         problem = check_shape(resource, loc)
                         break

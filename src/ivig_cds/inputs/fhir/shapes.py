@@ -234,9 +234,16 @@ _CONCEPTS = ("code", "medicationCodeableConcept", "valueCodeableConcept")
 CONCEPT_TYPES: tuple[type, ...] = (dict,)
 """The accepted types of an identifying concept (:data:`_CONCEPTS`) in :data:`ACCEPTED_TYPES`: this very
 tuple, so the inline check knows to look at its ``coding`` too."""
+ANY_CONCEPT: tuple[type, ...] = (dict, list, str, int, float, bool, type(None))
+"""The entry of a concept key that is not an element of the type (an AllergyIntolerance's
+``medicationCodeableConcept``): any JSON value, but an object's ``coding`` must still be an array."""
 ACCEPTED_TYPES: dict[str, dict[str, tuple[type, ...]]] = {
     kind: {
-        key: CONCEPT_TYPES if key in _CONCEPTS and spec[0] == (dict,) else spec[0] for key, spec in shapes.items()
+        **dict.fromkeys(_CONCEPTS, ANY_CONCEPT),
+        **{
+            key: CONCEPT_TYPES if key in _CONCEPTS and spec[0] == (dict,) else spec[0]
+            for key, spec in shapes.items()
+        },
     }
     for kind, shapes in _SHAPES.items()
     if kind != "Medication"
