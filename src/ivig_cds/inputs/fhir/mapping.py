@@ -139,7 +139,12 @@ class FhirMapping:
     procedures: Mapping[str, CodeSet]
     ivig: CodeSet
     routes: Mapping[str, CodeSet]
-    """IVIG ``dosage.route`` codes by route; ``intravenous`` is read as IVIG, every other listed route is not."""
+    """``dosage.route`` codes by route: for IVIG ``intravenous`` is IVIG, every other listed route is not."""
+    local_routes: frozenset[str]
+    """Routes of :attr:`routes` whose glucocorticoid acts locally (topical, eye, ear, nose, airways): not a
+    systemic dose, not read."""
+    local_forms: tuple[tuple[str, ...], ...]
+    """Dose-form words (``cream``, ``eye drops``) in a glucocorticoid's name or form that say it acts locally."""
     outcome_codes: Mapping[str, CodeSet]
     outcome_phrases: Mapping[str, tuple[tuple[str, ...], ...]]
     outcome_negations: tuple[tuple[str, ...], ...]
@@ -253,6 +258,9 @@ def _build(data: Mapping[str, Any], source: str) -> FhirMapping:
     routes = data.get("routes", {})  # optional: a table without it recognises no route (each one is warned)
     if not isinstance(routes, Mapping) or (routes and "intravenous" not in routes):
         r.fail("routes", "a mapping of route: codes, with intravenous among them")
+    local_routes = data.get("local_routes", [])
+    if not isinstance(local_routes, list) or any(str(k) not in routes for k in local_routes):
+        r.fail("local_routes", "a list of routes named in routes")
     units: dict[str, UnitTable] = {}
     for kind, table in r.section("units").items():
         if kind == "count_units":
@@ -296,6 +304,8 @@ def _build(data: Mapping[str, Any], source: str) -> FhirMapping:
         procedures={k: r.codes(v, f"procedures.{k}") for k, v in r.section("procedures").items()},
         ivig=r.codes(r.section("ivig").get("codes", []), "ivig.codes"),
         routes={str(k): r.codes(v, f"routes.{k}") for k, v in routes.items()},
+        local_routes=frozenset(str(k) for k in local_routes),
+        local_forms=r.names(data.get("local_forms", []), "local_forms"),
         outcome_codes={k: r.codes(v, f"outcomes.codes.{k}") for k, v in outcomes.get("codes", {}).items()},
         outcome_phrases={k: r.names(v, f"outcomes.phrases.{k}") for k, v in outcomes.get("phrases", {}).items()},
         outcome_negations=r.names(outcomes.get("negations", list(_NEGATIONS)), "outcomes.negations"),

@@ -29,6 +29,7 @@ from .medications import (
     step_function,
 )
 from .report import ReportBuilder
+from .routes import local_use
 from .values import day_of, is_obj, reference
 
 __all__ = ["MedicationResult", "WeightAt", "map_medications"]
@@ -105,6 +106,16 @@ def map_medications(
             continue
         if info.unverified is not None:
             rb.warn(item.ref, "therapies", f"matched the unverified default code {info.unverified.label()}")
+        if info.agent is not None and (why := local_use(item, info, index, mapping)) is not None:
+            # a cream, eye drops, an inhaler: neither a systemic dose nor a trial of the agent for myositis
+            gc = info.agent in mapping.glucocorticoids
+            rb.warn(
+                item.ref,
+                "glucocorticoid_doses" if gc else "therapies",
+                f"{info.agent} acting locally ({why}): not read",
+            )
+            rb.ignored[item.kind] += 1
+            continue
         if item.kind == "MedicationAdministration":
             if info.ivig:
                 admins.append((item, info))
