@@ -46,6 +46,7 @@ class MedInfo:
     conflict: list[str] = field(default_factory=list)
     subcutaneous: str | None = None
     texts: list[str] = field(default_factory=list)
+    local_form: str | None = None  # a local_forms phrase of the names (a cream, eye drops): see routes.local_use
 
 
 _REFERENCE = re.compile(r"(?:[A-Za-z]+/[A-Za-z0-9\-.]{1,64}|#[A-Za-z0-9\-.]{1,64}|urn:uuid:[0-9a-fA-F\-]{36})")
@@ -182,7 +183,17 @@ def _recognise(
         agent, code = next(iter(hits.items()))
         info.agent = agent
         info.unverified = code if code.system and not code.verified else None
+        info.local_form = local_form(texts, mapping)
     return info
+
+
+def local_form(texts: list[str], mapping: FhirMapping) -> str | None:
+    """The first of the table's ``local_forms`` (in table order) that one of ``texts`` holds, as words."""
+    said = [words(t) for t in texts]
+    for form in mapping.local_forms:
+        if any(contains_words(w, form) for w in said):
+            return " ".join(form)
+    return None
 
 
 class _AgentIndex(NamedTuple):

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from .index import Index, Item
-from .mapping import FhirMapping, contains_words, words
-from .medications import MedInfo, dosages_of
+from .mapping import FhirMapping
+from .medications import MedInfo, dosages_of, local_form
 from .values import codeable_text, codings, is_obj, reference
 
 __all__ = ["local_use"]
@@ -25,20 +25,17 @@ def local_use(item: Item, info: MedInfo, index: Index, mapping: FhirMapping) -> 
     dosages = [item.resource.get("dosage")] if item.kind == "MedicationAdministration" else dosages_of(item)
     named: set[str] = set()
     for d in dosages:
-        if is_obj(d) and "route" in d:
+        if is_obj(d) and "route" in d:  # (most records name no route: no codings read)
             pairs = codings(d["route"])
             named |= {name for name, codes in mapping.routes.items() if codes.match(pairs) is not None}
     if named:
         if named <= mapping.local_routes:
             return f"{element} is {'/'.join(sorted(named))}"
         return None  # a systemic route (oral, intravenous, ...) is read as its dose says
-    texts = list(info.texts) + _form_texts(item, index)
-    for text in texts:
-        said = words(text)
-        for form in mapping.local_forms:
-            if contains_words(said, form):
-                return f"its name or form says {' '.join(form)}"
-    return None
+    form = info.local_form  # the names' (decided once per medication content)
+    if form is None and "medicationReference" in item.resource:
+        form = local_form(_form_texts(item, index), mapping)
+    return f"its name or form says {form}" if form is not None else None
 
 
 def _form_texts(item: Item, index: Index) -> list[str]:
