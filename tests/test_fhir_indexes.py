@@ -100,3 +100,18 @@ def test_index_keeps_exactly_what_check_shape_accepts(seed: int) -> None:
         assert (len(index.items), len(index.errors)) == ((0, 1) if problem else (1, 0)), res
         if problem is not None:
             assert index.errors[0].msg == problem.msg
+
+
+def test_contains_words_is_the_plain_scan() -> None:
+    from ivig_cds.inputs.fhir.mapping import contains_words
+
+    def plain(haystack: tuple[str, ...], needle: tuple[str, ...]) -> bool:
+        n = len(needle)
+        return n > 0 and any(haystack[i : i + n] == needle for i in range(len(haystack) - n + 1))
+
+    rng = random.Random(7)
+    vocab = ["no", "side", "effects", "cream", "eye", "drops"]
+    for _ in range(20_000):
+        haystack = tuple(rng.choice(vocab) for _ in range(rng.randint(0, 6)))
+        needle = tuple(rng.choice(vocab) for _ in range(rng.randint(0, 3)))
+        assert contains_words(haystack, needle) == plain(haystack, needle), (haystack, needle)

@@ -46,7 +46,9 @@ def words(text: str) -> tuple[str, ...]:
 def contains_words(haystack: tuple[str, ...], needle: tuple[str, ...]) -> bool:
     """Whether ``needle`` occurs as consecutive words in ``haystack``."""
     n = len(needle)
-    return n > 0 and any(haystack[i : i + n] == needle for i in range(len(haystack) - n + 1))
+    if n == 0 or needle[0] not in haystack:  # (a tuple's "in": most names are one word, most texts lack it)
+        return False
+    return n == 1 or any(haystack[i : i + n] == needle for i in range(len(haystack) - n + 1))
 
 
 @dataclass(frozen=True)
