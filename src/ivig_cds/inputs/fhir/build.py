@@ -131,8 +131,9 @@ def map_entries(
 
     if patient_item is None or errors:
         return MappingResult(None, None, report(), errors)
-    items = _patient_items(index, patient_item, day, rb)
-    doc, problems = _document(index, patient_item, items, list(drafts_index.items), table, day, rb)
+    unread: list[Item] = []
+    items = _patient_items(index, patient_item, day, rb, unread)
+    doc, problems = _document(index, patient_item, items, list(drafts_index.items), unread, table, day, rb)
     errors += problems
     if errors:  # the partial document still shows a site what was mapped
         return MappingResult(None, doc, report(), errors)
@@ -200,8 +201,12 @@ def _with_usable_id(item: Item, errors: list[FieldError]) -> Item | None:
     return item
 
 
-def _patient_items(index: Index, patient: Item, as_of: date | None, rb: ReportBuilder) -> list[Item]:
-    """The resources of ``patient`` (by subject), dated at or before ``as_of``; the rest counted."""
+def _patient_items(
+    index: Index, patient: Item, as_of: date | None, rb: ReportBuilder, unread: list[Item]
+) -> list[Item]:
+    """The resources of ``patient`` (by subject), dated at or before ``as_of``; the rest counted. Medication
+    resources refused for a status that is not an R4 code are added to ``unread``: whether the drug was
+    given is unknown, so ``map_medications`` says when it is IVIG, a glucocorticoid or an unknown drug."""
     kept = []
     several = len(index.by_kind.get("Patient", ())) > 1
     mine: set[str] = set()  # subject references that are the patient (every resource names one)
@@ -243,6 +248,8 @@ def _patient_items(index: Index, patient: Item, as_of: date | None, rb: ReportBu
         if codes is not None and type(status := res.get("status")) is str and status not in codes:
             rb.ignored[kind] += 1
             rb.warn(item.ref, "(status)", f"status is not a FHIR R4 {kind} status code: not read")
+            if kind.startswith("Medication"):
+                unread.append(item)
             continue
         kept.append(item)
     return kept
@@ -253,6 +260,7 @@ def _document(
     patient: Item,
     items: list[Item],
     drafts: list[Item],
+    unread: list[Item],
     table: FhirMapping,
     as_of: date | None,
     rb: ReportBuilder,
@@ -283,7 +291,7 @@ def _document(
     current = (weights[-1][1], weights[-1][2]) if weights else None
     conditions = groups["Condition"]
     dx = diagnosis(conditions, obs, table, rb, errors)
-    meds = map_medications(index, medications, drafts, table, weight_at, current, as_of, rb)
+    meds = map_medications(index, medications, drafts, table, weight_at, current, as_of, rb, unread)
     errors += [FieldError(f"{p.item.loc} ({p.item.ref})", p.message, "fhir_reference") for p in meds.problems]
     therapies = meds.therapies + procedures(groups["Procedure"], table, rb)
     position = {i.ref: i.pos for group in (medications, groups["Procedure"]) for i in group}  # therapy sources

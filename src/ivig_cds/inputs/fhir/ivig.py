@@ -54,8 +54,11 @@ def identify_into(item: Item, index: Index, mapping: FhirMapping, out: Medicatio
         return None
 
 
-def not_intravenous(item: Item, mapping: FhirMapping, rb: ReportBuilder, field_name: str) -> bool:
-    """Whether an IVIG resource's route says it is not intravenous (then warned and counted as ignored).
+def not_intravenous(
+    item: Item, mapping: FhirMapping, rb: ReportBuilder, field_name: str, *, count: bool = True
+) -> bool:
+    """Whether an IVIG resource's route says it is not intravenous (then warned and, with ``count``, counted
+    as ignored).
 
     A route the table lists as intravenous, or no route, is IVIG as its medication says; a route the table
     does not list is read the same way and warned (a site adds its route codes to ``routes``).
@@ -74,7 +77,8 @@ def not_intravenous(item: Item, mapping: FhirMapping, rb: ReportBuilder, field_n
     other = sorted(found - {"intravenous"})
     if other:
         rb.warn(item.ref, field_name, f"{element} is {'/'.join(other)}, not intravenous: not IVIG, not mapped")
-        rb.ignored[item.kind] += 1
+        if count:
+            rb.ignored[item.kind] += 1
         return True
     if unlisted:
         rb.warn(

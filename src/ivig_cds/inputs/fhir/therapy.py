@@ -63,8 +63,13 @@ def map_medications(
     current_weight: tuple[float, str] | None,
     as_of: date | None,
     rb: ReportBuilder,
+    unread: Sequence[Item] = (),
 ) -> MedicationResult:
-    """Therapies, doses and IVIG from the patient's MedicationRequest/Statement/Administration resources."""
+    """Therapies, doses and IVIG from the patient's MedicationRequest/Statement/Administration resources.
+
+    ``unread`` are the patient's medication resources refused for a status that is not an R4 code (already
+    warned and counted): each that is IVIG, a glucocorticoid or an unknown drug makes the file incomplete.
+    """
     out = MedicationResult()
     gc_intervals: list[tuple[DoseStep, float]] = []
     therapies: list[tuple[dict[str, Any], list[date]]] = []
@@ -72,6 +77,7 @@ def map_medications(
     admins: list[tuple[Item, MedInfo]] = []
     gc_given: list[tuple[Item, str]] = []  # glucocorticoid administrations (pulses): not read as doses
     gc_agents: list[tuple[str, DoseStep]] = []  # the mapped steps, by agent
+    gc_given += _status_not_read(unread, index, mapping, rb)
     parents = set()
     for item in items:
         part_of = item.resource.get("partOf")
@@ -213,6 +219,34 @@ def _maybe_given(item: Item, index: Index, mapping: FhirMapping, rb: ReportBuild
         said = f"status {status}" if isinstance(status, str) else "no status"  # an R4 code: others were refused
         rb.warn(item.ref, "ivig_courses", f"IVIG administration with {said}: not read as given")
         rb.incomplete("ivig_courses", item.ref)
+
+
+def _status_not_read(
+    items: Sequence[Item], index: Index, mapping: FhirMapping, rb: ReportBuilder
+) -> list[tuple[Item, str]]:
+    """Medication resources not read for a status that is not an R4 code: whether they were given (taken,
+    ordered) is unknown. IVIG, a glucocorticoid order or statement, and a drug that cannot be known make the
+    file incomplete; the glucocorticoid administrations are returned (incomplete unless an order holds them)."""
+    pulses: list[tuple[Item, str]] = []
+    for item in items:
+        if item.kind == "MedicationRequest" and item.resource.get("intent") not in _REQUEST_INTENTS:
+            continue  # a proposal or a plan gives no drug, whatever its status
+        try:
+            info = identify(item, index, mapping)
+        except MappingProblem as exc:  # it may be IVIG, a steroid, anything
+            rb.warn(item.ref, "therapies", f"{exc.message}: not mapped")
+            rb.incomplete("therapies", item.ref)
+            continue
+        if info.ivig:
+            field_name = "ivig_courses" if item.kind == "MedicationAdministration" else "ivig_discontinued_on"
+            if not not_intravenous(item, mapping, rb, field_name, count=False):
+                rb.incomplete("ivig_courses", item.ref)
+        elif info.agent is not None and info.agent in mapping.glucocorticoids:
+            if item.kind == "MedicationAdministration":
+                pulses.append((item, info.agent))
+            else:
+                rb.incomplete("glucocorticoid_doses", item.ref)
+    return pulses
 
 
 def _ivig_period(item: Item) -> tuple[date | None, date | None, bool]:

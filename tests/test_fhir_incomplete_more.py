@@ -1,0 +1,117 @@
+"""More records the adapter cannot read that must make the file incomplete, never vanish: medication resources
+refused for a status that is not an R4 code, Medications that say nothing of their drug, a glucocorticoid
+order whose only dose records are not read; and a ``patient_id`` that is not a string."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from fhir_helpers import ATC, RXNORM, SUBJECT, base, dosage, ivig_admin, med_request, qty, warnings_of
+from ivig_cds.fhir import patient_from_resources
+
+AS_OF = "2021-01-01"
+BAD_STATUS = "status is not a FHIR R4 {} status code: not read"
+
+
+def _statement(rid: str, code: str, status: str = "active", system: str = RXNORM, **extra: Any) -> dict[str, Any]:
+    return {
+        "resourceType": "MedicationStatement",
+        "id": rid,
+        "status": status,
+        "subject": SUBJECT,
+        "medicationCodeableConcept": {"coding": [{"system": system, "code": code}]},
+        "effectivePeriod": {"start": "2020-01-01"},
+        **extra,
+    }
+
+
+def _pulse(rid: str = "mp1", day: str = "2020-11-01") -> dict[str, Any]:
+    admin = ivig_admin(rid, day, qty(1000, "mg"))
+    admin["medicationCodeableConcept"] = {"coding": [{"system": RXNORM, "code": "6902"}]}
+    return admin
+
+
+def _child(rid: str, status: str, parent: str = "MedicationRequest/pr") -> dict[str, Any]:
+    return _statement(rid, "8640", status, partOf=[{"reference": parent}], dosage=[dosage(qty(10, "mg"))])
+
+
+def _bundle(resources: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in resources]}
+
+
+# ------------------------------------------------------------- 1. a status that is not an R4 code
+
+
+@pytest.mark.parametrize(
+    ("resource", "field"),
+    [
+        ({**ivig_admin("x", "2020-03-01", qty(1, "g/kg")), "status": "given"}, "ivig_courses"),
+        ({**_statement("x", "J06BA02", system=ATC), "status": "taken"}, "ivig_courses"),
+        ({**med_request("x", "J06BA02", system=ATC), "status": "Completed"}, "ivig_courses"),
+        (
+            {**med_request("x", "8640", dosage(qty(10, "mg"), "2020-01-01")), "status": "Active"},
+            "glucocorticoid_doses",
+        ),
+        ({**_statement("x", "8638", dosage=[dosage(qty(5, "mg"))]), "status": "taken"}, "glucocorticoid_doses"),
+        ({**_pulse("x"), "status": "given"}, "glucocorticoid_doses"),  # no order holds the pulse
+    ],
+    ids=["ivig-admin", "ivig-statement", "ivig-order", "gc-order", "gc-statement", "gc-pulse"],
+)
+def test_ivig_or_a_glucocorticoid_with_a_status_not_of_r4_is_incomplete(
+    resource: dict[str, Any], field: str
+) -> None:
+    _, report = patient_from_resources([*base(), resource], as_of=AS_OF)
+    ref = f"{resource['resourceType']}/x"
+    assert report.incomplete == {field: [ref]}
+    assert BAD_STATUS.format(resource["resourceType"]) in warnings_of(report, ref)
+    assert report.resources_ignored == {resource["resourceType"]: 1}  # counted once, as before
+
+
+def test_a_status_not_of_r4_leaves_other_drugs_and_non_orders_as_they_were() -> None:
+    mtx = {**med_request("mtx", "6851", dosage(qty(15, "mg"), "2020-01-01")), "status": "Active"}
+    proposal = {**med_request("prop", "J06BA02", system=ATC, intent="proposal"), "status": "Completed"}
+    scig = {**ivig_admin("sc", "2020-03-01", qty(0.4, "g/kg"), product="Hizentra"), "status": "given"}
+    scig["medicationCodeableConcept"] = {"text": "Hizentra"}  # subcutaneous immunoglobulin: not IVIG
+    _, report = patient_from_resources([*base(), mtx, proposal, scig], as_of=AS_OF)
+    assert report.incomplete == {}
+    assert BAD_STATUS.format("MedicationRequest") in warnings_of(report, "MedicationRequest/mtx")
+    assert report.resources_ignored == {"MedicationRequest": 2, "MedicationAdministration": 1}
+
+
+def test_a_status_not_of_r4_on_a_pulse_an_order_holds_is_not_incomplete() -> None:
+    order = med_request("mp", "6902", dosage(qty(1000, "mg"), "2020-11-01", "2020-11-03"))
+    _, report = patient_from_resources([*base(), {**_pulse(), "status": "given"}, order], as_of=AS_OF)
+    assert report.incomplete == {}  # the order holds that day's dose, given or not
+
+
+def test_a_status_not_of_r4_on_an_unknown_drug_is_a_drug_unknown() -> None:
+    admin = {**ivig_admin("a1", "2020-03-01", qty(1, "g/kg")), "status": "given"}
+    del admin["medicationCodeableConcept"]
+    admin["medicationReference"] = {"reference": "Medication/absent"}
+    _, report = patient_from_resources([*base(), admin], as_of=AS_OF)
+    assert report.incomplete == {"therapies": ["MedicationAdministration/a1"]}
+    assert warnings_of(report, "MedicationAdministration/a1") == [
+        BAD_STATUS.format("MedicationAdministration"),
+        "medicationReference 'Medication/absent' is not a Medication in the input: not mapped",
+    ]
+
+
+def test_a_status_not_of_r4_after_as_of_or_of_another_patient_is_not_incomplete() -> None:
+    later = {**ivig_admin("late", "2022-03-01", qty(1, "g/kg")), "status": "given"}
+    other = {
+        **ivig_admin("o", "2020-03-01", qty(1, "g/kg")),
+        "status": "given",
+        "subject": {"reference": "Patient/q"},
+    }
+    _, report = patient_from_resources([*base(), later, other], as_of=AS_OF)
+    assert report.incomplete == {}
+
+
+def test_a_dose_record_with_a_status_not_of_r4_leaves_its_order_without_a_dose() -> None:
+    child = {**_child("c1", "active"), "status": "taken"}
+    _, report = patient_from_resources([*base(), med_request("pr", "8640"), child], as_of=AS_OF)
+    assert report.incomplete == {
+        "glucocorticoid_doses": ["MedicationRequest/pr", "MedicationStatement/c1"],
+    }
