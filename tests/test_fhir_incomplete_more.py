@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from fhir_helpers import ATC, RXNORM, SUBJECT, base, dosage, ivig_admin, med_request, qty, warnings_of
-from ivig_cds.fhir import patient_from_resources
+from ivig_cds.fhir import map_bundle, patient_from_resources
 
 AS_OF = "2021-01-01"
 BAD_STATUS = "status is not a FHIR R4 {} status code: not read"
@@ -115,3 +115,87 @@ def test_a_dose_record_with_a_status_not_of_r4_leaves_its_order_without_a_dose()
     assert report.incomplete == {
         "glucocorticoid_doses": ["MedicationRequest/pr", "MedicationStatement/c1"],
     }
+
+
+# ------------------------------------------------------------- 2. a Medication that says nothing of its drug
+
+
+def _by_reference(resource: dict[str, Any], medication: dict[str, Any], contained: bool = False) -> dict[str, Any]:
+    resource = {k: v for k, v in resource.items() if k != "medicationCodeableConcept"}
+    if contained:
+        resource["contained"] = [{**medication, "id": "m"}]
+        resource["medicationReference"] = {"reference": "#m"}
+    else:
+        resource["medicationReference"] = {"reference": f"Medication/{medication['id']}"}
+    return resource
+
+
+@pytest.mark.parametrize(
+    "medication",
+    [
+        {"resourceType": "Medication", "id": "m1"},
+        {"resourceType": "Medication", "id": "m1", "code": {"coding": []}},
+        {"resourceType": "Medication", "id": "m1", "code": {"text": " "}},
+        {"resourceType": "Medication", "id": "m1", "code": {"coding": [{"code": "J06BA02"}]}},  # no system
+        {"resourceType": "Medication", "id": "m1", "form": {"text": "solution"}},
+    ],
+    ids=["no-code", "empty-coding", "blank-text", "no-system", "form-only"],
+)
+@pytest.mark.parametrize("contained", [False, True], ids=["in-input", "contained"])
+def test_a_medication_without_code_or_name_is_a_drug_unknown(medication: dict[str, Any], contained: bool) -> None:
+    admin = _by_reference(ivig_admin("a1", "2020-03-01", qty(1, "g/kg")), medication, contained)
+    order = _by_reference(med_request("rq", "x", dosage(qty(10, "mg"), "2020-01-01")), medication, contained)
+    statement = _by_reference(_statement("st", "x"), medication, contained)
+    resources = [*base(), admin, order, statement] + ([] if contained else [medication])
+    p, report = patient_from_resources(resources, as_of=AS_OF)
+    assert p.ivig_courses == [] and p.therapies == []
+    refs = ["MedicationAdministration/a1", "MedicationRequest/rq", "MedicationStatement/st"]
+    assert report.incomplete == {"therapies": refs}
+    named = "'#m'" if contained else "'Medication/m1'"
+    for ref in refs:
+        assert warnings_of(report, ref) == [
+            f"medicationReference {named} is a Medication without a code or name: the drug is unknown: not mapped"
+        ]
+
+
+def test_an_inline_concept_without_code_or_name_is_a_drug_unknown() -> None:
+    order = med_request("rq", "x", dosage(qty(10, "mg"), "2020-01-01"))
+    order["medicationCodeableConcept"] = {"coding": [{"system": RXNORM}]}
+    _, report = patient_from_resources([*base(), order], as_of=AS_OF)
+    assert report.incomplete == {"therapies": ["MedicationRequest/rq"]}
+    assert warnings_of(report, "MedicationRequest/rq") == [
+        "medicationCodeableConcept without a code or name: the drug is unknown: not mapped"
+    ]
+
+
+def test_a_medication_the_table_knows_or_names_a_drug_it_does_not_is_as_before() -> None:
+    mtx = {"resourceType": "Medication", "id": "mtx", "code": {"coding": [{"system": RXNORM, "code": "6851"}]}}
+    other = {"resourceType": "Medication", "id": "aml", "code": {"coding": [{"system": RXNORM, "code": "17767"}]}}
+    named = {"resourceType": "Medication", "id": "nm", "code": {"text": "some tablet"}}
+    by_ingredient = {
+        "resourceType": "Medication",
+        "id": "ing",
+        "ingredient": [{"itemCodeableConcept": {"coding": [{"system": RXNORM, "code": "8640"}]}}],
+    }
+    orders = [
+        _by_reference(med_request(m["id"], "x", dosage(qty(10, "mg"), "2020-01-01")), m)
+        for m in (mtx, other, named, by_ingredient)
+    ]
+    p, report = patient_from_resources([*base(), mtx, other, named, by_ingredient, *orders], as_of=AS_OF)
+    assert sorted(t.agent.value for t in p.therapies) == ["methotrexate", "prednisone"]
+    assert report.incomplete == {}
+    for ref in ("MedicationRequest/aml", "MedicationRequest/nm"):
+        assert warnings_of(report, ref) == ["medication not recognised (no mapped code or name): not mapped"]
+
+
+def test_a_draft_order_whose_medication_says_nothing_is_an_error() -> None:
+    draft = _by_reference(
+        med_request("d", "x", status="draft"), {"resourceType": "Medication", "id": "m1"}, contained=True
+    )
+    result = map_bundle(_bundle(base()), draft_orders=[draft], as_of=AS_OF)
+    assert [(e.loc, e.msg) for e in result.errors] == [
+        (
+            "draft_orders[0] (MedicationRequest/d)",
+            "medicationReference '#m' is a Medication without a code or name: the drug is unknown",
+        )
+    ]

@@ -86,6 +86,14 @@ def _concepts(item: Item, index: Index) -> tuple[list[Mapping[str, Any]], list[M
     return found, [medication]
 
 
+def _says_nothing(item: Item) -> str:
+    """Why a medication that names no drug is unknown: its inline concept, or the Medication it references."""
+    ref = reference(item.resource.get("medicationReference"))
+    if ref is None or is_obj(item.resource.get("medicationCodeableConcept")):
+        return "medicationCodeableConcept without a code or name: the drug is unknown"
+    return f"medicationReference {_quoted(ref)} is a Medication without a code or name: the drug is unknown"
+
+
 def _resolve_in(medication: Mapping[str, Any], ref: str, index: Index, holder: Item) -> Mapping[str, Any] | None:
     if ref.startswith("#"):
         for inner in array(medication.get("contained")) + array(holder.resource.get("contained")):
@@ -99,7 +107,8 @@ def identify(item: Item, index: Index, mapping: FhirMapping) -> MedInfo:
     """Recognise the agent (or IVIG) of a MedicationRequest/Statement/Administration.
 
     Raises:
-        MappingProblem: The medication reference points to nothing in the input.
+        MappingProblem: The medication reference points to nothing in the input, or the medication has no
+            code (a system and a code) and no name at all: the drug is unknown (never "not IVIG").
     """
     concept = item.resource.get("medicationCodeableConcept")
     raw = None
@@ -118,6 +127,8 @@ def identify(item: Item, index: Index, mapping: FhirMapping) -> MedInfo:
     concepts, medications = _concepts(item, index)
     pairs = [p for c in concepts for p in codings(c)]
     texts = [t for c in concepts for t in codeable_text(c) if unicode_text(t)]  # else it could not be written
+    if not pairs and not texts:  # nothing a table could recognise: it may be IVIG, a steroid, anything
+        raise MappingProblem(item, _says_nothing(item))
     first_text = concepts[0].get("text") if concepts else None
     if isinstance(first_text, str) and not unicode_text(first_text):
         first_text = None
