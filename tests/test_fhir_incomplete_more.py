@@ -199,3 +199,21 @@ def test_a_draft_order_whose_medication_says_nothing_is_an_error() -> None:
             "medicationReference '#m' is a Medication without a code or name: the drug is unknown",
         )
     ]
+
+
+@pytest.mark.parametrize("status", ["on-hold", "unknown", None])
+def test_an_administration_that_may_have_been_given_of_an_unknown_drug_is_incomplete(status: str | None) -> None:
+    admin = _by_reference(
+        ivig_admin("a1", "2020-03-01", qty(1, "g/kg")), {"resourceType": "Medication", "id": "g"}
+    )
+    admin.pop("status")
+    if status is not None:
+        admin["status"] = status
+    _, report = patient_from_resources([*base(), admin], as_of=AS_OF)  # Medication/g is not in the input
+    assert report.incomplete == {"therapies": ["MedicationAdministration/a1"]}
+    assert warnings_of(report, "MedicationAdministration/a1") == [
+        "medicationReference 'Medication/g' is not a Medication in the input: not mapped"
+    ]
+    admin["status"] = "not-done"
+    _, report = patient_from_resources([*base(), admin], as_of=AS_OF)
+    assert report.incomplete == {} and warnings_of(report, "MedicationAdministration/a1") == []

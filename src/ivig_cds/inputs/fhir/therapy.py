@@ -209,10 +209,13 @@ def map_medications(
 
 
 def _maybe_given(item: Item, index: Index, mapping: FhirMapping, rb: ReportBuilder) -> None:
-    """An IVIG administration whose status leaves open whether it was given: not read as given, and said."""
+    """An IVIG administration whose status leaves open whether it was given: not read as given, and said;
+    so is one whose drug cannot be known (it may be IVIG)."""
     try:
         info = identify(item, index, mapping)
-    except MappingProblem:
+    except MappingProblem as exc:
+        rb.warn(item.ref, "therapies", f"{exc.message}: not mapped")
+        rb.incomplete("therapies", item.ref)
         return
     if info.ivig:
         status = item.resource.get("status")
