@@ -217,3 +217,23 @@ def test_an_administration_that_may_have_been_given_of_an_unknown_drug_is_incomp
     admin["status"] = "not-done"
     _, report = patient_from_resources([*base(), admin], as_of=AS_OF)
     assert report.incomplete == {} and warnings_of(report, "MedicationAdministration/a1") == []
+
+
+# ------------------------------------------------------------- 3. dose records (partOf) that are not read
+
+
+@pytest.mark.parametrize("statuses", [["entered-in-error"], ["entered-in-error", "not-taken"], ["intended"]])
+def test_a_glucocorticoid_order_whose_dose_records_are_all_unread_is_incomplete(statuses: list[str]) -> None:
+    children = [_child(f"c{i}", s) for i, s in enumerate(statuses)]
+    p, report = patient_from_resources([*base(), med_request("pr", "8640"), *children], as_of=AS_OF)
+    assert p.glucocorticoid_doses == []
+    assert report.incomplete == {"glucocorticoid_doses": ["MedicationRequest/pr"]}
+    assert warnings_of(report, "MedicationRequest/pr") == ["no dosage: the glucocorticoid dose is not recorded"]
+
+
+def test_one_read_dose_record_keeps_its_order_quiet() -> None:
+    children = [_child("c0", "entered-in-error"), _child("c1", "active")]
+    p, report = patient_from_resources([*base(), med_request("pr", "8640"), *children], as_of=AS_OF)
+    assert len(p.glucocorticoid_doses) == 1
+    assert report.incomplete == {}
+    assert warnings_of(report, "MedicationRequest/pr") == []

@@ -78,12 +78,16 @@ def map_medications(
     gc_given: list[tuple[Item, str]] = []  # glucocorticoid administrations (pulses): not read as doses
     gc_agents: list[tuple[str, DoseStep]] = []  # the mapped steps, by agent
     gc_given += _status_not_read(unread, index, mapping, rb)
-    parents = set()
+    parents = set()  # therapies whose doses are in statements partOf them that are read
     for item in items:
         part_of = item.resource.get("partOf")
         target = index.resolve_item(reference(part_of[0]) or "") if isinstance(part_of, list) and part_of else None
-        if item.kind == "MedicationStatement" and target is not None:
-            parents.add(target.ref)
+        if (
+            item.kind == "MedicationStatement"
+            and target is not None
+            and item.resource.get("status") in _STATEMENT_USED
+        ):
+            parents.add(target.ref)  # a dose record not read (entered-in-error, ...) leaves its parent unquiet
     for item in items:
         res = item.resource
         status = res.get("status")
