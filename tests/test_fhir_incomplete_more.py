@@ -4,14 +4,17 @@ order whose only dose records are not read; and a ``patient_id`` that is not a s
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from fhir_helpers import ATC, RXNORM, SUBJECT, base, dosage, ivig_admin, med_request, qty, warnings_of
-from ivig_cds.fhir import map_bundle, patient_from_resources
+from ivig_cds import Engine
+from ivig_cds.fhir import map_bundle, map_prefetch, patient_from_bundle, patient_from_resources
 
 AS_OF = "2021-01-01"
+RELAPSE = Path(__file__).resolve().parents[1] / "examples" / "relapse.json"
 BAD_STATUS = "status is not a FHIR R4 {} status code: not read"
 
 
@@ -237,3 +240,28 @@ def test_one_read_dose_record_keeps_its_order_quiet() -> None:
     assert len(p.glucocorticoid_doses) == 1
     assert report.incomplete == {}
     assert warnings_of(report, "MedicationRequest/pr") == []
+
+
+# ------------------------------------------------------------- 4. patient_id must be a string
+
+
+@pytest.mark.parametrize("bad", [123, b"p1", True, ["p1"]], ids=repr)
+def test_a_patient_id_that_is_not_a_string_is_a_type_error(bad: object) -> None:
+    bundle = _bundle(base())
+    message = f"patient_id must be a string (a Patient.id) or None, not {type(bad).__name__}"
+    for call in (
+        lambda: patient_from_bundle(bundle, patient_id=bad),  # type: ignore[arg-type]
+        lambda: map_bundle(bundle, patient_id=bad),  # type: ignore[arg-type]
+        lambda: patient_from_resources(base(), patient_id=bad),  # type: ignore[arg-type]
+        lambda: map_prefetch({"patient": base()[0]}, patient_id=bad),  # type: ignore[arg-type]
+        lambda: Engine(backend="reference").evaluate(bundle, patient_id=bad),  # type: ignore[arg-type]
+        lambda: Engine(backend="reference").evaluate(RELAPSE, patient_id=bad),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(TypeError) as info:
+            call()
+        assert str(info.value) == message
+
+
+def test_a_string_patient_id_still_chooses_the_patient() -> None:
+    patient, _ = patient_from_bundle(_bundle(base()), patient_id="p1", as_of=AS_OF)
+    assert patient.patient_id == "p1"

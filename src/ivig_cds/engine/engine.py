@@ -266,6 +266,7 @@ class Engine:
 
         Raises:
             InputError: the patient file (or ``as_of``) is invalid (``errors`` lists each field path).
+            TypeError: ``patient_id`` is not a string (or ``None``).
             EngineError: the rules engine failed.
         """
         return self.trace(patient, as_of=as_of, patient_id=patient_id).evaluation

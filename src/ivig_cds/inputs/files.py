@@ -24,6 +24,7 @@ __all__ = [
     "SCHEMA_ID",
     "SCHEMA_TITLE",
     "check_as_of",
+    "check_patient_id",
     "format_loc",
     "iter_ndjson",
     "load_patient",
@@ -321,6 +322,17 @@ def check_as_of(value: object, patient: Patient | None) -> date:
             "as_of", [FieldError("as_of", "date is before demographics.birth_date", "date_before_birth")]
         )
     return day
+
+
+def check_patient_id(patient_id: object) -> None:
+    """Refuse a ``patient_id`` that is not a string or ``None`` (a caller's mistake, not bad input: ``123``
+    would otherwise read as "no Patient resource with the requested id").
+
+    Raises:
+        TypeError: ``patient_id`` is another type (its type named, never its value).
+    """
+    if patient_id is not None and not isinstance(patient_id, str):
+        raise TypeError(f"patient_id must be a string (a Patient.id) or None, not {type(patient_id).__name__}")
 
 
 def _read_file(path: Path, label: str) -> bytes:

@@ -101,7 +101,8 @@ def patient_from_resources(
             ``as_of``. Anything else (a datetime, another string, a number) is an error at ``as_of``.
         mapping: A site mapping table (:func:`load_mapping`) or a path to one; default the built-in one
             (a bad table file raises its RuleFileError, anything else a TypeError: configuration, not input).
-        patient_id: Which Patient, when the resources hold several.
+        patient_id: Which Patient (its ``Patient.id``), when the resources hold several; a value that is
+            not a string is a TypeError.
         draft_orders: CDS Hooks draft MedicationRequests; a draft IVIG order becomes ``ivig_order``.
 
     Returns:

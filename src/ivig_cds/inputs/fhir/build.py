@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ivig_cds.errors import FieldError, InputError
+from ivig_cds.inputs.files import check_patient_id
 from ivig_cds.model.patient import Patient
 
 from .index import READ_TYPES, STATUSES, Index, Item
@@ -104,7 +105,9 @@ def map_entries(
     initial_errors: Sequence[FieldError] = (),
     rb: ReportBuilder | None = None,
 ) -> MappingResult:
-    """Map ``(location, resource, fullUrl)`` entries to a patient file without raising for bad input."""
+    """Map ``(location, resource, fullUrl)`` entries to a patient file without raising for bad input (a
+    ``mapping`` or ``patient_id`` of the wrong type is a caller's mistake: a TypeError)."""
+    check_patient_id(patient_id)
     table = _table(mapping)
     rb = rb or ReportBuilder()
     day, as_of_errors = check_fhir_as_of(as_of)

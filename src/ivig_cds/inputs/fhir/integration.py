@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel
 
 from ivig_cds.errors import FieldError, InputError
-from ivig_cds.inputs.files import Format, load_patient, looks_like_document, parse_document, validate_patient
+from ivig_cds.inputs.files import (
+    Format,
+    check_patient_id,
+    load_patient,
+    looks_like_document,
+    parse_document,
+    validate_patient,
+)
 from ivig_cds.model.patient import Patient
 
 if TYPE_CHECKING:  # the FHIR modules load only when FHIR input arrives: a patient file never needs them
@@ -101,7 +108,9 @@ def load_input(
 
     Raises:
         InputError: The input is invalid (for FHIR a :class:`FhirInputError` carrying the report).
+        TypeError: ``patient_id`` is not a string or ``None``.
     """
+    check_patient_id(patient_id)
     if isinstance(source, Patient):
         return _patient_file(source, patient_id, name or "<patient>"), None
     label = name
