@@ -241,3 +241,23 @@ def test_every_finding_card_of_an_incomplete_record_says_so() -> None:
     clean = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in base()]}
     cards = build_cards(Engine(backend="reference").evaluate(clean, as_of=AS_OF)).response["cards"]
     assert len(cards) > 1 and not any("Record incomplete" in c["detail"] for c in cards)
+
+
+@pytest.mark.parametrize("status", ["on-hold", "unknown", None])
+def test_a_glucocorticoid_pulse_whose_status_leaves_open_whether_it_was_given_is_incomplete(
+    status: str | None,
+) -> None:
+    pulse = _pulse()
+    if status is None:
+        del pulse["status"]
+    else:
+        pulse["status"] = status
+    _, report = patient_from_resources([*base(), pulse], as_of=AS_OF)
+    assert report.incomplete == {"glucocorticoid_doses": ["MedicationAdministration/mp1"]}
+    said = f"status {status}" if status else "no status"
+    assert f"methylprednisolone administration with {said}: not read as given" in warnings_of(
+        report, "MedicationAdministration/mp1"
+    )
+    order = med_request("mp", "6902", dosage(qty(1000, "mg"), "2020-11-01", "2020-11-03"))
+    _, report = patient_from_resources([*base(), pulse, order], as_of=AS_OF)
+    assert report.incomplete == {}  # the order of the same agent holds that day's dose

@@ -73,9 +73,13 @@ def test_a_cream_by_name_without_a_route_is_not_read_and_not_an_incomplete_dose(
 
 
 def test_a_referenced_medication_whose_form_is_an_ointment_is_not_read() -> None:
-    tacrolimus = {"resourceType": "Medication", "id": "m1", "code": {"coding": [{"system":
-                  "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "42316"}]},
-                  "form": {"coding": [{"system": SNOMED, "code": "385101003", "display": "Ointment"}]}}  # fmt: skip
+    rxnorm = "http://www.nlm.nih.gov/research/umls/rxnorm"
+    tacrolimus = {
+        "resourceType": "Medication",
+        "id": "m1",
+        "code": {"coding": [{"system": rxnorm, "code": "42316"}]},
+        "form": {"coding": [{"system": SNOMED, "code": "385101003", "display": "Ointment"}]},
+    }
     statement = {
         "resourceType": "MedicationStatement",
         "id": "tac",
@@ -100,3 +104,14 @@ def test_a_site_table_names_its_local_routes_among_its_routes(tmp_path: Path) ->
     bad.write_text(text.replace("local_routes: [topical,", "local_routes: [dermal,"), encoding="utf-8")
     with pytest.raises(RuleFileError, match="local_routes"):
         load_mapping(bad)
+
+
+def test_a_local_glucocorticoid_with_an_unreadable_status_is_not_an_incomplete_dose() -> None:
+    drops = _with_route(med_request("dx", "3264", dosage(qty(1, "mg"), "2020-06-01")), "54485002")
+    drops["status"] = "taken"  # not an R4 MedicationRequest status: refused, but eye drops are no systemic dose
+    _, report = patient_from_resources([*base(), drops], as_of=AS_OF)
+    assert report.incomplete == {}
+    oral = _with_route(med_request("pr", "8640", dosage(qty(20, "mg"), "2020-06-01")), "26643006")
+    oral["status"] = "taken"
+    _, report = patient_from_resources([*base(), oral], as_of=AS_OF)
+    assert report.incomplete == {"glucocorticoid_doses": ["MedicationRequest/pr"]}

@@ -104,8 +104,8 @@ def map_medications(
             continue
         if item.kind == "MedicationAdministration" and status not in _ADMIN_USED:
             rb.ignored[item.kind] += 1
-            if status not in _NOT_GIVEN:  # on-hold, unknown, absent: IVIG may have been given
-                _maybe_given(item, index, mapping, rb)
+            if status not in _NOT_GIVEN and (pulse := _maybe_given(item, index, mapping, rb)) is not None:
+                gc_given.append(pulse)  # on-hold, unknown, absent: IVIG or a pulse may have been given
             continue
         try:
             info = identify(item, index, mapping)
@@ -212,20 +212,25 @@ def map_medications(
     return out
 
 
-def _maybe_given(item: Item, index: Index, mapping: FhirMapping, rb: ReportBuilder) -> None:
+def _maybe_given(item: Item, index: Index, mapping: FhirMapping, rb: ReportBuilder) -> tuple[Item, str] | None:
     """An IVIG administration whose status leaves open whether it was given: not read as given, and said;
-    so is one whose drug cannot be known (it may be IVIG)."""
+    so is one whose drug cannot be known (it may be IVIG). A systemic glucocorticoid one (a pulse) is said
+    and returned: incomplete unless an order of its agent holds its day."""
     try:
         info = identify(item, index, mapping)
     except MappingProblem as exc:
         rb.warn(item.ref, "therapies", f"{exc.message}: not mapped")
         rb.incomplete("therapies", item.ref)
-        return
+        return None
+    status = item.resource.get("status")
+    said = f"status {status}" if isinstance(status, str) else "no status"  # an R4 code: others were refused
     if info.ivig:
-        status = item.resource.get("status")
-        said = f"status {status}" if isinstance(status, str) else "no status"  # an R4 code: others were refused
         rb.warn(item.ref, "ivig_courses", f"IVIG administration with {said}: not read as given")
         rb.incomplete("ivig_courses", item.ref)
+    elif info.agent in mapping.glucocorticoids and local_use(item, info, index, mapping) is None:
+        rb.warn(item.ref, "glucocorticoid_doses", f"{info.agent} administration with {said}: not read as given")
+        return item, info.agent
+    return None
 
 
 def _status_not_read(
@@ -248,7 +253,7 @@ def _status_not_read(
             field_name = "ivig_courses" if item.kind == "MedicationAdministration" else "ivig_discontinued_on"
             if not not_intravenous(item, mapping, rb, field_name, count=False):
                 rb.incomplete("ivig_courses", item.ref)
-        elif info.agent is not None and info.agent in mapping.glucocorticoids:
+        elif info.agent in mapping.glucocorticoids and local_use(item, info, index, mapping) is None:
             if item.kind == "MedicationAdministration":
                 pulses.append((item, info.agent))
             else:
