@@ -137,6 +137,7 @@ def map_entries(
     unread: list[Item] = []
     items = _patient_items(index, patient_item, day, rb, unread)
     doc, problems = _document(index, patient_item, items, list(drafts_index.items), unread, table, day, rb)
+    rb.settle({kind: len(group) for kind, group in index.by_kind.items()})
     errors += problems
     if errors:  # the partial document still shows a site what was mapped
         return MappingResult(None, doc, report(), errors)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -102,6 +103,18 @@ class ReportBuilder:
     def incomplete(self, field: str, ref: str) -> None:
         """``ref`` is a record of ``field`` (an IVIG infusion given, a glucocorticoid dose) that is not mapped."""
         self._incomplete.setdefault(field, set()).add(str(ref))
+
+    def settle(self, totals: Mapping[str, int]) -> None:
+        """Count as ignored, by type, every resource of the input (``totals``: each once) neither read nor
+        dated after ``as_of``: the report's three counts then add up to the input, whatever path left a
+        resource unused (a medication not recognised, a value not mapped)."""
+        read = self.read
+        for kind, n in totals.items():
+            left = n - read.get(kind, 0) - self.after.get(kind, 0)
+            if left > 0:
+                self.ignored[kind] = left
+            else:
+                self.ignored.pop(kind, None)
 
     def build(self, *, version: str, source: str, patient: str | None, as_of: str | None) -> MappingReport:
         return MappingReport(

@@ -209,6 +209,11 @@ def map_medications(
     for item in ivig_requests:
         rb.used(item.kind, item.ref)
     out.ivig_order = draft_order(drafts, index, mapping, current_weight, rb, out)
+    for item in [*items, *drafts]:  # a Medication of the input is read when a resource read names it
+        ref = reference(item.resource.get("medicationReference"))
+        target = index.resolve_item(ref) if ref and not ref.startswith("#") and rb.was_used(item.ref) else None
+        if target is not None and target.kind == "Medication":
+            rb.used("Medication", target.ref)
     return out
 
 
