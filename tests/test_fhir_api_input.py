@@ -199,6 +199,10 @@ DECEASED = "the Patient is recorded as deceased (Patient.deceased[x]): review th
         ({"deceasedDateTime": "2023-03-04"}, "2024-01-01", True),
         ({"deceasedDateTime": "2023"}, "2024-01-01", True),  # partial: still recorded as deceased
         ({"deceasedDateTime": "2024-03-04"}, "2024-01-01", False),  # died after as_of: not yet known then
+        ({"deceasedDateTime": "2025"}, "2024-01-01", False),  # partial, and all of it after as_of
+        ({"deceasedDateTime": "2024-02"}, "2024-01-15", False),
+        ({"deceasedDateTime": "2024-01"}, "2024-01-15", True),  # that month: it may have been before as_of
+        ({"deceasedDateTime": "2024"}, "2024-06-01", True),
         ({}, None, False),
     ],
 )

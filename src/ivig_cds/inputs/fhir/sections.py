@@ -187,10 +187,17 @@ def _deceased(res: Mapping[str, Any], as_of: date | None) -> bool:
     """Whether the Patient is recorded as deceased by ``as_of`` (a death dated after it is not yet known)."""
     if res.get("deceasedBoolean") is True:
         return True
-    died = fhir_date(res.get("deceasedDateTime"))
+    raw = res.get("deceasedDateTime")
+    died = fhir_date(raw)
     if died is None:
         return False
-    return not (isinstance(died, date) and as_of is not None and died > as_of)  # a partial date still counts
+    if isinstance(died, date):
+        return as_of is None or died <= as_of
+    if as_of is not None and died == "partial date":  # a partial date counts unless all of it is after as_of
+        year, _, month = str(raw).partition("-")
+        first = (int(year), int(month[:2]) if month else 1)
+        return first <= (as_of.year, as_of.month)
+    return True
 
 
 def demographics(
