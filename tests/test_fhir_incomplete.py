@@ -261,3 +261,15 @@ def test_a_glucocorticoid_pulse_whose_status_leaves_open_whether_it_was_given_is
     order = med_request("mp", "6902", dosage(qty(1000, "mg"), "2020-11-01", "2020-11-03"))
     _, report = patient_from_resources([*base(), pulse, order], as_of=AS_OF)
     assert report.incomplete == {}  # the order of the same agent holds that day's dose
+
+
+def test_a_medication_reference_with_only_a_display_is_an_unknown_drug_said_so() -> None:
+    admin = ivig_admin("a1", "2020-03-01", qty(1, "g/kg"))
+    del admin["medicationCodeableConcept"]
+    admin["medicationReference"] = {"display": "Privigen 10%"}  # a label, not a resource: never a guess
+    _, report = patient_from_resources([*base(), admin], as_of=AS_OF)
+    assert warnings_of(report, "MedicationAdministration/a1") == [
+        "medicationReference names no resource (no reference; a display is not read): the drug is unknown:"
+        " not mapped"
+    ]
+    assert report.incomplete == {"therapies": ["MedicationAdministration/a1"]}

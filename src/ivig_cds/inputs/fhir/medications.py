@@ -67,6 +67,11 @@ def _concepts(item: Item, index: Index) -> tuple[list[Mapping[str, Any]], list[M
     if is_obj(concept):
         return [concept], []
     ref = reference(res.get("medicationReference"))
+    if ref is None and "medicationReference" in res:
+        raise MappingProblem(
+            item,
+            "medicationReference names no resource (no reference; a display is not read): the drug is unknown",
+        )
     if ref is None:
         raise MappingProblem(item, "no medicationCodeableConcept or medicationReference: the drug is unknown")
     medication = index.resolve(ref, item)
