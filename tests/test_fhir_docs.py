@@ -30,9 +30,10 @@ def code_tables(m: FhirMapping) -> str:
     rows.append(
         f"| IVIG (courses, order, discontinuation) | {fmt(m.ivig)}, or a name the product table recognises |"
     )
+    rows += [f"| IVIG `dosage.route` `{k}` | {fmt(cs)} |" for k, cs in m.routes.items()]
     rows += [
-        f"| `dosage.route` `{k}`{' (local: not read for an agent)' if k in m.local_routes else ''} | {fmt(cs)} |"
-        for k, cs in m.routes.items()
+        f"| local `dosage.route` `{k}` (an agent by it is not read) | {fmt(cs)} |"
+        for k, cs in m.local_routes.items()
     ]
     rows += [f"| Observation `{k}` | {fmt(cs)} |" for k, cs in m.observations.items()]
     rows += [f"| `labs[].test` `{k}` | {fmt(cs)} |" for k, cs in m.labs.items()]

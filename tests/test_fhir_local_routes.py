@@ -98,12 +98,86 @@ def test_a_referenced_medication_whose_form_is_an_ointment_is_not_read() -> None
     assert [t.agent for t in p.therapies] == ["tacrolimus"]
 
 
-def test_a_site_table_names_its_local_routes_among_its_routes(tmp_path: Path) -> None:
+def test_a_site_table_cannot_call_an_ivig_route_local(tmp_path: Path) -> None:
     text = (Path(load_mapping().source)).read_text(encoding="utf-8")
     bad = tmp_path / "mapping.yaml"
-    bad.write_text(text.replace("local_routes: [topical,", "local_routes: [dermal,"), encoding="utf-8")
-    with pytest.raises(RuleFileError, match="local_routes"):
+    topical = '  topical: [{system: snomed, code: "6064005", display: "Topical route"}]\n'
+    iv = '  topical: [{system: snomed, code: "47625008"}]\n'  # the intravenous route's code
+    bad.write_text(text.replace(topical, iv, 1), encoding="utf-8")
+    with pytest.raises(RuleFileError, match=r"local_routes\.topical"):
         load_mapping(bad)
+
+
+def test_ivig_by_a_route_of_no_table_is_still_read_as_ivig() -> None:
+    """The local routes are not IVIG routes: an IVIG infusion coded "oral" is a data-entry conflict, read as
+    the medication says and warned (never dropped: the patient would look IVIG-naive)."""
+    from fhir_helpers import ivig_admin
+
+    a = ivig_admin("a1", "2020-06-01", qty(1, "g/kg"), route=_route("26643006"))
+    p, report = patient_from_resources([*base(), a], as_of=AS_OF)
+    assert len(p.ivig_courses) == 1
+    assert "dosage.route is not a route of the mapping table: read as intravenous, as the medication says" in (
+        warnings_of(report, "MedicationAdministration/a1")
+    )
+
+
+def _named(rid: str, code: str, text: str, dose: dict[str, Any]) -> dict[str, Any]:
+    rxnorm = "http://www.nlm.nih.gov/research/umls/rxnorm"
+    request = med_request(rid, code, dosage(dose, "2020-06-01"))
+    request["medicationCodeableConcept"] = {"coding": [{"system": rxnorm, "code": code}], "text": text}
+    return request
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "prednisone 40 mg daily for nasal polyps",  # a word of a route is no dose form
+        "dexamethasone 4 MG/ML Injectable Solution (not for ophthalmic use)",
+        "prednisone 5 mg tablet - non-nasal",
+    ],
+)
+def test_a_route_word_in_a_systemic_name_is_read(text: str) -> None:
+    p, report = patient_from_resources([*base(), _named("s1", "8640", text, qty(40, "mg"))], as_of=AS_OF)
+    assert [d.prednisone_mg_per_day for d in p.glucocorticoid_doses] == [40]
+    assert report.incomplete == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "dose", "why"),
+    [
+        ("Prednisone 5 MG Oral Tablet (taken with inhaler)", qty(1, "{tablet}"), "says inhaler and oral"),
+        ("hydrocortisone 1% cream", qty(20, "mg"), "says cream, its dose is a mass"),
+    ],
+)
+def test_a_local_form_with_a_systemic_word_or_a_mass_dose_is_incomplete(text: str, dose: Any, why: str) -> None:
+    p, report = patient_from_resources([*base(), _named("s1", "8640", text, dose)], as_of=AS_OF)
+    assert p.glucocorticoid_doses == [] and report.incomplete == {"glucocorticoid_doses": ["MedicationRequest/s1"]}
+    (warning,) = warnings_of(report, "MedicationRequest/s1")
+    assert why in warning and warning.endswith("local or systemic is unknown, not read")
+
+
+def test_a_route_named_only_in_its_text_or_another_system_is_read_by_its_words() -> None:
+    v3 = "http://terminology.hl7.org/CodeSystem/v3-RouteOfAdministration"
+    drops = med_request("dx", "3264", dosage(qty(1, "mg"), "2020-06-01"))
+    drops["dosageInstruction"][0]["route"] = {
+        "coding": [{"system": v3, "code": "OPHTHALMIC", "display": "Ophthalmic"}]
+    }
+    p, report = patient_from_resources([*base(), drops], as_of=AS_OF)
+    assert p.glucocorticoid_doses == [] and report.incomplete == {}
+    drops["dosageInstruction"][0]["route"] = {"text": "by mouth"}
+    p, _ = patient_from_resources([*base(), drops], as_of=AS_OF)
+    assert p.glucocorticoid_doses  # no local word: read as recorded
+
+
+def test_an_order_whose_only_dose_record_acts_locally_is_not_read_quietly() -> None:
+    order = med_request("o1", "8640")
+    child = _named("c1", "8640", "prednisolone acetate ophthalmic suspension", {"value": 1, "unit": "drop"})
+    child.update(resourceType="MedicationStatement", partOf=[{"reference": "MedicationRequest/o1"}])
+    child["dosage"] = child.pop("dosageInstruction")
+    child["effectivePeriod"] = {"start": "2020-06-01"}
+    _, report = patient_from_resources([*base(), order, child], as_of=AS_OF)
+    assert report.incomplete == {"glucocorticoid_doses": ["MedicationRequest/o1"]}
+    assert "no dosage: the glucocorticoid dose is not recorded" in warnings_of(report, "MedicationRequest/o1")
 
 
 def test_a_local_glucocorticoid_with_an_unreadable_status_is_not_an_incomplete_dose() -> None:

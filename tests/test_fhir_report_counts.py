@@ -54,3 +54,29 @@ def test_an_unknown_drug_and_a_referenced_medication_are_counted() -> None:
     assert _unaccounted(resources, report) == {}
     assert report.resources_read["Medication"] == 1 and report.resources_ignored["Medication"] == 1
     assert report.resources_ignored["MedicationRequest"] == 1
+
+
+def test_draft_orders_are_counted_with_the_input() -> None:
+    from fhir_helpers import ivig_admin
+    from ivig_cds.fhir import map_resources
+
+    unknown = med_request("x1", "999999", dosage(qty(5, "mg"), "2020-01-01"))
+    draft = med_request("d1", "J06BA02", dosage(qty(1, "g/kg"), "2021-02-01"), system="http://www.whocc.no/atc")
+    draft["status"] = "draft"
+    given = [*base(), unknown, ivig_admin("a1", "2020-06-01", qty(1, "g/kg"))]
+    report = map_resources(given, as_of="2021-01-01", draft_orders=[draft]).report
+    assert _unaccounted([*given, draft], report) == {}
+    assert report.resources_ignored["MedicationRequest"] == 1  # the unknown order, not hidden by the draft
+
+
+def test_a_part_of_that_is_not_a_reference_is_not_echoed() -> None:
+    from ivig_cds.fhir import map_resources
+
+    child = med_request("c1", "8640", dosage(qty(5, "mg"), "2020-01-01"))
+    child.update(resourceType="MedicationStatement", partOf=[{"reference": "Smith, John MRN 12345"}])
+    child["dosage"] = child.pop("dosageInstruction")
+    child["effectivePeriod"] = {"start": "2020-01-01"}
+    result = map_resources([*base(), child], as_of="2021-01-01")
+    text = json.dumps([(e.loc, e.msg) for e in result.errors]) + json.dumps(result.report.to_dict())
+    assert "Smith" not in text and "12345" not in text
+    assert any("partOf (not a FHIR reference) is not in the input" in e.msg for e in result.errors)

@@ -156,8 +156,8 @@ INCOMPLETE_CONSEQUENCES = {
         " response and relapse findings do not count it"
     ),
     "therapies": (
-        "a medication of the record could not be identified (its Medication is not in the input): the therapy"
-        " history, glucocorticoid doses and IVIG courses may all miss it"
+        "a medication of the record could not be identified (its Medication is not in the input, or names no"
+        " drug): the therapy history, glucocorticoid doses and IVIG courses may all miss it"
     ),
     "glucocorticoid_doses": (
         "glucocorticoid doses taken per the record are missing: the steroid dose, taper and"

@@ -294,9 +294,7 @@ def _caveat(not_read: Sequence[str]) -> str | None:
 
 
 def _finding_detail(f: Finding, ruleset: str, caveat: str | None = None) -> str:
-    lines = [_esc(f.summary)]
-    if caveat:
-        lines += ["", caveat]
+    lines = [caveat, "", _esc(f.summary)] if caveat else [_esc(f.summary)]
     if f.detail:
         lines += ["", _esc(f.detail)]
     if f.facts:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import os
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -137,7 +138,9 @@ def map_entries(
     unread: list[Item] = []
     items = _patient_items(index, patient_item, day, rb, unread)
     doc, problems = _document(index, patient_item, items, list(drafts_index.items), unread, table, day, rb)
-    rb.settle({kind: len(group) for kind, group in index.by_kind.items()})
+    totals = Counter({kind: len(group) for kind, group in index.by_kind.items()})
+    totals.update({kind: len(group) for kind, group in drafts_index.by_kind.items()})  # draft_orders too
+    rb.settle(totals)
     errors += problems
     if errors:  # the partial document still shows a site what was mapped
         return MappingResult(None, doc, report(), errors)

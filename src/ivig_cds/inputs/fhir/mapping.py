@@ -142,11 +142,14 @@ class FhirMapping:
     ivig: CodeSet
     routes: Mapping[str, CodeSet]
     """``dosage.route`` codes by route: for IVIG ``intravenous`` is IVIG, every other listed route is not."""
-    local_routes: frozenset[str]
-    """Routes of :attr:`routes` whose glucocorticoid acts locally (topical, eye, ear, nose, airways): not a
-    systemic dose, not read."""
+    local_routes: Mapping[str, CodeSet]
+    """Routes by which an agent acts locally (topical, eye, ear, nose, airways): not a systemic dose, not read."""
+    local_route_words: tuple[tuple[str, ...], ...]
+    """Words of a route's text or display that name a local route (``ophthalmic``, ``eye``)."""
     local_forms: tuple[tuple[str, ...], ...]
-    """Dose-form words (``cream``, ``eye drops``) in a glucocorticoid's name or form that say it acts locally."""
+    """Dose-form phrases (``cream``, ``eye drops``) in a medication's name or form that say it acts locally."""
+    systemic_words: tuple[tuple[str, ...], ...]
+    """Words of a name that say systemic use (``tablet``, ``injection``): with a local form, a conflict."""
     outcome_codes: Mapping[str, CodeSet]
     outcome_phrases: Mapping[str, tuple[tuple[str, ...], ...]]
     outcome_negations: tuple[tuple[str, ...], ...]
@@ -260,9 +263,9 @@ def _build(data: Mapping[str, Any], source: str) -> FhirMapping:
     routes = data.get("routes", {})  # optional: a table without it recognises no route (each one is warned)
     if not isinstance(routes, Mapping) or (routes and "intravenous" not in routes):
         r.fail("routes", "a mapping of route: codes, with intravenous among them")
-    local_routes = data.get("local_routes", [])
-    if not isinstance(local_routes, list) or any(str(k) not in routes for k in local_routes):
-        r.fail("local_routes", "a list of routes named in routes")
+    local_routes = data.get("local_routes", {})
+    if not isinstance(local_routes, Mapping):
+        r.fail("local_routes", "a mapping of route: codes")
     units: dict[str, UnitTable] = {}
     for kind, table in r.section("units").items():
         if kind == "count_units":
@@ -306,8 +309,10 @@ def _build(data: Mapping[str, Any], source: str) -> FhirMapping:
         procedures={k: r.codes(v, f"procedures.{k}") for k, v in r.section("procedures").items()},
         ivig=r.codes(r.section("ivig").get("codes", []), "ivig.codes"),
         routes={str(k): r.codes(v, f"routes.{k}") for k, v in routes.items()},
-        local_routes=frozenset(str(k) for k in local_routes),
+        local_routes=_local_routes(r, local_routes, routes),
+        local_route_words=r.names(data.get("local_route_words", []), "local_route_words"),
         local_forms=r.names(data.get("local_forms", []), "local_forms"),
+        systemic_words=r.names(data.get("systemic_words", []), "systemic_words"),
         outcome_codes={k: r.codes(v, f"outcomes.codes.{k}") for k, v in outcomes.get("codes", {}).items()},
         outcome_phrases={k: r.names(v, f"outcomes.phrases.{k}") for k, v in outcomes.get("phrases", {}).items()},
         outcome_negations=r.names(outcomes.get("negations", list(_NEGATIONS)), "outcomes.negations"),
@@ -327,6 +332,19 @@ def _build(data: Mapping[str, Any], source: str) -> FhirMapping:
         weight_warn_days=int(days["weight_warn_days"]),
         products=load_product_table(),
     )
+
+
+def _local_routes(r: _Reader, table: Mapping[str, Any], routes: Mapping[str, Any]) -> dict[str, CodeSet]:
+    """``local_routes``, refused when one of its codes is an IVIG route's (an intravenous code listed as
+    local would drop every intravenous glucocorticoid)."""
+    out = {str(k): r.codes(v, f"local_routes.{k}") for k, v in table.items()}
+    ivig = {(c.system, c.code) for k, v in routes.items() for c in r.codes(v, f"routes.{k}").codes}
+    for name, codes in out.items():
+        if any((c.system, c.code) in ivig for c in codes.codes):
+            r.fail(
+                f"local_routes.{name}", "a code of routes (intravenous, subcutaneous, intramuscular) is not local"
+            )
+    return out
 
 
 _REQUIRED_UNITS = (

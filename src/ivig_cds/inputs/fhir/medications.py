@@ -47,12 +47,13 @@ class MedInfo:
     subcutaneous: str | None = None
     texts: list[str] = field(default_factory=list)
     local_form: str | None = None  # a local_forms phrase of the names (a cream, eye drops): see routes.local_use
+    systemic_word: str | None = None  # a systemic_words word of the names (tablet, injection)
 
 
 _REFERENCE = re.compile(r"(?:[A-Za-z]+/[A-Za-z0-9\-.]{1,64}|#[A-Za-z0-9\-.]{1,64}|urn:uuid:[0-9a-fA-F\-]{36})")
 
 
-def _quoted(ref: str) -> str:
+def quoted(ref: str) -> str:
     """A reference as written when it has a FHIR reference's form; other text (it may be a name or a number
     typed into the field) is not echoed: warnings reach cards and logs."""
     tail = ref.rsplit("/", 2)[-2:] if "://" in ref else None
@@ -76,7 +77,7 @@ def _concepts(item: Item, index: Index) -> tuple[list[Mapping[str, Any]], list[M
         raise MappingProblem(item, "no medicationCodeableConcept or medicationReference: the drug is unknown")
     medication = index.resolve(ref, item)
     if medication is None or medication.get("resourceType") != "Medication":
-        raise MappingProblem(item, f"medicationReference {_quoted(ref)} is not a Medication in the input")
+        raise MappingProblem(item, f"medicationReference {quoted(ref)} is not a Medication in the input")
     code = medication.get("code")
     found: list[Mapping[str, Any]] = [code] if is_obj(code) else []
     for ingredient in array(medication.get("ingredient")):
@@ -96,7 +97,7 @@ def _says_nothing(item: Item) -> str:
     ref = reference(item.resource.get("medicationReference"))
     if ref is None or is_obj(item.resource.get("medicationCodeableConcept")):
         return "medicationCodeableConcept without a code or name: the drug is unknown"
-    return f"medicationReference {_quoted(ref)} is a Medication without a code or name: the drug is unknown"
+    return f"medicationReference {quoted(ref)} is a Medication without a code or name: the drug is unknown"
 
 
 def _resolve_in(medication: Mapping[str, Any], ref: str, index: Index, holder: Item) -> Mapping[str, Any] | None:
@@ -199,17 +200,17 @@ def _recognise(
         agent, code = next(iter(hits.items()))
         info.agent = agent
         info.unverified = code if code.system and not code.verified else None
-        info.local_form = local_form(texts, mapping)
+        info.local_form, info.systemic_word = form_words(texts, mapping)
     return info
 
 
-def local_form(texts: list[str], mapping: FhirMapping) -> str | None:
-    """The first of the table's ``local_forms`` (in table order) that one of ``texts`` holds, as words."""
+def form_words(texts: list[str], mapping: FhirMapping) -> tuple[str | None, str | None]:
+    """The first ``local_forms`` phrase and the first ``systemic_words`` word (table order) ``texts`` hold."""
     said = [words(t) for t in texts]
-    for form in mapping.local_forms:
-        if any(contains_words(w, form) for w in said):
-            return " ".join(form)
-    return None
+    found = []
+    for table in (mapping.local_forms, mapping.systemic_words):
+        found.append(next((" ".join(p) for p in table if any(contains_words(w, p) for w in said)), None))
+    return found[0], found[1]
 
 
 class _AgentIndex(NamedTuple):

@@ -25,11 +25,12 @@ from .medications import (
     MedInfo,
     dose_steps,
     identify,
+    quoted,
     resource_period,
     step_function,
 )
 from .report import ReportBuilder
-from .routes import local_use
+from .routes import acts_locally, local_use
 from .values import day_of, is_obj, reference
 
 __all__ = ["MedicationResult", "WeightAt", "map_medications"]
@@ -86,8 +87,9 @@ def map_medications(
             item.kind == "MedicationStatement"
             and target is not None
             and item.resource.get("status") in _STATEMENT_USED
+            and not _local_record(item, index, mapping)
         ):
-            parents.add(target.ref)  # a dose record not read (entered-in-error, ...) leaves its parent unquiet
+            parents.add(target.ref)  # a dose record not read (entered-in-error, local) leaves its parent unquiet
     for item in items:
         res = item.resource
         status = res.get("status")
@@ -116,14 +118,15 @@ def map_medications(
             continue
         if info.unverified is not None:
             rb.warn(item.ref, "therapies", f"matched the unverified default code {info.unverified.label()}")
-        if info.agent is not None and (why := local_use(item, info, index, mapping)) is not None:
+        if info.agent is not None and (local := local_use(item, info, index, mapping)) is not None:
             # a cream, eye drops, an inhaler: neither a systemic dose nor a trial of the agent for myositis
-            gc = info.agent in mapping.glucocorticoids
-            rb.warn(
-                item.ref,
-                "glucocorticoid_doses" if gc else "therapies",
-                f"{info.agent} acting locally ({why}): not read",
-            )
+            field_name = "glucocorticoid_doses" if info.agent in mapping.glucocorticoids else "therapies"
+            why, conflict = local
+            if conflict:  # local or systemic: which one is meant is unknown
+                rb.warn(item.ref, field_name, f"{info.agent}: {why}: local or systemic is unknown, not read")
+                rb.incomplete(field_name, item.ref)
+            else:
+                rb.warn(item.ref, field_name, f"{info.agent} acting locally ({why}): not read")
             rb.ignored[item.kind] += 1
             continue
         if item.kind == "MedicationAdministration":
@@ -179,7 +182,7 @@ def map_medications(
         if item.kind == "MedicationStatement" and parent is not None:
             target = index.resolve_item(parent)
             if target is None:
-                out.problems.append(MappingProblem(item, f"partOf {parent[:80]!r} is not in the input"))
+                out.problems.append(MappingProblem(item, f"partOf {quoted(parent[:80])} is not in the input"))
             rb.used(item.kind, item.ref)  # a dose record of its parent therapy, not a therapy of its own
             continue
         therapy = _therapy(item, info, steps, mapping, rb)
@@ -217,6 +220,15 @@ def map_medications(
     return out
 
 
+def _local_record(item: Item, index: Index, mapping: FhirMapping) -> bool:
+    """Whether a dose record (a statement ``partOf`` a therapy) acts locally: then it is not read."""
+    try:
+        info = identify(item, index, mapping)
+    except MappingProblem:
+        return False
+    return local_use(item, info, index, mapping) is not None if info.agent is not None else False
+
+
 def _maybe_given(item: Item, index: Index, mapping: FhirMapping, rb: ReportBuilder) -> tuple[Item, str] | None:
     """An IVIG administration whose status leaves open whether it was given: not read as given, and said;
     so is one whose drug cannot be known (it may be IVIG). A systemic glucocorticoid one (a pulse) is said
@@ -232,7 +244,7 @@ def _maybe_given(item: Item, index: Index, mapping: FhirMapping, rb: ReportBuild
     if info.ivig:
         rb.warn(item.ref, "ivig_courses", f"IVIG administration with {said}: not read as given")
         rb.incomplete("ivig_courses", item.ref)
-    elif info.agent in mapping.glucocorticoids and local_use(item, info, index, mapping) is None:
+    elif info.agent in mapping.glucocorticoids and not acts_locally(item, info, index, mapping):
         rb.warn(item.ref, "glucocorticoid_doses", f"{info.agent} administration with {said}: not read as given")
         return item, info.agent
     return None
@@ -258,7 +270,7 @@ def _status_not_read(
             field_name = "ivig_courses" if item.kind == "MedicationAdministration" else "ivig_discontinued_on"
             if not not_intravenous(item, mapping, rb, field_name, count=False):
                 rb.incomplete("ivig_courses", item.ref)
-        elif info.agent in mapping.glucocorticoids and local_use(item, info, index, mapping) is None:
+        elif info.agent in mapping.glucocorticoids and not acts_locally(item, info, index, mapping):
             if item.kind == "MedicationAdministration":
                 pulses.append((item, info.agent))
             else:
