@@ -273,3 +273,18 @@ def test_a_medication_reference_with_only_a_display_is_an_unknown_drug_said_so()
         " not mapped"
     ]
     assert report.incomplete == {"therapies": ["MedicationAdministration/a1"]}
+
+
+def test_a_pulse_is_held_only_by_an_order_of_at_least_its_dose() -> None:
+    low = med_request("mp", "6902", dosage(qty(4, "mg"), "2020-10-01"))  # 4 mg/day does not hold a 1 g pulse
+    _, report = patient_from_resources([*base(), _pulse(), low], as_of=AS_OF)
+    assert report.incomplete == {"glucocorticoid_doses": ["MedicationAdministration/mp1"]}
+    grams = _pulse()
+    grams["dosage"]["dose"] = qty(1, "g")  # 1 g = 1000 mg: held by a 1000 mg/day order
+    order = med_request("mp", "6902", dosage(qty(1000, "mg"), "2020-11-01", "2020-11-03"))
+    _, report = patient_from_resources([*base(), grams, order], as_of=AS_OF)
+    assert report.incomplete == {}
+    unknown = _pulse()
+    unknown["dosage"]["dose"] = qty(1, "{vial}")  # how much was given is unknown: never held
+    _, report = patient_from_resources([*base(), unknown, order], as_of=AS_OF)
+    assert report.incomplete == {"glucocorticoid_doses": ["MedicationAdministration/mp1"]}

@@ -31,7 +31,7 @@ from .medications import (
 )
 from .report import ReportBuilder
 from .routes import acts_locally, local_use
-from .values import day_of, is_obj, reference
+from .values import day_of, is_obj, quantity, reference
 
 __all__ = ["MedicationResult", "WeightAt", "map_medications"]
 
@@ -201,9 +201,18 @@ def map_medications(
     for step, _ in gc_intervals:
         rb.used(step.source.split("/")[0], step.source)
     for item, agent in gc_given:  # a dose given that no mapped order or statement of the agent holds
-        given = item.day()[0]
-        if given is None or not any(
-            a == agent and st.start <= given and (st.end is None or given <= st.end) for a, st in gc_agents
+        given, mg = item.day()[0], _given_mg(item, mapping)
+        if (
+            given is None
+            or mg is None
+            or not any(
+                a == agent
+                and st.start <= given
+                and (st.end is None or given <= st.end)
+                and st.mg_per_day is not None
+                and st.mg_per_day >= mg * (1 - 1e-9)  # a 1 g pulse is not held by a 4 mg/day order
+                for a, st in gc_agents
+            )
         ):
             rb.incomplete("glucocorticoid_doses", item.ref)
     courses(admins, mapping, weight_at, rb, out)
@@ -218,6 +227,15 @@ def map_medications(
         if target is not None and target.kind == "Medication":
             rb.used("Medication", target.ref)
     return out
+
+
+def _given_mg(item: Item, mapping: FhirMapping) -> float | None:
+    """The mg a glucocorticoid administration gave (``dosage.dose`` in a mass unit), else ``None``."""
+    dosage = item.resource.get("dosage")
+    q = quantity(dosage.get("dose")) if is_obj(dosage) else None
+    if q is None or isinstance(q, str) or q.comparator:
+        return None
+    return mapping.unit("dose_mg").convert(q.value, q.unit)
 
 
 def _local_record(item: Item, index: Index, mapping: FhirMapping) -> bool:
