@@ -284,7 +284,25 @@ def test_a_pulse_is_held_only_by_an_order_of_at_least_its_dose() -> None:
     order = med_request("mp", "6902", dosage(qty(1000, "mg"), "2020-11-01", "2020-11-03"))
     _, report = patient_from_resources([*base(), grams, order], as_of=AS_OF)
     assert report.incomplete == {}
-    unknown = _pulse()
-    unknown["dosage"]["dose"] = qty(1, "{vial}")  # how much was given is unknown: never held
-    _, report = patient_from_resources([*base(), unknown, order], as_of=AS_OF)
-    assert report.incomplete == {"glucocorticoid_doses": ["MedicationAdministration/mp1"]}
+    two = [_pulse("mp1"), _pulse("mp2")]  # 2 g given on one day: a 1 g/day order holds half of it
+    _, report = patient_from_resources([*base(), *two, order], as_of=AS_OF)
+    assert report.incomplete == {
+        "glucocorticoid_doses": ["MedicationAdministration/mp1", "MedicationAdministration/mp2"]
+    }
+
+
+def test_an_ordinary_administration_is_held_by_any_order_of_its_agent_covering_its_day() -> None:
+    """Not a pulse (under 250 mg prednisone-equivalent, or an amount that is not a mass): a tablet taken, an
+    alternate-day dose above the order's daily mean, is held by the order - no false alarm."""
+    alternate = med_request("pr", "8640", dosage(qty(40, "mg"), "2020-10-01", period=2))  # 20 mg/day mean
+    for dose in (qty(40, "mg"), qty(1, "TAB"), None):
+        taken = _pulse("t1")
+        taken["medicationCodeableConcept"]["coding"][0]["code"] = "8640"  # prednisone
+        if dose is None:
+            del taken["dosage"]
+        else:
+            taken["dosage"]["dose"] = dose
+        _, report = patient_from_resources([*base(), taken, alternate], as_of=AS_OF)
+        assert report.incomplete == {}, dose
+        _, report = patient_from_resources([*base(), taken], as_of=AS_OF)  # no order at all: incomplete
+        assert report.incomplete == {"glucocorticoid_doses": ["MedicationAdministration/t1"]}, dose

@@ -156,17 +156,56 @@ def test_a_local_form_with_a_systemic_word_or_a_mass_dose_is_incomplete(text: st
     assert why in warning and warning.endswith("local or systemic is unknown, not read")
 
 
-def test_a_route_named_only_in_its_text_or_another_system_is_read_by_its_words() -> None:
-    v3 = "http://terminology.hl7.org/CodeSystem/v3-RouteOfAdministration"
-    drops = med_request("dx", "3264", dosage(qty(1, "mg"), "2020-06-01"))
-    drops["dosageInstruction"][0]["route"] = {
-        "coding": [{"system": v3, "code": "OPHTHALMIC", "display": "Ophthalmic"}]
+@pytest.mark.parametrize(
+    "route",
+    [
+        {"text": "Sub-cutaneous"},  # free text: "cutaneous" here is no cutaneous route
+        {"text": "Intravitreal (into the eye)"},
+        {
+            "coding": [{"system": "urn:oid:2.16.840.1.113883.3.7025", "code": "18"}],
+            "text": "via nasal feeding tube",
+        },
+        {
+            "coding": [
+                {"system": "http://terminology.hl7.org/CodeSystem/v3-RouteOfAdministration", "code": "OPHTHALMIC"}
+            ]
+        },
+    ],
+)
+def test_a_route_not_coded_as_a_local_snomed_route_reads_the_dose_as_recorded(route: dict[str, Any]) -> None:
+    request = med_request("mp", "6902", dosage(qty(16, "mg"), "2020-06-01"))
+    request["dosageInstruction"][0]["route"] = route
+    p, report = patient_from_resources([*base(), request], as_of=AS_OF)
+    assert [d.prednisone_mg_per_day for d in p.glucocorticoid_doses] == [20]  # 16 mg methylprednisolone
+    assert report.incomplete == {}
+
+
+def test_a_coded_local_route_with_a_systemic_name_or_code_is_a_conflict() -> None:
+    tablet = _with_route(_named("pr", "8640", "Prednisone 20 MG Oral Tablet", qty(1, "{tablet}")), "6064005")
+    _, report = patient_from_resources([*base(), tablet], as_of=AS_OF)
+    assert report.incomplete == {"glucocorticoid_doses": ["MedicationRequest/pr"]}
+    both = med_request("pr", "8640", dosage(qty(1, "{tablet}"), "2020-06-01"))
+    both["dosageInstruction"][0]["route"] = {
+        "coding": [{"system": SNOMED, "code": "6064005"}, {"system": SNOMED, "code": "26643006"}]
     }
-    p, report = patient_from_resources([*base(), drops], as_of=AS_OF)
-    assert p.glucocorticoid_doses == [] and report.incomplete == {}
-    drops["dosageInstruction"][0]["route"] = {"text": "by mouth"}
-    p, _ = patient_from_resources([*base(), drops], as_of=AS_OF)
-    assert p.glucocorticoid_doses  # no local word: read as recorded
+    _, report = patient_from_resources([*base(), both], as_of=AS_OF)
+    assert report.incomplete == {"glucocorticoid_doses": ["MedicationRequest/pr"]}
+
+
+def test_ciclosporin_eye_emulsion_is_no_ciclosporin_trial() -> None:
+    restasis = _named("cy", "3008", "cycloSPORINE 0.5 MG/ML Ophthalmic Emulsion", {"value": 1, "unit": "drop"})
+    p, report = patient_from_resources([*base(), restasis], as_of=AS_OF)
+    assert [t.agent for t in p.therapies] == [] and report.incomplete == {}
+
+
+def test_a_dose_record_of_another_drug_leaves_the_order_unquiet() -> None:
+    order = med_request("o1", "8640")
+    child = _named("c1", "6851", "methotrexate 15 mg weekly", qty(15, "mg"))
+    child.update(resourceType="MedicationStatement", partOf=[{"reference": "MedicationRequest/o1"}])
+    child["dosage"] = child.pop("dosageInstruction")
+    child["effectivePeriod"] = {"start": "2020-06-01"}
+    _, report = patient_from_resources([*base(), order, child], as_of=AS_OF)
+    assert report.incomplete.get("glucocorticoid_doses") == ["MedicationRequest/o1"]
 
 
 def test_an_order_whose_only_dose_record_acts_locally_is_not_read_quietly() -> None:

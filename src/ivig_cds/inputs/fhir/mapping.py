@@ -144,12 +144,13 @@ class FhirMapping:
     """``dosage.route`` codes by route: for IVIG ``intravenous`` is IVIG, every other listed route is not."""
     local_routes: Mapping[str, CodeSet]
     """Routes by which an agent acts locally (topical, eye, ear, nose, airways): not a systemic dose, not read."""
-    local_route_words: tuple[tuple[str, ...], ...]
-    """Words of a route's text or display that name a local route (``ophthalmic``, ``eye``)."""
     local_forms: tuple[tuple[str, ...], ...]
     """Dose-form phrases (``cream``, ``eye drops``) in a medication's name or form that say it acts locally."""
     systemic_words: tuple[tuple[str, ...], ...]
-    """Words of a name that say systemic use (``tablet``, ``injection``): with a local form, a conflict."""
+    """Words of a name that say systemic use (``tablet``, ``injection``): with a local signal, a conflict."""
+    pulse_prednisone_mg: float
+    """A glucocorticoid administration of at least this prednisone-equivalent mg is a pulse: held only by an
+    order or statement of at least its dose that day."""
     outcome_codes: Mapping[str, CodeSet]
     outcome_phrases: Mapping[str, tuple[tuple[str, ...], ...]]
     outcome_negations: tuple[tuple[str, ...], ...]
@@ -310,9 +311,9 @@ def _build(data: Mapping[str, Any], source: str) -> FhirMapping:
         ivig=r.codes(r.section("ivig").get("codes", []), "ivig.codes"),
         routes={str(k): r.codes(v, f"routes.{k}") for k, v in routes.items()},
         local_routes=_local_routes(r, local_routes, routes),
-        local_route_words=r.names(data.get("local_route_words", []), "local_route_words"),
         local_forms=r.names(data.get("local_forms", []), "local_forms"),
         systemic_words=r.names(data.get("systemic_words", []), "systemic_words"),
+        pulse_prednisone_mg=r.number(data.get("pulse_prednisone_mg", 250), "pulse_prednisone_mg"),
         outcome_codes={k: r.codes(v, f"outcomes.codes.{k}") for k, v in outcomes.get("codes", {}).items()},
         outcome_phrases={k: r.names(v, f"outcomes.phrases.{k}") for k, v in outcomes.get("phrases", {}).items()},
         outcome_negations=r.names(outcomes.get("negations", list(_NEGATIONS)), "outcomes.negations"),

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .index import Index, Item
-from .mapping import FhirMapping, contains_words, words
+from .mapping import FhirMapping
 from .medications import MedInfo, dosages_of, form_words
 from .values import codeable_text, codings, is_obj, quantity, reference
 
@@ -19,36 +19,41 @@ Local = tuple[str, bool]
 def local_use(item: Item, info: MedInfo, index: Index, mapping: FhirMapping) -> Local | None:
     """Whether a medication resource acts locally, and why; ``None``: read it as recorded.
 
-    By its routes when its dosages name any: local when every dosage names one and each is a local route
-    (coded, or named in the route's text); a dosage without a route, or a route that is not local (or not
-    understood), reads the resource as recorded. With no route, by the dose form its names say (the
-    medication's, its Medication's ``form``): a local form with a systemic word or a mass dose conflicts.
+    Local signals: every dosage names a route and each is coded as a local route; or, with no route, the
+    dose form the names say (the medication's, its Medication's ``form`` text). A local signal with a
+    systemic one (a systemic word in the names, a route coded local and systemic, or - for a form read from
+    the names alone - a mass dose) conflicts.
+    A dosage without a route, or a route that is not coded local (text only, another code system, oral),
+    reads the resource as recorded: free text is no local route.
     """
     res = item.resource
     dosages = [res.get("dosage")] if item.kind == "MedicationAdministration" else dosages_of(item)
     routed = [d for d in dosages if is_obj(d) and "route" in d]
-    if routed:
-        if len(routed) < len(dosages):
-            return None
-        names = set()
-        for d in routed:
-            name = _local_route(d["route"], mapping)
-            if name is None:
-                return None
-            names.add(name)
-        element = "dosageInstruction.route" if item.kind == "MedicationRequest" else "dosage.route"
-        return f"{element} is {'/'.join(sorted(names))}", False
     local, systemic = info.local_form, info.systemic_word  # the names' (once per medication content)
     if "medicationReference" in res:
         more_local, more_systemic = form_words(_form_texts(item, index), mapping)
         local, systemic = local or more_local, systemic or more_systemic
-    if local is None:
+    if routed:
+        if len(routed) < len(dosages):
+            return None
+        names: set[str] = set()
+        for d in routed:
+            name, mixed = _local_route(d["route"], mapping)
+            if name is None:
+                return None
+            names.add(name)
+            systemic = systemic or mixed
+        element = "dosageInstruction.route" if item.kind == "MedicationRequest" else "dosage.route"
+        said = f"{element} is {'/'.join(sorted(names))}"
+    elif local is not None:
+        said = f"its name or form says {local}"
+    else:
         return None
     if systemic is not None:
-        return f"its name or form says {local} and {systemic}", True
-    if any(_mass(d, item.kind, mapping) for d in dosages if is_obj(d)):
-        return f"its name or form says {local}, its dose is a mass", True
-    return f"its name or form says {local}", False
+        return f"{said} and {systemic}", True
+    if not routed and any(_mass(d, item.kind, mapping) for d in dosages if is_obj(d)):  # a coded route decides
+        return f"{said}, its dose is a mass", True
+    return said, False
 
 
 def acts_locally(item: Item, info: MedInfo, index: Index, mapping: FhirMapping) -> bool:
@@ -57,22 +62,22 @@ def acts_locally(item: Item, info: MedInfo, index: Index, mapping: FhirMapping) 
     return local is not None and not local[1]
 
 
-def _local_route(route: object, mapping: FhirMapping) -> str | None:
-    """The local route a dosage's route is (by code, else by a word of its text or display), else ``None``."""
+def _local_route(route: object, mapping: FhirMapping) -> tuple[str | None, str | None]:
+    """The local route a dosage's route is coded as (else ``None``), and a systemic route it is also coded
+    as (a conflict). Text and other code systems say nothing: "sub-cutaneous" is no cutaneous route."""
     if not is_obj(route):
-        return None
+        return None, None
     pairs = codings(route)
-    for name, codes in mapping.local_routes.items():
-        if codes.match(pairs) is not None:
-            return name
-    if pairs and any(system == "http://snomed.info/sct" for system, _ in pairs):
-        return None  # a SNOMED route that is not local (oral, intravenous): its code says it
-    for text in codeable_text(route):
-        said = words(text)
-        for phrase in mapping.local_route_words:
-            if contains_words(said, phrase):
-                return " ".join(phrase)
-    return None
+    local = [name for name, codes in mapping.local_routes.items() if codes.match(pairs) is not None]
+    if not local:
+        return None, None
+    other = [
+        p for p in pairs if p[0] == _SNOMED and all(c.match([p]) is None for c in mapping.local_routes.values())
+    ]
+    return local[0], ("another route code" if other else None)
+
+
+_SNOMED = "http://snomed.info/sct"
 
 
 def _mass(dosage: Mapping[str, Any], kind: str, mapping: FhirMapping) -> bool:

@@ -87,7 +87,7 @@ def map_medications(
             item.kind == "MedicationStatement"
             and target is not None
             and item.resource.get("status") in _STATEMENT_USED
-            and not _local_record(item, index, mapping)
+            and _dose_record(item, target, index, mapping)
         ):
             parents.add(target.ref)  # a dose record not read (entered-in-error, local) leaves its parent unquiet
     for item in items:
@@ -200,21 +200,7 @@ def map_medications(
         )
     for step, _ in gc_intervals:
         rb.used(step.source.split("/")[0], step.source)
-    for item, agent in gc_given:  # a dose given that no mapped order or statement of the agent holds
-        given, mg = item.day()[0], _given_mg(item, mapping)
-        if (
-            given is None
-            or mg is None
-            or not any(
-                a == agent
-                and st.start <= given
-                and (st.end is None or given <= st.end)
-                and st.mg_per_day is not None
-                and st.mg_per_day >= mg * (1 - 1e-9)  # a 1 g pulse is not held by a 4 mg/day order
-                for a, st in gc_agents
-            )
-        ):
-            rb.incomplete("glucocorticoid_doses", item.ref)
+    _unheld(gc_given, gc_agents, mapping, rb)
     courses(admins, mapping, weight_at, rb, out)
     _statements_without_courses(ivig_requests, out, rb)
     out.ivig_discontinued_on = discontinued(ivig_requests, rb)
@@ -229,6 +215,33 @@ def map_medications(
     return out
 
 
+def _unheld(
+    given: list[tuple[Item, str]], steps: list[tuple[str, DoseStep]], mapping: FhirMapping, rb: ReportBuilder
+) -> None:
+    """Glucocorticoid administrations no mapped order or statement of their agent holds: incomplete.
+
+    Any step of the agent covering the day holds an ordinary administration (a tablet taken); a pulse (the
+    day's administrations of the agent add up to ``pulse_prednisone_mg`` prednisone-equivalent or more) is
+    held only by steps whose mg/day that day is at least the day's total (a 1 g pulse on 4 mg/day is not).
+    """
+    by_day: dict[tuple[str, date | None], list[tuple[Item, float | None]]] = {}
+    for item, agent in given:
+        by_day.setdefault((agent, item.day()[0]), []).append((item, _given_mg(item, mapping)))
+    for (agent, day), records in by_day.items():
+        covering = [
+            st
+            for a, st in steps
+            if a == agent and day is not None and st.start <= day and (st.end is None or day <= st.end)
+        ]
+        amounts = [mg for _, mg in records]
+        total = sum(mg for mg in amounts if mg is not None)
+        pulse = total * mapping.prednisone_equivalents[agent] >= mapping.pulse_prednisone_mg
+        held = bool(covering) and (not pulse or sum(st.mg_per_day or 0.0 for st in covering) >= total * (1 - 1e-9))
+        if not held:
+            for item, _ in records:
+                rb.incomplete("glucocorticoid_doses", item.ref)
+
+
 def _given_mg(item: Item, mapping: FhirMapping) -> float | None:
     """The mg a glucocorticoid administration gave (``dosage.dose`` in a mass unit), else ``None``."""
     dosage = item.resource.get("dosage")
@@ -238,13 +251,20 @@ def _given_mg(item: Item, mapping: FhirMapping) -> float | None:
     return mapping.unit("dose_mg").convert(q.value, q.unit)
 
 
-def _local_record(item: Item, index: Index, mapping: FhirMapping) -> bool:
-    """Whether a dose record (a statement ``partOf`` a therapy) acts locally: then it is not read."""
+def _dose_record(item: Item, parent: Item, index: Index, mapping: FhirMapping) -> bool:
+    """Whether a statement ``partOf`` a therapy is read as its dose record: a glucocorticoid of a
+    glucocorticoid therapy (doses add up as prednisone-equivalent: a prednisone record of a prednisolone
+    course), else the same agent; not acting locally; not itself. A record of another drug, or of one not
+    recognised, holds none of the therapy's doses."""
+    if parent is item:
+        return False
     try:
-        info = identify(item, index, mapping)
+        info, of_parent = identify(item, index, mapping), identify(parent, index, mapping)
     except MappingProblem:
         return False
-    return local_use(item, info, index, mapping) is not None if info.agent is not None else False
+    steroids = mapping.glucocorticoids
+    same = info.agent == of_parent.agent or (info.agent in steroids and of_parent.agent in steroids)
+    return info.agent is not None and same and local_use(item, info, index, mapping) is None
 
 
 def _maybe_given(item: Item, index: Index, mapping: FhirMapping, rb: ReportBuilder) -> tuple[Item, str] | None:
