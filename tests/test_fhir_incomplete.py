@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
@@ -291,11 +292,10 @@ def test_a_pulse_is_held_only_by_an_order_of_at_least_its_dose() -> None:
     }
 
 
-def test_an_ordinary_administration_is_held_by_any_order_of_its_agent_covering_its_day() -> None:
-    """Not a pulse (under 250 mg prednisone-equivalent, or an amount that is not a mass): a tablet taken, an
-    alternate-day dose above the order's daily mean, is held by the order - no false alarm."""
+def test_an_ordinary_administration_is_held_by_the_order_it_follows() -> None:
+    """A tablet taken, an alternate-day dose above the order's daily mean: held by the order, no false alarm."""
     alternate = med_request("pr", "8640", dosage(qty(40, "mg"), "2020-10-01", period=2))  # 20 mg/day mean
-    for dose in (qty(40, "mg"), qty(1, "TAB"), None):
+    for dose in (qty(40, "mg"), qty(1, "TAB")):
         taken = _pulse("t1")
         taken["medicationCodeableConcept"]["coding"][0]["code"] = "8640"  # prednisone
         if dose is None:
@@ -306,3 +306,17 @@ def test_an_ordinary_administration_is_held_by_any_order_of_its_agent_covering_i
         assert report.incomplete == {}, dose
         _, report = patient_from_resources([*base(), taken], as_of=AS_OF)  # no order at all: incomplete
         assert report.incomplete == {"glucocorticoid_doses": ["MedicationAdministration/t1"]}, dose
+
+
+@pytest.mark.parametrize("dose", [qty(125, "mg"), qty(250, "mL"), None])
+def test_an_administration_beyond_its_order_or_of_unknown_amount_is_incomplete(dose: Any) -> None:
+    """125 mg IV methylprednisolone on a 4 mg/day order, a pulse recorded as its bag volume, or no dose:
+    what was given is not what the order gives (or is unknown) - the file would hold only the 4 mg."""
+    given = _pulse("a1")
+    if dose is None:
+        del given["dosage"]
+    else:
+        given["dosage"]["dose"] = dose
+    low = med_request("mp", "6902", dosage(qty(4, "mg"), "2020-10-01"))
+    _, report = patient_from_resources([*base(), given, low], as_of=AS_OF)
+    assert report.incomplete == {"glucocorticoid_doses": ["MedicationAdministration/a1"]}

@@ -16,6 +16,9 @@ AS_OF = "2021-01-01"
 SNOMED = "http://snomed.info/sct"
 
 
+_DROP = {"value": 1, "unit": "drop"}
+
+
 def _route(code: str) -> dict[str, Any]:
     return {"coding": [{"system": SNOMED, "code": code}]}
 
@@ -32,7 +35,7 @@ def _steroids(p: Any) -> list[Any]:
 
 def test_an_eye_drop_or_a_cream_by_route_is_not_a_systemic_dose() -> None:
     for code, name in (("54485002", "ophthalmic"), ("6064005", "topical"), ("447694001", "inhaled")):
-        drops = _with_route(med_request("dx", "3264", dosage(qty(1, "mg"), "2020-06-01")), code)
+        drops = _with_route(med_request("dx", "3264", dosage(_DROP, "2020-06-01")), code)
         p, report = patient_from_resources([*base(), drops], as_of=AS_OF)
         assert _steroids(p) == [] and [t.agent for t in p.therapies] == []
         assert warnings_of(report, "MedicationRequest/dx") == [
@@ -220,11 +223,46 @@ def test_an_order_whose_only_dose_record_acts_locally_is_not_read_quietly() -> N
 
 
 def test_a_local_glucocorticoid_with_an_unreadable_status_is_not_an_incomplete_dose() -> None:
-    drops = _with_route(med_request("dx", "3264", dosage(qty(1, "mg"), "2020-06-01")), "54485002")
+    drops = _with_route(med_request("dx", "3264", dosage(_DROP, "2020-06-01")), "54485002")
     drops["status"] = "taken"  # not an R4 MedicationRequest status: refused, but eye drops are no systemic dose
     _, report = patient_from_resources([*base(), drops], as_of=AS_OF)
     assert report.incomplete == {}
     oral = _with_route(med_request("pr", "8640", dosage(qty(20, "mg"), "2020-06-01")), "26643006")
     oral["status"] = "taken"
     _, report = patient_from_resources([*base(), oral], as_of=AS_OF)
+    assert report.incomplete == {"glucocorticoid_doses": ["MedicationRequest/pr"]}
+
+
+@pytest.mark.parametrize(
+    ("name", "code"), [("hydrocortisone 1% cream", "5492"), ("tacrolimus 0.1 % topical ointment", "42316")]
+)
+def test_a_local_name_with_a_route_given_only_as_text_is_local(name: str, code: str) -> None:
+    request = _named("t", code, name, {"value": 1, "unit": "{application}"})
+    request["dosageInstruction"][0]["route"] = {"text": "Topical"}  # not coded: the name decides
+    p, report = patient_from_resources([*base(), request], as_of=AS_OF)
+    assert p.glucocorticoid_doses == [] and [t.agent for t in p.therapies] == [] and report.incomplete == {}
+
+
+@pytest.mark.parametrize(
+    "route",
+    [
+        {
+            "coding": [
+                {"system": SNOMED, "code": "6064005"},
+                {"system": "urn:oid:1.2.3", "code": "IV", "display": "Intravenous"},
+            ]
+        },
+        {"coding": [{"system": SNOMED, "code": "6064005"}], "text": "By mouth"},
+    ],
+)
+def test_a_coded_local_route_that_also_says_systemic_is_a_conflict(route: dict[str, Any]) -> None:
+    request = med_request("mp", "6902", dosage(_DROP, "2020-06-01"))
+    request["dosageInstruction"][0]["route"] = route
+    _, report = patient_from_resources([*base(), request], as_of=AS_OF)
+    assert report.incomplete == {"glucocorticoid_doses": ["MedicationRequest/mp"]}
+
+
+def test_a_coded_local_route_with_a_mass_dose_is_a_conflict() -> None:
+    nasal = _with_route(med_request("pr", "8640", dosage(qty(40, "mg"), "2020-06-01")), "46713006")
+    _, report = patient_from_resources([*base(), nasal], as_of=AS_OF)
     assert report.incomplete == {"glucocorticoid_doses": ["MedicationRequest/pr"]}

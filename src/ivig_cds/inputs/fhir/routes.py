@@ -19,39 +19,30 @@ Local = tuple[str, bool]
 def local_use(item: Item, info: MedInfo, index: Index, mapping: FhirMapping) -> Local | None:
     """Whether a medication resource acts locally, and why; ``None``: read it as recorded.
 
-    Local signals: every dosage names a route and each is coded as a local route; or, with no route, the
-    dose form the names say (the medication's, its Medication's ``form`` text). A local signal with a
-    systemic one (a systemic word in the names, a route coded local and systemic, or - for a form read from
-    the names alone - a mass dose) conflicts.
-    A dosage without a route, or a route that is not coded local (text only, another code system, oral),
-    reads the resource as recorded: free text is no local route.
+    Local signals: every dosage's route coded as a local route; else (no route, or a route not coded local:
+    text, another code system) the dose form the names say (the medication's, its Medication's ``form``
+    text). A local signal with a systemic one - a systemic word in the names or in a route's text, a route
+    coded local and otherwise, a mass dose (mg, g) - conflicts: which one is meant is unknown.
     """
     res = item.resource
     dosages = [res.get("dosage")] if item.kind == "MedicationAdministration" else dosages_of(item)
-    routed = [d for d in dosages if is_obj(d) and "route" in d]
     local, systemic = info.local_form, info.systemic_word  # the names' (once per medication content)
     if "medicationReference" in res:
         more_local, more_systemic = form_words(_form_texts(item, index), mapping)
         local, systemic = local or more_local, systemic or more_systemic
-    if routed:
-        if len(routed) < len(dosages):
-            return None
-        names: set[str] = set()
-        for d in routed:
-            name, mixed = _local_route(d["route"], mapping)
-            if name is None:
-                return None
-            names.add(name)
-            systemic = systemic or mixed
+    routes = [_local_route(d["route"], mapping) for d in dosages if is_obj(d) and "route" in d]
+    for _, route_systemic in routes:
+        systemic = systemic or route_systemic
+    if routes and len(routes) == len(dosages) and all(name is not None for name, _ in routes):
         element = "dosageInstruction.route" if item.kind == "MedicationRequest" else "dosage.route"
-        said = f"{element} is {'/'.join(sorted(names))}"
+        said = f"{element} is {'/'.join(sorted({str(name) for name, _ in routes}))}"
     elif local is not None:
         said = f"its name or form says {local}"
     else:
         return None
     if systemic is not None:
         return f"{said} and {systemic}", True
-    if not routed and any(_mass(d, item.kind, mapping) for d in dosages if is_obj(d)):  # a coded route decides
+    if any(_mass(d, item.kind, mapping) for d in dosages if is_obj(d)):
         return f"{said}, its dose is a mass", True
     return said, False
 
@@ -63,18 +54,20 @@ def acts_locally(item: Item, info: MedInfo, index: Index, mapping: FhirMapping) 
 
 
 def _local_route(route: object, mapping: FhirMapping) -> tuple[str | None, str | None]:
-    """The local route a dosage's route is coded as (else ``None``), and a systemic route it is also coded
-    as (a conflict). Text and other code systems say nothing: "sub-cutaneous" is no cutaneous route."""
+    """The local route a dosage's route is coded as (else ``None``), and a systemic signal the route also
+    gives: another SNOMED route code, or a systemic word in its text or displays ("Intravenous"). Text alone
+    never makes a route local: "sub-cutaneous" is no cutaneous route."""
     if not is_obj(route):
         return None, None
     pairs = codings(route)
-    local = [name for name, codes in mapping.local_routes.items() if codes.match(pairs) is not None]
-    if not local:
-        return None, None
+    local = sorted(name for name, codes in mapping.local_routes.items() if codes.match(pairs) is not None)
+    _, systemic = form_words(codeable_text(route), mapping)
     other = [
         p for p in pairs if p[0] == _SNOMED and all(c.match([p]) is None for c in mapping.local_routes.values())
     ]
-    return local[0], ("another route code" if other else None)
+    if systemic is None and other:
+        systemic = "another route code"
+    return ("/".join(local) if local else None), systemic
 
 
 _SNOMED = "http://snomed.info/sct"

@@ -220,35 +220,41 @@ def _unheld(
 ) -> None:
     """Glucocorticoid administrations no mapped order or statement of their agent holds: incomplete.
 
-    Any step of the agent covering the day holds an ordinary administration (a tablet taken); a pulse (the
-    day's administrations of the agent add up to ``pulse_prednisone_mg`` prednisone-equivalent or more) is
-    held only by steps whose mg/day that day is at least the day's total (a 1 g pulse on 4 mg/day is not).
+    The day's administrations of an agent are held by the steps of that agent covering the day when what was
+    given is within what they give: a mass total no more than their mg/day (a pulse: the day's total at least
+    ``pulse_prednisone_mg`` prednisone-equivalent), or twice it for a smaller total (an alternate-day dose);
+    a tablet count (the table's count units) by any covering step. An amount that is neither - no dose, a
+    volume (a 250 mL bag), a comparator - is held by none: what was given is unknown.
     """
-    by_day: dict[tuple[str, date | None], list[tuple[Item, float | None]]] = {}
+    by_day: dict[tuple[str, date | None], list[tuple[Item, float | None, bool]]] = {}
     for item, agent in given:
-        by_day.setdefault((agent, item.day()[0]), []).append((item, _given_mg(item, mapping)))
+        mg, counted = _given_amount(item, mapping)
+        by_day.setdefault((agent, item.day()[0]), []).append((item, mg, counted))
     for (agent, day), records in by_day.items():
         covering = [
             st
             for a, st in steps
             if a == agent and day is not None and st.start <= day and (st.end is None or day <= st.end)
         ]
-        amounts = [mg for _, mg in records]
-        total = sum(mg for mg in amounts if mg is not None)
+        daily = sum(st.mg_per_day or 0.0 for st in covering)
+        total = sum(mg or 0.0 for _, mg, _ in records)
         pulse = total * mapping.prednisone_equivalents[agent] >= mapping.pulse_prednisone_mg
-        held = bool(covering) and (not pulse or sum(st.mg_per_day or 0.0 for st in covering) >= total * (1 - 1e-9))
+        known = all(mg is not None or counted for _, mg, counted in records)
+        held = bool(covering) and known and total <= daily * (1 if pulse else 2) * (1 + 1e-9)
         if not held:
-            for item, _ in records:
+            for item, _, _ in records:
                 rb.incomplete("glucocorticoid_doses", item.ref)
 
 
-def _given_mg(item: Item, mapping: FhirMapping) -> float | None:
-    """The mg a glucocorticoid administration gave (``dosage.dose`` in a mass unit), else ``None``."""
+def _given_amount(item: Item, mapping: FhirMapping) -> tuple[float | None, bool]:
+    """The mg a glucocorticoid administration gave (``dosage.dose`` in a mass unit), and whether its dose is
+    a tablet count instead (then ``None`` mg: held by its order, whose dose the count follows)."""
     dosage = item.resource.get("dosage")
     q = quantity(dosage.get("dose")) if is_obj(dosage) else None
     if q is None or isinstance(q, str) or q.comparator:
-        return None
-    return mapping.unit("dose_mg").convert(q.value, q.unit)
+        return None, False
+    mg = mapping.unit("dose_mg").convert(q.value, q.unit)
+    return mg, mg is None and q.unit in mapping.count_units
 
 
 def _dose_record(item: Item, parent: Item, index: Index, mapping: FhirMapping) -> bool:
