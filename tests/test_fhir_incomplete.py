@@ -320,3 +320,33 @@ def test_an_administration_beyond_its_order_or_of_unknown_amount_is_incomplete(d
     low = med_request("mp", "6902", dosage(qty(4, "mg"), "2020-10-01"))
     _, report = patient_from_resources([*base(), given, low], as_of=AS_OF)
     assert report.incomplete == {"glucocorticoid_doses": ["MedicationAdministration/a1"]}
+
+
+def _record_of(order: str, rid: str, mg: float, start: str, end: str | None = None) -> dict:
+    record = med_request(rid, "8640", dosage(qty(mg, "mg")))
+    record.update(resourceType="MedicationStatement", partOf=[{"reference": f"MedicationRequest/{order}"}])
+    record["dosage"] = record.pop("dosageInstruction")
+    record["effectivePeriod"] = {"start": start, **({"end": end} if end else {})}
+    record["status"] = "completed" if end else "active"
+    return record
+
+
+def test_an_order_and_its_dose_records_are_one_dose_not_two() -> None:
+    """A taper order (40 then 30 mg) with dose records partOf it: 40 then 30 mg/day, never 80 then 60; on
+    days no record covers, the order's own dose holds."""
+    taper = med_request(
+        "o1",
+        "8640",
+        dosage(qty(40, "mg"), "2020-01-01", "2020-02-29", sequence=1),
+        dosage(qty(30, "mg"), "2020-03-01", sequence=2),
+    )
+    records = [_record_of("o1", "r1", 40, "2020-01-01", "2020-02-29"), _record_of("o1", "r2", 30, "2020-03-01")]
+    p, report = patient_from_resources([*base(), taper, *records], as_of=AS_OF)
+    doses = [(str(d.date), d.prednisone_mg_per_day) for d in p.glucocorticoid_doses]
+    assert doses == [("2020-01-01", 40), ("2020-03-01", 30)], doses
+    assert not [w for w in warnings_of(report) if "overlaps" in w]
+    partial = [_record_of("o1", "r1", 10, "2020-01-01", "2020-01-31")]  # a record of January only
+    steady = med_request("o1", "8640", dosage(qty(20, "mg"), "2020-01-01"))
+    p, _ = patient_from_resources([*base(), steady, *partial], as_of=AS_OF)
+    doses = [(str(d.date), d.prednisone_mg_per_day) for d in p.glucocorticoid_doses]
+    assert doses == [("2020-01-01", 10), ("2020-02-01", 20)], doses

@@ -80,6 +80,7 @@ def map_medications(
     gc_agents: list[tuple[str, DoseStep]] = []  # the mapped steps, by agent
     gc_given += _status_not_read(unread, index, mapping, rb)
     parents = set()  # therapies whose doses are in statements partOf them that are read
+    recorded: dict[str, list[DoseStep]] = {}  # a therapy's dose records' steps, by the therapy
     for item in items:
         part_of = item.resource.get("partOf")
         target = index.resolve_item(reference(part_of[0]) or "") if isinstance(part_of, list) and part_of else None
@@ -183,6 +184,8 @@ def map_medications(
             target = index.resolve_item(parent)
             if target is None:
                 out.problems.append(MappingProblem(item, f"partOf {quoted(parent[:80])} is not in the input"))
+            elif gc and target.ref in parents:  # what was taken, on its days, instead of the order's plan
+                recorded.setdefault(target.ref, []).extend(s for s in steps if s.mg_per_day is not None)
             rb.used(item.kind, item.ref)  # a dose record of its parent therapy, not a therapy of its own
             continue
         therapy = _therapy(item, info, steps, mapping, rb)
@@ -190,6 +193,8 @@ def map_medications(
             therapies.append(therapy)
             rb.used(item.kind, item.ref)
     out.therapies = _merge(therapies, rb)
+    if recorded:
+        gc_intervals = _plans_without_recorded_days(gc_intervals, recorded)
     for day, mg, source in step_function(gc_intervals, as_of, rb):
         out.glucocorticoid_doses.append(
             {
@@ -212,6 +217,28 @@ def map_medications(
         target = index.resolve_item(ref) if ref and not ref.startswith("#") and rb.was_used(item.ref) else None
         if target is not None and target.kind == "Medication":
             rb.used("Medication", target.ref)
+    return out
+
+
+def _plans_without_recorded_days(
+    intervals: list[tuple[DoseStep, float]], recorded: dict[str, list[DoseStep]]
+) -> list[tuple[DoseStep, float]]:
+    """A therapy's own dose steps on the days none of its dose records covers: a record says what was taken
+    under the order on its days (the plan and the record are one dose, not two to add)."""
+    out: list[tuple[DoseStep, float]] = []
+    for step, mg in intervals:
+        records = sorted(recorded.get(step.source, ()), key=lambda r: r.start)
+        start: date | None = step.start
+        for r in records:
+            if start is None or (step.end is not None and r.start > step.end):
+                break
+            if r.end is not None and r.end < start:
+                continue
+            if r.start > start:
+                out.append((DoseStep(start, r.start - timedelta(days=1), step.mg_per_day, step.source), mg))
+            start = None if r.end is None else max(start, r.end + timedelta(days=1))
+        if start is not None and (step.end is None or start <= step.end):
+            out.append((DoseStep(start, step.end, step.mg_per_day, step.source), mg))
     return out
 
 
