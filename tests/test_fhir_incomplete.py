@@ -350,3 +350,29 @@ def test_an_order_and_its_dose_records_are_one_dose_not_two() -> None:
     p, _ = patient_from_resources([*base(), steady, *partial], as_of=AS_OF)
     doses = [(str(d.date), d.prednisone_mg_per_day) for d in p.glucocorticoid_doses]
     assert doses == [("2020-01-01", 10), ("2020-02-01", 20)], doses
+
+
+def test_a_dose_record_not_mapped_leaves_the_order_its_dose() -> None:
+    """Completed daily records with only a date (their steps are refused: ended without an end) replace
+    nothing: the order's 20 mg/day stays."""
+    order = med_request("o1", "8640", dosage(qty(20, "mg"), "2020-01-01"))
+    records = []
+    for i in (1, 2, 3):
+        record = _record_of("o1", f"r{i}", 20, f"2020-01-0{i}", "2020-01-0{i}")
+        del record["effectivePeriod"]
+        record["effectiveDateTime"] = f"2020-01-0{i}"
+        records.append(record)
+    p, _ = patient_from_resources([*base(), order, *records], as_of=AS_OF)
+    assert [(str(d.date), d.prednisone_mg_per_day) for d in p.glucocorticoid_doses] == [("2020-01-01", 20)]
+
+
+def test_an_administration_is_held_only_by_the_doses_the_file_holds() -> None:
+    """An order and its record are one 250 mg/day dose in the file: a 500 mg administration is not within it."""
+    order = med_request("mp", "6902", dosage(qty(250, "mg"), "2020-10-01", "2020-10-03"))
+    record = _record_of("mp", "r1", 250, "2020-10-01", "2020-10-03")
+    record["medicationCodeableConcept"]["coding"][0]["code"] = "6902"
+    given = _pulse("a1", "2020-10-02")
+    given["dosage"]["dose"] = qty(500, "mg")
+    p, report = patient_from_resources([*base(), order, record, given], as_of=AS_OF)
+    assert [d.prednisone_mg_per_day for d in p.glucocorticoid_doses][:1] == [312.5]
+    assert report.incomplete == {"glucocorticoid_doses": ["MedicationAdministration/a1"]}

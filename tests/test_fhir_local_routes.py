@@ -266,3 +266,9 @@ def test_a_coded_local_route_with_a_mass_dose_is_a_conflict() -> None:
     nasal = _with_route(med_request("pr", "8640", dosage(qty(40, "mg"), "2020-06-01")), "46713006")
     _, report = patient_from_resources([*base(), nasal], as_of=AS_OF)
     assert report.incomplete == {"glucocorticoid_doses": ["MedicationRequest/pr"]}
+
+
+def test_a_cream_dosed_in_grams_by_a_coded_local_route_is_local() -> None:
+    cream = _with_route(_named("hc", "5492", "hydrocortisone 1% cream", qty(2, "g")), "6064005")
+    p, report = patient_from_resources([*base(), cream], as_of=AS_OF)
+    assert p.glucocorticoid_doses == [] and report.incomplete == {}

@@ -22,7 +22,7 @@ def local_use(item: Item, info: MedInfo, index: Index, mapping: FhirMapping) -> 
     Local signals: every dosage's route coded as a local route; else (no route, or a route not coded local:
     text, another code system) the dose form the names say (the medication's, its Medication's ``form``
     text). A local signal with a systemic one - a systemic word in the names or in a route's text, a route
-    coded local and otherwise, a mass dose (mg, g) - conflicts: which one is meant is unknown.
+    coded local and otherwise, a dose in mg or µg - conflicts: which one is meant is unknown.
     """
     res = item.resource
     dosages = [res.get("dosage")] if item.kind == "MedicationAdministration" else dosages_of(item)
@@ -74,7 +74,8 @@ _SNOMED = "http://snomed.info/sct"
 
 
 def _mass(dosage: Mapping[str, Any], kind: str, mapping: FhirMapping) -> bool:
-    """Whether a dosage's dose is a mass (mg, g): a systemic-size dose, not a cream's application."""
+    """Whether a dosage's dose is in mg or µg: a tablet's or an injection's dose, not a cream's (a cream or a
+    spray is dosed in grams or applications)."""
     if kind == "MedicationAdministration":
         doses = [dosage.get("dose")]
     else:
@@ -83,7 +84,8 @@ def _mass(dosage: Mapping[str, Any], kind: str, mapping: FhirMapping) -> bool:
     units = mapping.unit("dose_mg")
     for raw in doses:
         q = quantity(raw)
-        if q is not None and not isinstance(q, str) and units.convert(1.0, q.unit) is not None:
+        factor = units.convert(1.0, q.unit) if q is not None and not isinstance(q, str) else None
+        if factor is not None and factor < 1000:  # mg, µg; not g
             return True
     return False
 

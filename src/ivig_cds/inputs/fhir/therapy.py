@@ -157,6 +157,7 @@ def map_medications(
         if status == "unknown":
             rb.warn(item.ref, "therapies", "status unknown: mapped as recorded")
         gc = info.agent in mapping.glucocorticoids
+        kept: list[DoseStep] = []  # the steps mapped as doses
         steps = dose_steps(item, info, mapping, rb, need_dose=gc, quiet=item.ref in parents)
         if gc:
             factor = mapping.prednisone_equivalents[info.agent]
@@ -174,6 +175,7 @@ def map_medications(
                 elif s.mg_per_day is not None:
                     gc_intervals.append((s, s.mg_per_day * factor))
                     gc_agents.append((info.agent, s))
+                    kept.append(s)
             if factor != 1 and any(s.mg_per_day is not None for s in steps):
                 rb.convert(
                     item.ref, "glucocorticoid_doses", f"{info.agent} mg × {factor:g} → prednisone-equivalent mg"
@@ -185,7 +187,7 @@ def map_medications(
             if target is None:
                 out.problems.append(MappingProblem(item, f"partOf {quoted(parent[:80])} is not in the input"))
             elif gc and target.ref in parents:  # what was taken, on its days, instead of the order's plan
-                recorded.setdefault(target.ref, []).extend(s for s in steps if s.mg_per_day is not None)
+                recorded.setdefault(target.ref, []).extend(kept)  # (a step refused, ended without an end: none)
             rb.used(item.kind, item.ref)  # a dose record of its parent therapy, not a therapy of its own
             continue
         therapy = _therapy(item, info, steps, mapping, rb)
@@ -195,6 +197,8 @@ def map_medications(
     out.therapies = _merge(therapies, rb)
     if recorded:
         gc_intervals = _plans_without_recorded_days(gc_intervals, recorded)
+        agent_of = {st.source: a for a, st in gc_agents}
+        gc_agents = [(agent_of[st.source], st) for st, _ in gc_intervals]  # the steps the file holds
     for day, mg, source in step_function(gc_intervals, as_of, rb):
         out.glucocorticoid_doses.append(
             {
