@@ -376,3 +376,29 @@ def test_an_administration_is_held_only_by_the_doses_the_file_holds() -> None:
     p, report = patient_from_resources([*base(), order, record, given], as_of=AS_OF)
     assert [d.prednisone_mg_per_day for d in p.glucocorticoid_doses][:1] == [312.5]
     assert report.incomplete == {"glucocorticoid_doses": ["MedicationAdministration/a1"]}
+
+
+def test_tablets_taken_count_at_their_strength() -> None:
+    """10 tablets of 5 mg (50 mg) are not within a 1-tablet (5 mg/day) order; 1 tablet is."""
+    rxnorm = "http://www.nlm.nih.gov/research/umls/rxnorm"
+    five = {
+        "resourceType": "Medication",
+        "id": "tab",
+        "code": {"coding": [{"system": rxnorm, "code": "8640"}]},
+        "ingredient": [
+            {
+                "itemCodeableConcept": {"text": "prednisone"},
+                "strength": {"numerator": qty(5, "mg"), "denominator": qty(1, "TAB")},
+            }
+        ],
+    }
+    order = med_request("gc", "8640", dosage(qty(1, "TAB"), "2020-10-01"))
+    del order["medicationCodeableConcept"]
+    order["medicationReference"] = {"reference": "Medication/tab"}
+    for count, expected in ((10, {"glucocorticoid_doses": ["MedicationAdministration/t1"]}), (1, {})):
+        taken = _pulse("t1")
+        del taken["medicationCodeableConcept"]
+        taken["medicationReference"] = {"reference": "Medication/tab"}
+        taken["dosage"]["dose"] = qty(count, "TAB")
+        _, report = patient_from_resources([*base(), five, order, taken], as_of=AS_OF)
+        assert report.incomplete == expected, count

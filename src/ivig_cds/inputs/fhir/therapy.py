@@ -76,7 +76,7 @@ def map_medications(
     therapies: list[tuple[dict[str, Any], list[date]]] = []
     ivig_requests: list[Item] = []
     admins: list[tuple[Item, MedInfo]] = []
-    gc_given: list[tuple[Item, str]] = []  # glucocorticoid administrations (pulses): not read as doses
+    gc_given: list[tuple[Item, MedInfo]] = []  # glucocorticoid administrations (pulses): not read as doses
     gc_agents: list[tuple[str, DoseStep]] = []  # the mapped steps, by agent
     gc_given += _status_not_read(unread, index, mapping, rb)
     parents = set()  # therapies whose doses are in statements partOf them that are read
@@ -141,7 +141,7 @@ def map_medications(
                 )
                 rb.ignored[item.kind] += 1
                 if info.agent in mapping.glucocorticoids:
-                    gc_given.append((item, info.agent))
+                    gc_given.append((item, info))
             else:
                 _unrecognised(item, info, rb)
             continue
@@ -247,7 +247,7 @@ def _plans_without_recorded_days(
 
 
 def _unheld(
-    given: list[tuple[Item, str]], steps: list[tuple[str, DoseStep]], mapping: FhirMapping, rb: ReportBuilder
+    given: list[tuple[Item, MedInfo]], steps: list[tuple[str, DoseStep]], mapping: FhirMapping, rb: ReportBuilder
 ) -> None:
     """Glucocorticoid administrations no mapped order or statement of their agent holds: incomplete.
 
@@ -258,9 +258,9 @@ def _unheld(
     volume (a 250 mL bag), a comparator - is held by none: what was given is unknown.
     """
     by_day: dict[tuple[str, date | None], list[tuple[Item, float | None, bool]]] = {}
-    for item, agent in given:
-        mg, counted = _given_amount(item, mapping)
-        by_day.setdefault((agent, item.day()[0]), []).append((item, mg, counted))
+    for item, info in given:
+        mg, counted = _given_amount(item, info, mapping)
+        by_day.setdefault((str(info.agent), item.day()[0]), []).append((item, mg, counted))
     for (agent, day), records in by_day.items():
         covering = [
             st
@@ -277,15 +277,19 @@ def _unheld(
                 rb.incomplete("glucocorticoid_doses", item.ref)
 
 
-def _given_amount(item: Item, mapping: FhirMapping) -> tuple[float | None, bool]:
-    """The mg a glucocorticoid administration gave (``dosage.dose`` in a mass unit), and whether its dose is
-    a tablet count instead (then ``None`` mg: held by its order, whose dose the count follows)."""
+def _given_amount(item: Item, info: MedInfo, mapping: FhirMapping) -> tuple[float | None, bool]:
+    """The mg a glucocorticoid administration gave (``dosage.dose`` in a mass unit, or a tablet count ×
+    its Medication's strength), and whether its dose is a tablet count of unknown strength (then ``None``
+    mg: held by its order, whose dose the count follows)."""
     dosage = item.resource.get("dosage")
     q = quantity(dosage.get("dose")) if is_obj(dosage) else None
     if q is None or isinstance(q, str) or q.comparator:
         return None, False
     mg = mapping.unit("dose_mg").convert(q.value, q.unit)
-    return mg, mg is None and q.unit in mapping.count_units
+    if mg is None and q.unit in mapping.count_units:
+        per_unit = info.strength[0]
+        return (q.value * per_unit, False) if per_unit is not None else (None, True)
+    return mg, False
 
 
 def _dose_record(item: Item, parent: Item, index: Index, mapping: FhirMapping) -> bool:
@@ -304,7 +308,7 @@ def _dose_record(item: Item, parent: Item, index: Index, mapping: FhirMapping) -
     return info.agent is not None and same and local_use(item, info, index, mapping) is None
 
 
-def _maybe_given(item: Item, index: Index, mapping: FhirMapping, rb: ReportBuilder) -> tuple[Item, str] | None:
+def _maybe_given(item: Item, index: Index, mapping: FhirMapping, rb: ReportBuilder) -> tuple[Item, MedInfo] | None:
     """An IVIG administration whose status leaves open whether it was given: not read as given, and said;
     so is one whose drug cannot be known (it may be IVIG). A systemic glucocorticoid one (a pulse) is said
     and returned: incomplete unless an order of its agent holds its day."""
@@ -321,17 +325,17 @@ def _maybe_given(item: Item, index: Index, mapping: FhirMapping, rb: ReportBuild
         rb.incomplete("ivig_courses", item.ref)
     elif info.agent in mapping.glucocorticoids and not acts_locally(item, info, index, mapping):
         rb.warn(item.ref, "glucocorticoid_doses", f"{info.agent} administration with {said}: not read as given")
-        return item, info.agent
+        return item, info
     return None
 
 
 def _status_not_read(
     items: Sequence[Item], index: Index, mapping: FhirMapping, rb: ReportBuilder
-) -> list[tuple[Item, str]]:
+) -> list[tuple[Item, MedInfo]]:
     """Medication resources not read for a status that is not an R4 code: whether they were given (taken,
     ordered) is unknown. IVIG, a glucocorticoid order or statement, and a drug that cannot be known make the
     file incomplete; the glucocorticoid administrations are returned (incomplete unless an order holds them)."""
-    pulses: list[tuple[Item, str]] = []
+    pulses: list[tuple[Item, MedInfo]] = []
     for item in items:
         if item.kind == "MedicationRequest" and item.resource.get("intent") not in _REQUEST_INTENTS:
             continue  # a proposal or a plan gives no drug, whatever its status
@@ -347,7 +351,7 @@ def _status_not_read(
                 rb.incomplete("ivig_courses", item.ref)
         elif info.agent in mapping.glucocorticoids and not acts_locally(item, info, index, mapping):
             if item.kind == "MedicationAdministration":
-                pulses.append((item, info.agent))
+                pulses.append((item, info))
             else:
                 rb.incomplete("glucocorticoid_doses", item.ref)
     return pulses
