@@ -402,3 +402,20 @@ def test_tablets_taken_count_at_their_strength() -> None:
         taken["dosage"]["dose"] = qty(count, "TAB")
         _, report = patient_from_resources([*base(), five, order, taken], as_of=AS_OF)
         assert report.incomplete == expected, count
+
+
+def test_an_administration_of_a_pulse_order_repeated_monthly_is_held_by_its_dose() -> None:
+    """A 1 g pulse every 4 weeks averages 36 mg/day: its 1 g administration is what the order gives that day
+    (2 g is not); prednisone 60 mg every 3 days likewise."""
+    monthly = med_request("mp", "6902", dosage(qty(1000, "mg"), "2020-10-01", period=4, unit="wk"))
+    for grams, expected in ((1, {}), (2, {"glucocorticoid_doses": ["MedicationAdministration/mp1"]})):
+        pulse = _pulse()
+        pulse["dosage"]["dose"] = qty(grams, "g")
+        _, report = patient_from_resources([*base(), pulse, monthly], as_of=AS_OF)
+        assert report.incomplete == expected, grams
+    every_third = med_request("pr", "8640", dosage(qty(60, "mg"), "2020-10-01", period=3))
+    taken = _pulse("t1")
+    taken["medicationCodeableConcept"]["coding"][0]["code"] = "8640"
+    taken["dosage"]["dose"] = qty(60, "mg")
+    _, report = patient_from_resources([*base(), taken, every_third], as_of=AS_OF)
+    assert report.incomplete == {}

@@ -64,20 +64,32 @@ def mg_per_day(
         strength: mg per tablet and why it is unknown, as :func:`strength_of` gives them.
         quiet: A dosage without a dose is expected (no warning for it).
     """
+    return mg_doses(dosage, strength, mapping, rb, ref, quiet)[1]
+
+
+def mg_doses(
+    dosage: Mapping[str, Any],
+    strength: tuple[float | None, str | None],
+    mapping: FhirMapping,
+    rb: ReportBuilder,
+    ref: str,
+    quiet: bool,
+) -> tuple[float | None, float | None]:
+    """The Dosage's mg per administration and mg/day (both ``None``, warned, when the daily dose is unknown)."""
     if dosage.get("asNeededBoolean") is True or "asNeededCodeableConcept" in dosage:
         rb.warn(ref, GC_FIELD, "as-needed dose: no daily dose can be derived")
-        return None
+        return None, None
     mg = _dose_mg(dosage, strength, mapping, rb, ref, quiet)
     if mg is None:
-        return None
+        return None, None
     times = _times_per_day(dosage, mapping, rb, ref)
     if times is None:
-        return None
+        return None, None
     per_day = mg * times
     if not math.isfinite(per_day):
         rb.warn(ref, GC_FIELD, "dose × frequency ÷ period is not a finite number of mg/day: not mapped")
-        return None
-    return per_day
+        return None, None
+    return mg, per_day
 
 
 def _dose_mg(

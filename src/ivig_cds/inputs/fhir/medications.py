@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, NamedTuple
 
-from .daily_dose import GC_FIELD, mg_per_day, strength_of
+from .daily_dose import GC_FIELD, mg_doses, strength_of
 from .index import Index, Item, unicode_text
 from .mapping import Code, CodeSet, FhirMapping, contains_words, words
 from .report import ReportBuilder
@@ -250,6 +250,7 @@ class DoseStep:
     end: date | None
     mg_per_day: float | None  # of the agent itself (not yet prednisone-equivalent); None: no dose given
     source: str
+    mg_per_dose: float | None = None  # one administration's mg (a monthly 1 g pulse: 1000, at 33 mg/day)
 
 
 def dosages_of(item: Item) -> list[Mapping[str, Any]]:
@@ -303,7 +304,7 @@ def dose_steps(
         )
         bounded = timed
     dosages = [d for d, _ in bounded]
-    raw: list[tuple[date, date | None, float | None]] = []
+    raw: list[tuple[date, date | None, float | None, float | None]] = []
     for d, (start, end) in bounded:
         start = start or own_start
         if start is None:
@@ -319,18 +320,19 @@ def dose_steps(
                 _GC_FIELD if need_dose else "therapies",
                 "timing.repeat.count/boundsRange not read: the step holds until the next one or the end",
             )
-        raw.append((start, end, mg_per_day(d, info.strength, mapping, rb, ref, quiet) if need_dose else None))
+        per_dose, per_day = mg_doses(d, info.strength, mapping, rb, ref, quiet) if need_dose else (None, None)
+        raw.append((start, end, per_day, per_dose))
     if need_dose and not quiet and not dosages and own_start is not None:
         rb.warn(ref, _GC_FIELD, "no dosage: the glucocorticoid dose is not recorded")
     raw.sort(key=lambda s: (s[0], s[1] or date.max))
-    starts = [s for s, _, _ in raw]
+    starts = [s for s, _, _, _ in raw]
     steps: list[DoseStep] = []
-    for start, end, mg in raw:
+    for start, end, mg, per_dose in raw:
         if end is None:  # an open step holds until the resource's next (later) step, else the resource's end
             k = bisect.bisect_right(starts, start)
             later = starts[k] if k < len(starts) else None
             end = later - timedelta(days=1) if later is not None else own_end
-        steps.append(DoseStep(start, end, mg, ref))
+        steps.append(DoseStep(start, end, mg, ref, per_dose))
     return steps
 
 

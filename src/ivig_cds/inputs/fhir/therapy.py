@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
@@ -239,10 +240,10 @@ def _plans_without_recorded_days(
             if r.end is not None and r.end < start:
                 continue
             if r.start > start:
-                out.append((DoseStep(start, r.start - timedelta(days=1), step.mg_per_day, step.source), mg))
+                out.append((dataclasses.replace(step, start=start, end=r.start - timedelta(days=1)), mg))
             start = None if r.end is None else max(start, r.end + timedelta(days=1))
         if start is not None and (step.end is None or start <= step.end):
-            out.append((DoseStep(start, step.end, step.mg_per_day, step.source), mg))
+            out.append((dataclasses.replace(step, start=start), mg))
     return out
 
 
@@ -268,10 +269,12 @@ def _unheld(
             if a == agent and day is not None and st.start <= day and (st.end is None or day <= st.end)
         ]
         daily = sum(st.mg_per_day or 0.0 for st in covering)
+        per_dose = sum(st.mg_per_dose or 0.0 for st in covering)  # a monthly 1 g pulse order gives 1 g that day
         total = sum(mg or 0.0 for _, mg, _ in records)
         pulse = total * mapping.prednisone_equivalents[agent] >= mapping.pulse_prednisone_mg
         known = all(mg is not None or counted for _, mg, counted in records)
-        held = bool(covering) and known and total <= daily * (1 if pulse else 2) * (1 + 1e-9)
+        within = max(daily * (1 if pulse else 2), per_dose)
+        held = bool(covering) and known and total <= within * (1 + 1e-9)
         if not held:
             for item, _, _ in records:
                 rb.incomplete("glucocorticoid_doses", item.ref)
