@@ -10,7 +10,7 @@ from .mapping import FhirMapping
 from .report import ReportBuilder
 from .values import array, finite, is_obj, quantity
 
-__all__ = ["GC_FIELD", "mg_per_day", "strength_of"]
+__all__ = ["GC_FIELD", "mg_doses", "strength_of"]
 
 GC_FIELD = "glucocorticoid_doses"
 _NOT_EVERY_DAY = "timing.repeat.dayOfWeek not read (the dose is not given every day): the daily dose is unknown"
@@ -50,23 +50,6 @@ def strength_of(medications: list[Mapping[str, Any]], mapping: FhirMapping) -> t
     return (strengths[0], None) if strengths else (None, None)
 
 
-def mg_per_day(
-    dosage: Mapping[str, Any],
-    strength: tuple[float | None, str | None],
-    mapping: FhirMapping,
-    rb: ReportBuilder,
-    ref: str,
-    quiet: bool,
-) -> float | None:
-    """The Dosage's mg/day; ``None`` (with a warning naming what could not be read) when it cannot be known.
-
-    Args:
-        strength: mg per tablet and why it is unknown, as :func:`strength_of` gives them.
-        quiet: A dosage without a dose is expected (no warning for it).
-    """
-    return mg_doses(dosage, strength, mapping, rb, ref, quiet)[1]
-
-
 def mg_doses(
     dosage: Mapping[str, Any],
     strength: tuple[float | None, str | None],
@@ -75,7 +58,13 @@ def mg_doses(
     ref: str,
     quiet: bool,
 ) -> tuple[float | None, float | None]:
-    """The Dosage's mg per administration and mg/day (both ``None``, warned, when the daily dose is unknown)."""
+    """The Dosage's mg per administration and mg/day; both ``None`` (with a warning naming what could not be
+    read) when the daily dose cannot be known.
+
+    Args:
+        strength: mg per tablet and why it is unknown, as :func:`strength_of` gives them.
+        quiet: A dosage without a dose is expected (no warning for it).
+    """
     if dosage.get("asNeededBoolean") is True or "asNeededCodeableConcept" in dosage:
         rb.warn(ref, GC_FIELD, "as-needed dose: no daily dose can be derived")
         return None, None
