@@ -419,3 +419,29 @@ def test_an_administration_of_a_pulse_order_repeated_monthly_is_held_by_its_dose
     taken["dosage"]["dose"] = qty(60, "mg")
     _, report = patient_from_resources([*base(), taken, every_third], as_of=AS_OF)
     assert report.incomplete == {}
+
+
+def test_an_infrequent_order_holds_one_administration_per_interval() -> None:
+    """A monthly 1 g order holds its 1 g pulse, not a 3-day 1 g course (3 g in three days); a 60 mg every-3-days
+    order holds one 60 mg dose in 3 days, not one every day; a negative dose is held by none."""
+    monthly = med_request("mp", "6902", dosage(qty(1000, "mg"), "2020-10-01", period=4, unit="wk"))
+    course = [_pulse(f"p{i}", f"2020-11-0{i}") for i in (1, 2, 3)]
+    _, report = patient_from_resources([*base(), *course, monthly], as_of=AS_OF)
+    assert report.incomplete == {
+        "glucocorticoid_doses": ["MedicationAdministration/p2", "MedicationAdministration/p3"]
+    }
+    every_third = med_request("pr", "8640", dosage(qty(60, "mg"), "2020-10-01", period=3))
+    daily = []
+    for i in (1, 2, 3, 4):
+        taken = _pulse(f"t{i}", f"2020-11-0{i}")
+        taken["medicationCodeableConcept"]["coding"][0]["code"] = "8640"
+        taken["dosage"]["dose"] = qty(60, "mg")
+        daily.append(taken)
+    _, report = patient_from_resources([*base(), *daily, every_third], as_of=AS_OF)
+    assert report.incomplete == {  # t1 is one dose; any 3 days after it hold more than one
+        "glucocorticoid_doses": [f"MedicationAdministration/t{i}" for i in (2, 3, 4)]
+    }
+    negative = _pulse("n1")
+    negative["dosage"]["dose"] = qty(-2000, "mg")
+    _, report = patient_from_resources([*base(), negative, _pulse("n2"), monthly], as_of=AS_OF)
+    assert "MedicationAdministration/n1" in report.incomplete.get("glucocorticoid_doses", [])

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
 from .clinical import outcome_of
+from .held import plans_without_recorded_days, unheld
 from .index import Index, Item
 from .ivig import (
     ENDED,
@@ -32,7 +32,7 @@ from .medications import (
 )
 from .report import ReportBuilder
 from .routes import acts_locally, local_use
-from .values import day_of, is_obj, quantity, reference
+from .values import day_of, is_obj, reference
 
 __all__ = ["MedicationResult", "WeightAt", "map_medications"]
 
@@ -197,7 +197,7 @@ def map_medications(
             rb.used(item.kind, item.ref)
     out.therapies = _merge(therapies, rb)
     if recorded:
-        gc_intervals = _plans_without_recorded_days(gc_intervals, recorded)
+        gc_intervals = plans_without_recorded_days(gc_intervals, recorded)
         agent_of = {st.source: a for a, st in gc_agents}
         gc_agents = [(agent_of[st.source], st) for st, _ in gc_intervals]  # the steps the file holds
     for day, mg, source in step_function(gc_intervals, as_of, rb):
@@ -210,7 +210,7 @@ def map_medications(
         )
     for step, _ in gc_intervals:
         rb.used(step.source.split("/")[0], step.source)
-    _unheld(gc_given, gc_agents, mapping, rb)
+    unheld(gc_given, gc_agents, mapping, rb)
     courses(admins, mapping, weight_at, rb, out)
     _statements_without_courses(ivig_requests, out, rb)
     out.ivig_discontinued_on = discontinued(ivig_requests, rb)
@@ -223,76 +223,6 @@ def map_medications(
         if target is not None and target.kind == "Medication":
             rb.used("Medication", target.ref)
     return out
-
-
-def _plans_without_recorded_days(
-    intervals: list[tuple[DoseStep, float]], recorded: dict[str, list[DoseStep]]
-) -> list[tuple[DoseStep, float]]:
-    """A therapy's own dose steps on the days none of its dose records covers: a record says what was taken
-    under the order on its days (the plan and the record are one dose, not two to add)."""
-    out: list[tuple[DoseStep, float]] = []
-    for step, mg in intervals:
-        records = sorted(recorded.get(step.source, ()), key=lambda r: r.start)
-        start: date | None = step.start
-        for r in records:
-            if start is None or (step.end is not None and r.start > step.end):
-                break
-            if r.end is not None and r.end < start:
-                continue
-            if r.start > start:
-                out.append((dataclasses.replace(step, start=start, end=r.start - timedelta(days=1)), mg))
-            start = None if r.end is None else max(start, r.end + timedelta(days=1))
-        if start is not None and (step.end is None or start <= step.end):
-            out.append((dataclasses.replace(step, start=start), mg))
-    return out
-
-
-def _unheld(
-    given: list[tuple[Item, MedInfo]], steps: list[tuple[str, DoseStep]], mapping: FhirMapping, rb: ReportBuilder
-) -> None:
-    """Glucocorticoid administrations no mapped order or statement of their agent holds: incomplete.
-
-    The day's administrations of an agent are held by the steps of that agent covering the day when what was
-    given is within what they give: a mass total no more than their mg/day (a pulse: the day's total at least
-    ``pulse_prednisone_mg`` prednisone-equivalent), or twice it for a smaller total (an alternate-day dose);
-    a tablet count (the table's count units) by any covering step. An amount that is neither - no dose, a
-    volume (a 250 mL bag), a comparator - is held by none: what was given is unknown.
-    """
-    by_day: dict[tuple[str, date | None], list[tuple[Item, float | None, bool]]] = {}
-    for item, info in given:
-        mg, counted = _given_amount(item, info, mapping)
-        by_day.setdefault((str(info.agent), item.day()[0]), []).append((item, mg, counted))
-    for (agent, day), records in by_day.items():
-        covering = [
-            st
-            for a, st in steps
-            if a == agent and day is not None and st.start <= day and (st.end is None or day <= st.end)
-        ]
-        daily = sum(st.mg_per_day or 0.0 for st in covering)
-        per_dose = sum(st.mg_per_dose or 0.0 for st in covering)  # a monthly 1 g pulse order gives 1 g that day
-        total = sum(mg or 0.0 for _, mg, _ in records)
-        pulse = total * mapping.prednisone_equivalents[agent] >= mapping.pulse_prednisone_mg
-        known = all(mg is not None or counted for _, mg, counted in records)
-        within = max(daily * (1 if pulse else 2), per_dose)
-        held = bool(covering) and known and total <= within * (1 + 1e-9)
-        if not held:
-            for item, _, _ in records:
-                rb.incomplete("glucocorticoid_doses", item.ref)
-
-
-def _given_amount(item: Item, info: MedInfo, mapping: FhirMapping) -> tuple[float | None, bool]:
-    """The mg a glucocorticoid administration gave (``dosage.dose`` in a mass unit, or a tablet count ×
-    its Medication's strength), and whether its dose is a tablet count of unknown strength (then ``None``
-    mg: held by its order, whose dose the count follows)."""
-    dosage = item.resource.get("dosage")
-    q = quantity(dosage.get("dose")) if is_obj(dosage) else None
-    if q is None or isinstance(q, str) or q.comparator:
-        return None, False
-    mg = mapping.unit("dose_mg").convert(q.value, q.unit)
-    if mg is None and q.unit in mapping.count_units:
-        per_unit = info.strength[0]
-        return (q.value * per_unit, False) if per_unit is not None else (None, True)
-    return mg, False
 
 
 def _dose_record(item: Item, parent: Item, index: Index, mapping: FhirMapping) -> bool:

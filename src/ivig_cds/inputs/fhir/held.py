@@ -1,0 +1,109 @@
+"""Glucocorticoid records beside their orders: dose records that replace an order's dose on their days, and
+administrations (tablets taken, pulses) that the mapped doses hold - or, when they do not, an incomplete file."""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import math
+from datetime import date, timedelta
+
+from .index import Item
+from .mapping import FhirMapping
+from .medications import DoseStep, MedInfo
+from .report import ReportBuilder
+from .values import is_obj, quantity
+
+__all__ = ["plans_without_recorded_days", "unheld"]
+
+
+def plans_without_recorded_days(
+    intervals: list[tuple[DoseStep, float]], recorded: dict[str, list[DoseStep]]
+) -> list[tuple[DoseStep, float]]:
+    """A therapy's own dose steps on the days none of its dose records covers: a record says what was taken
+    under the order on its days (the plan and the record are one dose, not two to add)."""
+    out: list[tuple[DoseStep, float]] = []
+    for step, mg in intervals:
+        records = sorted(recorded.get(step.source, ()), key=lambda r: r.start)
+        start: date | None = step.start
+        for r in records:
+            if start is None or (step.end is not None and r.start > step.end):
+                break
+            if r.end is not None and r.end < start:
+                continue
+            if r.start > start:
+                out.append((dataclasses.replace(step, start=start, end=r.start - timedelta(days=1)), mg))
+            start = None if r.end is None else max(start, r.end + timedelta(days=1))
+        if start is not None and (step.end is None or start <= step.end):
+            out.append((dataclasses.replace(step, start=start), mg))
+    return out
+
+
+def unheld(
+    given: list[tuple[Item, MedInfo]], steps: list[tuple[str, DoseStep]], mapping: FhirMapping, rb: ReportBuilder
+) -> None:
+    """Glucocorticoid administrations no mapped order or statement of their agent holds: incomplete.
+
+    The day's administrations of an agent are held by the steps of that agent covering the day when what was
+    given is within what they give: a mass total no more than their mg/day (a pulse: the day's total at least
+    ``pulse_prednisone_mg`` prednisone-equivalent), or twice it for a smaller total (an alternate-day dose);
+    or, for a step given less often than daily (a 1 g pulse every 4 weeks), no more than one administration's
+    dose over the step's interval (the days since the interval began added: a 3-day 1 g course on a monthly
+    order is not held). A tablet count of unknown strength is held by any covering step; an amount that is
+    none of these - no dose, a volume (a 250 mL bag), a comparator, a negative one - is held by none.
+    """
+    by_day: dict[tuple[str, date | None], list[tuple[Item, float | None, bool]]] = {}
+    for item, info in given:
+        mg, counted = _given_amount(item, info, mapping)
+        by_day.setdefault((str(info.agent), item.day()[0]), []).append((item, mg, counted))
+    totals: dict[str, tuple[list[date], list[float]]] = {}  # each agent's days in order, and running mg sums
+    for (agent, day), records in sorted(by_day.items(), key=lambda kv: (kv[0][0], kv[0][1] or date.min)):
+        if day is not None:
+            days, running = totals.setdefault(agent, ([], [0.0]))
+            days.append(day)
+            running.append(running[-1] + sum(mg or 0.0 for _, mg, _ in records))
+    for (agent, day), records in by_day.items():
+        covering = [
+            st
+            for a, st in steps
+            if a == agent and day is not None and st.start <= day and (st.end is None or day <= st.end)
+        ]
+        daily = sum(st.mg_per_day or 0.0 for st in covering)
+        total = sum(mg or 0.0 for _, mg, _ in records)
+        pulse = total * mapping.prednisone_equivalents[agent] >= mapping.pulse_prednisone_mg
+        known = all((mg is not None and mg >= 0) or counted for _, mg, counted in records)
+        held = bool(covering) and known and total <= daily * (1 if pulse else 2) * (1 + 1e-9)
+        if not held and covering and known and day is not None:
+            held = _within_one_dose(covering, totals[agent], day)
+        if not held:
+            for item, _, _ in records:
+                rb.incomplete("glucocorticoid_doses", item.ref)
+
+
+def _within_one_dose(covering: list[DoseStep], totals: tuple[list[date], list[float]], day: date) -> bool:
+    """Whether what was given over the covering steps' interval, up to ``day``, is within one of their
+    administrations (steps given less often than daily: interval = mg per administration ÷ mg/day days)."""
+    infrequent = [st for st in covering if st.mg_per_dose and st.mg_per_day and st.mg_per_dose > st.mg_per_day]
+    if not infrequent:
+        return False
+    per_dose = sum(st.mg_per_dose or 0.0 for st in infrequent)
+    interval = max((st.mg_per_dose or 0.0) / (st.mg_per_day or 1.0) for st in infrequent)
+    since = day - timedelta(days=max(math.ceil(interval - 1e-9) - 1, 0))
+    days, running = totals
+    given = running[bisect.bisect_right(days, day)] - running[bisect.bisect_left(days, since)]
+    return given <= per_dose * (1 + 1e-9)
+
+
+def _given_amount(item: Item, info: MedInfo, mapping: FhirMapping) -> tuple[float | None, bool]:
+    """The mg a glucocorticoid administration gave (``dosage.dose`` in a mass unit, or a tablet count ×
+    its Medication's strength), and whether its dose is a tablet count of unknown strength (then ``None``
+    mg: held by its order, whose dose the count follows)."""
+    dosage = item.resource.get("dosage")
+    q = quantity(dosage.get("dose")) if is_obj(dosage) else None
+    if q is None or isinstance(q, str) or q.comparator:
+        return None, False
+    mg = mapping.unit("dose_mg").convert(q.value, q.unit)
+    if mg is None and q.unit in mapping.count_units:
+        per_unit = info.strength[0]
+        return (q.value * per_unit, False) if per_unit is not None else (None, True)
+    return mg, False
