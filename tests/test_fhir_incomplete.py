@@ -445,3 +445,42 @@ def test_an_infrequent_order_holds_one_administration_per_interval() -> None:
     negative["dosage"]["dose"] = qty(-2000, "mg")
     _, report = patient_from_resources([*base(), negative, _pulse("n2"), monthly], as_of=AS_OF)
     assert "MedicationAdministration/n1" in report.incomplete.get("glucocorticoid_doses", [])
+
+
+def _given(rid: str, day: str, code: str, dose: dict) -> dict:
+    record = _pulse(rid, day)
+    record["medicationCodeableConcept"]["coding"][0]["code"] = code
+    record["dosage"]["dose"] = dose
+    return record
+
+
+def test_infrequent_schedules_on_time_are_held_and_extra_doses_are_not() -> None:
+    monthly = med_request("mp", "6902", dosage(qty(1000, "mg"), "2020-01-01", unit="mo"))
+    calendar = [_given(f"m{i}", f"2020-0{i}-01", "6902", qty(1, "g")) for i in range(1, 8)]  # 29-31 days apart
+    _, report = patient_from_resources([*base(), *calendar, monthly], as_of=AS_OF)
+    assert report.incomplete == {}
+    tiw = med_request("pr", "8640", dosage(qty(20, "mg"), "2020-06-01", frequency=3, period=1, unit="wk"))
+    mon_wed_fri = [_given(f"t{d}", f"2020-06-{d:02d}", "8640", qty(20, "mg")) for d in (1, 3, 5, 8, 10, 12)]
+    _, report = patient_from_resources([*base(), *mon_wed_fri, tiw], as_of=AS_OF)
+    assert report.incomplete == {}
+    alternate = med_request("pr", "8640", dosage(qty(40, "mg"), "2020-06-01", period=2))
+    every_day = [_given(f"d{d}", f"2020-06-0{d}", "8640", qty(40, "mg")) for d in (1, 2, 3, 4)]
+    _, report = patient_from_resources([*base(), *every_day, alternate], as_of=AS_OF)
+    assert report.incomplete == {"glucocorticoid_doses": [f"MedicationAdministration/d{d}" for d in (2, 3, 4)]}
+
+
+def test_a_pulse_beside_a_daily_order_of_the_same_agent_is_held() -> None:
+    daily = med_request("md", "6902", dosage(qty(4, "mg"), "2020-10-01"))
+    monthly = med_request("mp", "6902", dosage(qty(1000, "mg"), "2020-10-01", unit="mo"))
+    tablets = [_given(f"o{d}", f"2020-11-{d:02d}", "6902", qty(4, "mg")) for d in range(1, 11)]
+    _, report = patient_from_resources(
+        [*base(), *tablets, _pulse("iv", "2020-11-05"), daily, monthly], as_of=AS_OF
+    )
+    assert report.incomplete == {}
+
+
+def test_a_tablet_of_unknown_strength_inside_an_interval_is_not_held() -> None:
+    monthly = med_request("mp", "6902", dosage(qty(1000, "mg"), "2020-10-01", unit="mo"))
+    tabs = _given("tb", "2020-11-01", "6902", qty(20, "TAB"))
+    _, report = patient_from_resources([*base(), tabs, _pulse("iv", "2020-11-10"), monthly], as_of=AS_OF)
+    assert "MedicationAdministration/iv" in report.incomplete.get("glucocorticoid_doses", [])

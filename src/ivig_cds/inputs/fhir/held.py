@@ -48,20 +48,22 @@ def unheld(
     given is within what they give: a mass total no more than their mg/day (a pulse: the day's total at least
     ``pulse_prednisone_mg`` prednisone-equivalent), or twice it for a smaller total (an alternate-day dose);
     or, for a step given less often than daily (a 1 g pulse every 4 weeks), no more than one administration's
-    dose over the step's interval (the days since the interval began added: a 3-day 1 g course on a monthly
-    order is not held). A tablet count of unknown strength is held by any covering step; an amount that is
-    none of these - no dose, a volume (a 250 mL bag), a comparator, a negative one - is held by none.
+    dose over the step's interval (:func:`_within_one_dose`: a 3-day 1 g course on a monthly order is not
+    held). A tablet count of unknown strength is held by any covering daily step; an amount that is none of
+    these - no dose, a volume (a 250 mL bag), a comparator, a negative one - is held by none.
     """
     by_day: dict[tuple[str, date | None], list[tuple[Item, float | None, bool]]] = {}
     for item, info in given:
         mg, counted = _given_amount(item, info, mapping)
         by_day.setdefault((str(info.agent), item.day()[0]), []).append((item, mg, counted))
-    totals: dict[str, tuple[list[date], list[float]]] = {}  # each agent's days in order, and running mg sums
+    # each agent's days in order, with running sums of their mg and of their tablets of unknown strength
+    totals: dict[str, tuple[list[date], list[float], list[int]]] = {}
     for (agent, day), records in sorted(by_day.items(), key=lambda kv: (kv[0][0], kv[0][1] or date.min)):
         if day is not None:
-            days, running = totals.setdefault(agent, ([], [0.0]))
+            days, running, tablets = totals.setdefault(agent, ([], [0.0], [0]))
             days.append(day)
             running.append(running[-1] + sum(mg or 0.0 for _, mg, _ in records))
+            tablets.append(tablets[-1] + sum(1 for _, mg, c in records if c and mg is None))
     for (agent, day), records in by_day.items():
         covering = [
             st
@@ -72,26 +74,48 @@ def unheld(
         total = sum(mg or 0.0 for _, mg, _ in records)
         pulse = total * mapping.prednisone_equivalents[agent] >= mapping.pulse_prednisone_mg
         known = all((mg is not None and mg >= 0) or counted for _, mg, counted in records)
-        held = bool(covering) and known and total <= daily * (1 if pulse else 2) * (1 + 1e-9)
-        if not held and covering and known and day is not None:
-            held = _within_one_dose(covering, totals[agent], day)
+        infrequent = [st for st in covering if _infrequent(st)]
+        # twice the daily mean for an alternate-day dose - of daily steps only: an infrequent step's own dose
+        # is checked over its interval (40 mg every day on a 40 mg every-2-days order is not held)
+        factor = 1 if pulse or infrequent else 2
+        held = bool(covering) and known and total <= daily * factor * (1 + 1e-9)
+        if not held and infrequent and known and day is not None:
+            regular = [st for st in covering if not _infrequent(st)]
+            held = _within_one_dose(infrequent, regular, totals[agent], day)
         if not held:
             for item, _, _ in records:
                 rb.incomplete("glucocorticoid_doses", item.ref)
 
 
-def _within_one_dose(covering: list[DoseStep], totals: tuple[list[date], list[float]], day: date) -> bool:
-    """Whether what was given over the covering steps' interval, up to ``day``, is within one of their
-    administrations (steps given less often than daily: interval = mg per administration ÷ mg/day days)."""
-    infrequent = [st for st in covering if st.mg_per_dose and st.mg_per_day and st.mg_per_dose > st.mg_per_day]
-    if not infrequent:
-        return False
-    per_dose = sum(st.mg_per_dose or 0.0 for st in infrequent)
+def _infrequent(step: DoseStep) -> bool:
+    """Whether a step is given less often than daily (one administration's mg above its mg/day)."""
+    return bool(step.mg_per_dose and step.mg_per_day and step.mg_per_dose > step.mg_per_day * (1 + 1e-9))
+
+
+def _within_one_dose(
+    infrequent: list[DoseStep],
+    regular: list[DoseStep],
+    totals: tuple[list[date], list[float], list[int]],
+    day: date,
+) -> bool:
+    """Whether what was given over the infrequent steps' interval, up to ``day``, is within one of their
+    administrations (plus the daily steps' mg/day over those days).
+
+    Interval = mg per administration ÷ mg/day days; the window is its whole days, a tenth shorter for weekly
+    or rarer steps (monthly pulses by calendar date, a weekly dose a day early). A tablet of unknown strength
+    in the window makes the amount unknown: not held.
+    """
     interval = max((st.mg_per_dose or 0.0) / (st.mg_per_day or 1.0) for st in infrequent)
-    since = day - timedelta(days=max(math.ceil(interval - 1e-9) - 1, 0))
-    days, running = totals
-    given = running[bisect.bisect_right(days, day)] - running[bisect.bisect_left(days, since)]
-    return given <= per_dose * (1 + 1e-9)
+    window = max(math.floor((interval if interval < 7 else interval * 0.9) + 1e-9), 1)
+    since = day - timedelta(days=window - 1)
+    days, running, tablets = totals
+    lo, hi = bisect.bisect_left(days, since), bisect.bisect_right(days, day)
+    if tablets[hi] - tablets[lo]:
+        return False
+    allowed = sum(st.mg_per_dose or 0.0 for st in infrequent) + window * sum(
+        st.mg_per_day or 0.0 for st in regular
+    )
+    return running[hi] - running[lo] <= allowed * (1 + 1e-9)
 
 
 def _given_amount(item: Item, info: MedInfo, mapping: FhirMapping) -> tuple[float | None, bool]:
