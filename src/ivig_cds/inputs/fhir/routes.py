@@ -60,17 +60,15 @@ def _local_route(route: object, mapping: FhirMapping) -> tuple[str | None, str |
     if not is_obj(route):
         return None, None
     pairs = codings(route)
+    snomed = mapping.systems.get("snomed")  # the table's name for SNOMED CT, as its route codes use it
     local = sorted(name for name, codes in mapping.local_routes.items() if codes.match(pairs) is not None)
     _, systemic = form_words(codeable_text(route), mapping)
     other = [
-        p for p in pairs if p[0] == _SNOMED and all(c.match([p]) is None for c in mapping.local_routes.values())
+        p for p in pairs if p[0] == snomed and all(c.match([p]) is None for c in mapping.local_routes.values())
     ]
     if systemic is None and other:
         systemic = "another route code"
     return ("/".join(local) if local else None), systemic
-
-
-_SNOMED = "http://snomed.info/sct"
 
 
 def _mass(dosage: Mapping[str, Any], kind: str, mapping: FhirMapping) -> bool:
