@@ -126,3 +126,22 @@ def test_cohort_on_the_seed_cohort_as_fhir_reproduces_the_seed_table(
     assert cohort["ivig_dependent"]["n"] == 6
     assert cohort["relapses"]["n"] == 7
     assert round(cohort["months_to_relapse"]["mean"], 1) == 17.1
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_the_order_of_a_bundles_entries_does_not_change_the_patient_file(path: Path) -> None:
+    """Entries in reverse order (Observations later in the bundle than in time, same-day values swapped) map
+    to the same file as in order: the values are sorted, not taken in input order (sources may name another
+    resource of one day's row, which is first in the input)."""
+    bundle = bundle_from_patient(load_patient(path))
+    backwards = {**bundle, "entry": list(reversed(bundle["entry"]))}
+    forwards, _ = patient_from_bundle(bundle)
+    reordered, report = patient_from_bundle(backwards)
+
+    def data(patient: Patient) -> Any:
+        doc = strip_sources(patient.model_dump(mode="json"))
+        doc["labs"].sort(key=lambda r: (r["date"], r["test"]))  # one day's tests: in input order
+        return doc
+
+    assert data(reordered) == data(forwards)
+    assert report.warnings == patient_from_bundle(bundle)[1].warnings

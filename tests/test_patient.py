@@ -660,3 +660,30 @@ def test_ndjson_non_utf8_line_is_one_error(minimal_patient_dict: dict[str, Any])
     records = list(iter_ndjson(b"\n".join([good, b'{"a": "\xff"}', good]), source="batch"))
     assert [type(r) for _, r in records] == [Patient, InputError, Patient]
     assert records[1][1].errors[0].type == "encoding"  # type: ignore[union-attr]
+
+
+def test_every_date_before_the_birth_date_is_reported_where_it_is(full_patient_dict: dict[str, Any]) -> None:
+    """A birth date after every other date: each dated field of the file is named, none skipped."""
+    patient = validate_patient(full_patient_dict, source="test")
+    dated = {"as_of", "diagnosis.diagnosed_on"}
+    dated |= {f"therapies[{i}].start" for i, _ in enumerate(patient.therapies)}
+    dated |= {f"therapies[{i}].stop" for i, t in enumerate(patient.therapies) if t.stop is not None}
+    dated |= {
+        f"therapies[{i}].dose_changed_on[{j}]"
+        for i, t in enumerate(patient.therapies)
+        for j, _ in enumerate(t.dose_changed_on)
+    }
+    for key in ("glucocorticoid_doses", "assessments", "labs"):
+        dated |= {f"{key}[{i}].date" for i, _ in enumerate(getattr(patient, key))}
+    dated |= {f"ivig_courses[{i}].start" for i, _ in enumerate(patient.ivig_courses)}
+    if patient.ivig_discontinued_on is not None:
+        dated.add("ivig_discontinued_on")
+    if patient.ivig_order is not None and patient.ivig_order.start is not None:
+        dated.add("ivig_order.start")
+    care = patient.preventive_care
+    dated |= {
+        f"preventive_care.{k}" for k in ("cancer_screening_on", "live_vaccine_on") if care and getattr(care, k)
+    }
+    assert len(dated) > 10
+    full_patient_dict["demographics"]["birth_date"] = "2200-12-31"
+    assert set(error_locs(full_patient_dict)) >= dated

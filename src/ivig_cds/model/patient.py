@@ -445,32 +445,37 @@ class Patient(ContractModel):
         default=None, description="Malignancy screening, bone protection, live vaccines (addition)."
     )
 
-    def _dated_fields(self) -> list[tuple[Loc, date]]:
-        """Every date in the file except the birth date, with its location."""
+    def _dates_before(self, born: date) -> list[tuple[Loc, date]]:
+        """Every date in the file except the birth date that is before ``born``, with its location (a
+        location is built only for such a date: the usual file has none)."""
         found: list[tuple[Loc, date | None]] = [
             (("as_of",), self.as_of),
             (("diagnosis", "diagnosed_on"), self.diagnosis.diagnosed_on),
             (("ivig_discontinued_on",), self.ivig_discontinued_on),
         ]
         for i, therapy in enumerate(self.therapies):
-            found += [(("therapies", i, "start"), therapy.start), (("therapies", i, "stop"), therapy.stop)]
+            if therapy.start < born:
+                found.append((("therapies", i, "start"), therapy.start))
+            if therapy.stop is not None and therapy.stop < born:
+                found.append((("therapies", i, "stop"), therapy.stop))
             found += [(("therapies", i, "dose_changed_on", j), d) for j, d in enumerate(therapy.dose_changed_on)]
         for key in ("glucocorticoid_doses", "assessments", "labs"):
-            found += [((key, i, "date"), record.date) for i, record in enumerate(getattr(self, key))]
-        found += [(("ivig_courses", i, "start"), c.start) for i, c in enumerate(self.ivig_courses)]
+            found += [((key, i, "date"), r.date) for i, r in enumerate(getattr(self, key)) if r.date < born]
+        found += [
+            (("ivig_courses", i, "start"), c.start) for i, c in enumerate(self.ivig_courses) if c.start < born
+        ]
         if self.ivig_order is not None:
             found.append((("ivig_order", "start"), self.ivig_order.start))
         care = self.preventive_care
         if care is not None:
             found.append((("preventive_care", "cancer_screening_on"), care.cancer_screening_on))
             found.append((("preventive_care", "live_vaccine_on"), care.live_vaccine_on))
-        return [(loc, d) for loc, d in found if d is not None]
+        return [(loc, d) for loc, d in found if d is not None and d < born]
 
     def _dates_before_birth(self) -> list[_Problem]:
         """Every date in the file (``as_of`` included) that is before ``demographics.birth_date``."""
-        born = self.demographics.birth_date
         msg = "date is before demographics.birth_date"
-        return [(loc, msg, "date_before_birth", d) for loc, d in self._dated_fields() if d < born]
+        return [(loc, msg, "date_before_birth", d) for loc, d in self._dates_before(self.demographics.birth_date)]
 
     def _discontinued_before_first_course(self) -> list[_Problem]:
         """``ivig_discontinued_on`` when it is before the first IVIG course started."""

@@ -136,8 +136,8 @@ def map_entries(
     if patient_item is None or errors:
         return MappingResult(None, None, report(), errors)
     unread: list[Item] = []
-    items = _patient_items(index, patient_item, day, rb, unread)
-    doc, problems = _document(index, patient_item, items, list(drafts_index.items), unread, table, day, rb)
+    groups = _patient_items(index, patient_item, day, rb, unread)
+    doc, problems = _document(index, patient_item, groups, list(drafts_index.items), unread, table, day, rb)
     totals = Counter({kind: len(group) for kind, group in index.by_kind.items()})
     totals.update({kind: len(group) for kind, group in drafts_index.by_kind.items()})  # draft_orders too
     rb.settle(totals)
@@ -208,13 +208,18 @@ def _with_usable_id(item: Item, errors: list[FieldError]) -> Item | None:
     return item
 
 
+_GROUPS = ("Observation", "Condition", "Procedure", "AllergyIntolerance")
+_MEDICATIONS = "Medication"  # requests, statements and administrations: one group, in input order
+
+
 def _patient_items(
     index: Index, patient: Item, as_of: date | None, rb: ReportBuilder, unread: list[Item]
-) -> list[Item]:
-    """The resources of ``patient`` (by subject), dated at or before ``as_of``; the rest counted. Medication
+) -> dict[str, list[Item]]:
+    """The resources of ``patient`` (by subject), dated at or before ``as_of``, by group (:data:`_GROUPS`, and
+    ``"Medication"`` for the requests, statements and administrations); the rest counted. Medication
     resources refused for a status that is not an R4 code are added to ``unread``: whether the drug was
     given is unknown, so ``map_medications`` says when it is IVIG, a glucocorticoid or an unknown drug."""
-    kept = []
+    groups: dict[str, list[Item]] = {kind: [] for kind in (*_GROUPS, _MEDICATIONS)}
     several = len(index.by_kind.get("Patient", ())) > 1
     mine: set[str] = set()  # subject references that are the patient (every resource names one)
     for item in index.items:
@@ -258,14 +263,18 @@ def _patient_items(
             if kind.startswith("Medication"):
                 unread.append(item)
             continue
-        kept.append(item)
-    return kept
+        group = groups.get(kind)
+        if group is None and kind.startswith("Medication"):
+            group = groups[_MEDICATIONS]
+        if group is not None:  # (another Patient naming this one is read by nothing: counted at the end)
+            group.append(item)
+    return groups
 
 
 def _document(
     index: Index,
     patient: Item,
-    items: list[Item],
+    groups: dict[str, list[Item]],
     drafts: list[Item],
     unread: list[Item],
     table: FhirMapping,
@@ -273,14 +282,7 @@ def _document(
     rb: ReportBuilder,
 ) -> tuple[dict[str, Any], list[FieldError]]:
     errors: list[FieldError] = []
-    groups: dict[str, list[Item]] = {"Observation": [], "Condition": [], "Procedure": [], "AllergyIntolerance": []}
-    medications: list[Item] = []  # requests, statements and administrations, in input order
-    for item in items:
-        group = groups.get(item.kind)
-        if group is not None:
-            group.append(item)
-        elif item.kind.startswith("Medication"):
-            medications.append(item)
+    medications = groups[_MEDICATIONS]  # requests, statements and administrations, in input order
     obs = observations(groups["Observation"], table, rb)
     person = demographics(patient, obs, table, rb, errors, as_of)
     weights = [  # in time order (date, then time as written): the latest of a day is its last

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
+from itertools import pairwise
 from typing import Any
 
 from ivig_cds.errors import FieldError
@@ -88,7 +89,8 @@ def observations(items: list[Item], table: FhirMapping, rb: ReportBuilder) -> di
         if not matched:
             rb.ignored[item.kind] += 1
     for kind, values in out.items():
-        if len(values) > 1:
+        # values on strictly later days, in input order (the usual record): already in order, none at one moment
+        if len(values) > 1 and any(a.day >= b.day for a, b in pairwise(values)):
             values.sort(key=_when)
             if kind not in _ALL_KEPT and not kind.startswith("rf:"):
                 out[kind] = _without_conflicts(values, rb)
