@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from fhir_helpers import LOCAL, base, med_request
 from ivig_cds import RuleFileError
-from ivig_cds.fhir import default_mapping_path, load_mapping
+from ivig_cds.fhir import default_mapping_path, load_mapping, map_resources
 from ivig_cds.model.patient import Agent, LabTest, RiskFactors
 
 RULES = Path(__file__).resolve().parents[1] / "rules" / "fhir"
@@ -18,7 +19,7 @@ RULES = Path(__file__).resolve().parents[1] / "rules" / "fhir"
 
 def test_the_default_table_covers_the_patient_file() -> None:
     m = load_mapping()
-    assert m.version == "1.3.0"
+    assert m.version == "1.4.0"
     # the packaged copy (a wheel's ivig_cds/_rules) or the repository's own file
     assert default_mapping_path().read_bytes() == (RULES / "mapping.yaml").read_bytes()
     assert set(m.labs) == {t.value for t in LabTest}
@@ -123,3 +124,36 @@ def test_a_broken_site_table_names_the_place(tmp_path: Path, edit: str, new: str
 def test_a_missing_table_is_a_rule_file_error(tmp_path: Path) -> None:
     with pytest.raises(RuleFileError, match="cannot read the file"):
         load_mapping(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize(
+    ("text", "agent"),
+    [
+        ("Solu-Medrol 1 g injection", "methylprednisolone"),
+        ("SoluMedrol 500 mg", "methylprednisolone"),
+        ("Depo-Medrol 40 mg/mL", "methylprednisolone"),
+        ("Decadron 4 mg tablet", "dexamethasone"),
+        ("Solu-Cortef 100 mg", "hydrocortisone"),
+        ("Orapred ODT 30 mg", "prednisolone"),
+        ("Rayos 5 mg delayed-release tablet", "prednisone"),
+        ("Emflaza 36 mg", "deflazacort"),
+        ("Trexall 2.5 mg", "methotrexate"),
+        ("Imuran 50 mg", "azathioprine"),
+        ("CellCept 500 mg", "mycophenolate"),
+        ("Myfortic 360 mg", "mycophenolate"),
+        ("Cytoxan 50 mg", "cyclophosphamide"),
+        ("Neoral 100 mg", "cyclosporine"),
+        ("Prograf 1 mg", "tacrolimus"),
+        ("Leukeran 2 mg", "chlorambucil"),
+        ("Rituxan 1000 mg", "rituximab"),
+        ("Truxima 500 mg", "rituximab"),
+    ],
+)
+def test_a_brand_name_alone_names_its_agent(text: str, agent: str) -> None:
+    """A medication given only by a brand name (a local code, no RxNorm/ATC code) is its agent, by name."""
+    order = med_request("o", "local-17", system=LOCAL)
+    order["medicationCodeableConcept"]["text"] = text
+    result = map_resources([*base(), order])
+    therapies = result.document["therapies"] if result.document else []
+    assert [t["agent"] for t in therapies] == [agent], result.errors
+    assert any("recognised by name" in c.message for c in result.report.conversions)
