@@ -484,3 +484,25 @@ def test_a_tablet_of_unknown_strength_inside_an_interval_is_not_held() -> None:
     tabs = _given("tb", "2020-11-01", "6902", qty(20, "TAB"))
     _, report = patient_from_resources([*base(), tabs, _pulse("iv", "2020-11-10"), monthly], as_of=AS_OF)
     assert "MedicationAdministration/iv" in report.incomplete.get("glucocorticoid_doses", [])
+
+
+@pytest.mark.parametrize("with_dosage", [True, False])
+def test_dose_records_of_part_of_an_order_without_a_dose_leave_the_rest_unknown(with_dosage: bool) -> None:
+    """An order with no readable dose, whose dose records cover January only: on its later days the dose is
+    unknown, not 0 mg (the file would show prednisone stopped): incomplete. Records that cover the order to
+    as_of (an open one) or to its end leave nothing unknown."""
+    steps = (dosage(qty(1, "{puff}"), "2020-01-01"),) if with_dosage else ()
+    order = med_request("o1", "8640", *steps)
+    if with_dosage:
+        del order["dosageInstruction"][0]["doseAndRate"]  # a step without a dose
+    january = _record_of("o1", "r1", 10, "2020-01-01", "2020-01-31")
+    p, report = patient_from_resources([*base(), order, january], as_of=AS_OF)
+    assert [(str(d.date), d.prednisone_mg_per_day) for d in p.glucocorticoid_doses][:1] == [("2020-01-01", 10)]
+    assert report.incomplete == {"glucocorticoid_doses": ["MedicationRequest/o1"]}
+    assert any("cover only part of its period" in w for w in warnings_of(report, "MedicationRequest/o1"))
+    ongoing = _record_of("o1", "r2", 5, "2020-02-01")  # from February on, open: to as_of
+    _, report = patient_from_resources([*base(), order, january, ongoing], as_of=AS_OF)
+    assert report.incomplete == {}
+    gap = _record_of("o1", "r2", 5, "2020-02-02")  # one day (1 February) no record covers
+    _, report = patient_from_resources([*base(), order, january, gap], as_of=AS_OF)
+    assert report.incomplete == {"glucocorticoid_doses": ["MedicationRequest/o1"]}

@@ -14,7 +14,7 @@ from .medications import DoseStep, MedInfo
 from .report import ReportBuilder
 from .values import is_obj, quantity
 
-__all__ = ["plans_without_recorded_days", "unheld"]
+__all__ = ["plans_without_recorded_days", "uncovered", "unheld"]
 
 
 def plans_without_recorded_days(
@@ -37,6 +37,24 @@ def plans_without_recorded_days(
         if start is not None and (step.end is None or start <= step.end):
             out.append((dataclasses.replace(step, start=start), mg))
     return out
+
+
+def uncovered(start: date | None, end: date | None, records: list[DoseStep], as_of: date | None) -> bool:
+    """Whether a day from ``start`` to ``end`` (``None``: open), up to ``as_of`` (``None``: for ever), is one
+    no record covers: an order's step of unknown dose is known only on its dose records' days."""
+    if start is None:  # no day to begin from: nothing to place
+        return False
+    last = end if as_of is None else as_of if end is None else min(end, as_of)
+    day = start
+    for r in sorted(records, key=lambda r: r.start):
+        if last is not None and day > last:
+            return False
+        if r.start > day:
+            return True
+        if r.end is None:
+            return False
+        day = max(day, r.end + timedelta(days=1))
+    return last is None or day <= last
 
 
 def unheld(

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from .clinical import outcome_of
-from .held import plans_without_recorded_days, unheld
+from .held import plans_without_recorded_days, uncovered, unheld
 from .index import Index, Item
 from .ivig import (
     ENDED,
@@ -82,6 +82,7 @@ def map_medications(
     gc_given += _status_not_read(unread, index, mapping, rb)
     parents = set()  # therapies whose doses are in statements partOf them that are read
     recorded: dict[str, list[DoseStep]] = {}  # a therapy's dose records' steps, by the therapy
+    unknown: list[tuple[str, date | None, date | None]] = []  # its spans of unknown dose, known only by records
     for item in items:
         part_of = item.resource.get("partOf")
         target = index.resolve_item(reference(part_of[0]) or "") if isinstance(part_of, list) and part_of else None
@@ -162,6 +163,13 @@ def map_medications(
         steps = dose_steps(item, info, mapping, rb, need_dose=gc, quiet=item.ref in parents)
         if gc:
             factor = mapping.prednisone_equivalents[info.agent]
+            if item.ref in parents and not (status in ENDED and not any(s.end for s in steps)):
+                # the dose records say the dose on their days; on the order's other days it is unknown (an
+                # ended order without an end: the records are all that is known of it)
+                spans = (
+                    [(s.start, s.end) for s in steps if s.mg_per_day is None] if steps else [resource_period(item)]
+                )
+                unknown += [(item.ref, start, end) for start, end in spans]
             if item.ref not in parents and (not steps or any(s.mg_per_day is None for s in steps)):
                 rb.incomplete("glucocorticoid_doses", item.ref)  # taken, at a dose the file will not hold
             for s in steps:
@@ -196,6 +204,13 @@ def map_medications(
             therapies.append(therapy)
             rb.used(item.kind, item.ref)
     out.therapies = _merge(therapies, rb)
+    for order, start, end in unknown:
+        if uncovered(start, end, recorded.get(order, []), as_of):
+            what = (
+                "its dose records (statements partOf it) cover only part of its period: the dose on the other days"
+            )
+            rb.warn(order, "glucocorticoid_doses", f"{what} is unknown, not mapped")
+            rb.incomplete("glucocorticoid_doses", order)
     if recorded:
         gc_intervals = plans_without_recorded_days(gc_intervals, recorded)
         agent_of = {st.source: a for a, st in gc_agents}
