@@ -265,3 +265,32 @@ def test_a_patient_id_that_is_not_a_string_is_a_type_error(bad: object) -> None:
 def test_a_string_patient_id_still_chooses_the_patient() -> None:
     patient, _ = patient_from_bundle(_bundle(base()), patient_id="p1", as_of=AS_OF)
     assert patient.patient_id == "p1"
+
+
+def test_a_statement_part_of_another_drugs_therapy_or_a_procedure_is_a_therapy_of_its_own() -> None:
+    """Methotrexate recorded partOf a prednisone order, or prednisone partOf a plasmapheresis Procedure:
+    no dose record of it (another drug, no drug), so a therapy of its own - never dropped (a lost trial of
+    methotrexate could make a refractory patient look not refractory)."""
+    order = med_request("pr", "8640", dosage(qty(20, "mg"), "2020-01-01"))
+    mtx = _statement("mtx", "6851", partOf=[{"reference": "MedicationRequest/pr"}])
+    procedure = {
+        "resourceType": "Procedure",
+        "id": "pe",
+        "status": "completed",
+        "subject": SUBJECT,
+        "code": {"coding": [{"system": "http://snomed.info/sct", "code": "127788007"}]},
+        "performedDateTime": "2020-03-01",
+    }
+    pred = _statement("pd", "8640", partOf=[{"reference": "Procedure/pe"}], dosage=[dosage(qty(10, "mg"))])
+    p, report = patient_from_resources([*base(), order, mtx, procedure, pred], as_of="2021-01-01")
+    assert sorted((t.agent.value, t.source) for t in p.therapies) == [
+        ("methotrexate", "MedicationStatement/mtx"),
+        ("plasmapheresis", "Procedure/pe"),
+        ("prednisone", "MedicationRequest/pr"),  # and MedicationStatement/pd: one agent, overlapping
+    ]
+    assert any("not a dose record of it" in w for w in warnings_of(report, "MedicationStatement/pd"))
+    said = warnings_of(report, "MedicationStatement/mtx")
+    assert any("not a dose record of it" in w for w in said), said
+    child = _child("c1", "active")  # a prednisone record of the prednisone order stays its dose record
+    p, _ = patient_from_resources([*base(), order, child], as_of="2021-01-01")
+    assert [t.source for t in p.therapies] == ["MedicationRequest/pr"]

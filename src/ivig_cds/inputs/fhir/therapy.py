@@ -81,6 +81,7 @@ def map_medications(
     gc_agents: list[tuple[str, DoseStep]] = []  # the mapped steps, by agent
     gc_given += _status_not_read(unread, index, mapping, rb)
     parents = set()  # therapies whose doses are in statements partOf them that are read
+    records = set()  # those statements (partOf a therapy of another drug, or of none: a therapy of their own)
     recorded: dict[str, list[DoseStep]] = {}  # a therapy's dose records' steps, by the therapy
     unknown: list[tuple[str, date | None, date | None]] = []  # its spans of unknown dose, known only by records
     for item in items:
@@ -93,6 +94,7 @@ def map_medications(
             and _dose_record(item, target, index, mapping)
         ):
             parents.add(target.ref)  # a dose record not read (entered-in-error, local) leaves its parent unquiet
+            records.add(item.ref)
     for item in items:
         res = item.resource
         status = res.get("status")
@@ -195,10 +197,21 @@ def map_medications(
             target = index.resolve_item(parent)
             if target is None:
                 out.problems.append(MappingProblem(item, f"partOf {quoted(parent[:80])} is not in the input"))
-            elif gc and target.ref in parents:  # what was taken, on its days, instead of the order's plan
-                recorded.setdefault(target.ref, []).extend(kept)  # (a step refused, ended without an end: none)
-            rb.used(item.kind, item.ref)  # a dose record of its parent therapy, not a therapy of its own
-            continue
+                rb.used(item.kind, item.ref)
+                continue
+            if item.ref in records:
+                if gc and target.ref in parents:  # what was taken, on its days, instead of the order's plan
+                    recorded.setdefault(target.ref, []).extend(
+                        kept
+                    )  # (a step refused, ended without an end: none)
+                rb.used(item.kind, item.ref)  # a dose record of its parent therapy, not a therapy of its own
+                continue
+            rb.warn(
+                item.ref,
+                "therapies",
+                f"partOf {target.ref[:80]}, not a dose record of it (not a therapy of this drug):"
+                " read as a therapy of its own",
+            )
         therapy = _therapy(item, info, steps, mapping, rb)
         if therapy is not None:
             therapies.append(therapy)
