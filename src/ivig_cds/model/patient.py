@@ -458,7 +458,8 @@ class Patient(ContractModel):
                 found.append((("therapies", i, "start"), therapy.start))
             if therapy.stop is not None and therapy.stop < born:
                 found.append((("therapies", i, "stop"), therapy.stop))
-            found += [(("therapies", i, "dose_changed_on", j), d) for j, d in enumerate(therapy.dose_changed_on)]
+            changed = therapy.dose_changed_on
+            found += [(("therapies", i, "dose_changed_on", j), d) for j, d in enumerate(changed) if d < born]
         for key in ("glucocorticoid_doses", "assessments", "labs"):
             found += [((key, i, "date"), r.date) for i, r in enumerate(getattr(self, key)) if r.date < born]
         found += [

@@ -81,7 +81,7 @@ def map_medications(
     gc_agents: list[tuple[str, DoseStep]] = []  # the mapped steps, by agent
     gc_given += _status_not_read(unread, index, mapping, rb)
     parents = set()  # therapies whose doses are in statements partOf them that are read
-    records = set()  # those statements (partOf a therapy of another drug, or of none: a therapy of their own)
+    records = set()  # those dose records (a statement partOf anything else is a therapy of its own)
     recorded: dict[str, list[DoseStep]] = {}  # a therapy's dose records' steps, by the therapy
     unknown: list[tuple[str, date | None, date | None]] = []  # its spans of unknown dose, known only by records
     for item in items:
@@ -201,9 +201,8 @@ def map_medications(
                 continue
             if item.ref in records:
                 if gc and target.ref in parents:  # what was taken, on its days, instead of the order's plan
-                    recorded.setdefault(target.ref, []).extend(
-                        kept
-                    )  # (a step refused, ended without an end: none)
+                    # (a step refused, ended without an end: none)
+                    recorded.setdefault(target.ref, []).extend(kept)
                 rb.used(item.kind, item.ref)  # a dose record of its parent therapy, not a therapy of its own
                 continue
             rb.warn(
@@ -219,10 +218,7 @@ def map_medications(
     out.therapies = _merge(therapies, rb)
     for order, start, end in unknown:
         if uncovered(start, end, recorded.get(order, []), as_of):
-            what = (
-                "its dose records (statements partOf it) cover only part of its period: the dose on the other days"
-            )
-            rb.warn(order, "glucocorticoid_doses", f"{what} is unknown, not mapped")
+            rb.warn(order, "glucocorticoid_doses", _PART_RECORDED)
             rb.incomplete("glucocorticoid_doses", order)
     if recorded:
         gc_intervals = plans_without_recorded_days(gc_intervals, recorded)
@@ -251,6 +247,12 @@ def map_medications(
         if target is not None and target.kind == "Medication":
             rb.used("Medication", target.ref)
     return out
+
+
+_PART_RECORDED = (
+    "its dose records (statements partOf it) cover only part of its period: the dose on the other days is"
+    " unknown, not mapped"
+)
 
 
 def _dose_record(item: Item, parent: Item, index: Index, mapping: FhirMapping) -> bool:
