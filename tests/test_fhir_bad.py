@@ -180,7 +180,9 @@ def test_error_messages_hold_no_patient_values() -> None:
     assert "Secretname" not in text and "123.456" not in text and "1970-02-30" not in text
 
 
-def test_absent_partof_target_is_an_error() -> None:
+def test_absent_partof_target_is_a_warning() -> None:
+    """A prefetch of statements without the orders they are partOf: each statement is what it says (a dose
+    taken on its days), a therapy of its own - never the whole patient refused."""
     dose = {
         "resourceType": "MedicationStatement",
         "id": "d1",
@@ -191,8 +193,11 @@ def test_absent_partof_target_is_an_error() -> None:
         "partOf": [{"reference": "MedicationStatement/gone"}],
         "dosage": [dosage(qty(10, "mg"))],
     }
-    assert errors_of([*base(), dose]) == [
-        ("resources[3] (MedicationStatement/d1)", "partOf 'MedicationStatement/gone' is not in the input")
+    patient, report = patient_from_resources([*base(), dose], as_of="2021-01-01")
+    assert [(str(d.date), d.prednisone_mg_per_day) for d in patient.glucocorticoid_doses] == [("2020-01-01", 10)]
+    assert [t.source for t in patient.therapies] == ["MedicationStatement/d1"]
+    assert warnings_of(report, "MedicationStatement/d1") == [
+        "partOf 'MedicationStatement/gone' is not in the input: read as a therapy of its own"
     ]
 
 

@@ -79,4 +79,5 @@ def test_a_part_of_that_is_not_a_reference_is_not_echoed() -> None:
     result = map_resources([*base(), child], as_of="2021-01-01")
     text = json.dumps([(e.loc, e.msg) for e in result.errors]) + json.dumps(result.report.to_dict())
     assert "Smith" not in text and "12345" not in text
-    assert any("partOf (not a FHIR reference) is not in the input" in e.msg for e in result.errors)
+    said = [w.message for w in result.report.warnings]
+    assert "partOf (not a FHIR reference) is not in the input: read as a therapy of its own" in said, said

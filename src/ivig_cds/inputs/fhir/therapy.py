@@ -26,19 +26,19 @@ from .medications import (
     MedInfo,
     dose_steps,
     identify,
-    quoted,
     resource_period,
     step_function,
 )
+from .records import REQUEST_INTENTS as _REQUEST_INTENTS
+from .records import REQUEST_USED as _REQUEST_USED
+from .records import STATEMENT_USED as _STATEMENT_USED
+from .records import dose_records, fold_span
 from .report import ReportBuilder
 from .routes import acts_locally, local_use
 from .values import day_of, is_obj, reference
 
 __all__ = ["MedicationResult", "WeightAt", "map_medications"]
 
-_REQUEST_INTENTS = frozenset({"order", "original-order", "reflex-order", "filler-order", "instance-order"})
-_REQUEST_USED = frozenset({"active", "on-hold", "completed", "stopped", "unknown"})
-_STATEMENT_USED = frozenset({"active", "completed", "stopped", "on-hold", "unknown"})
 _ADMIN_USED = frozenset({"completed", "in-progress", "stopped"})
 _NOT_GIVEN = frozenset({"not-done", "entered-in-error"})
 # statements that say the medication was, or may have been, taken (not: intended, not-taken, entered-in-error)
@@ -80,21 +80,12 @@ def map_medications(
     gc_given: list[tuple[Item, MedInfo]] = []  # glucocorticoid administrations (pulses): not read as doses
     gc_agents: list[tuple[str, DoseStep]] = []  # the mapped steps, by agent
     gc_given += _status_not_read(unread, index, mapping, rb)
-    parents = set()  # therapies whose doses are in statements partOf them that are read
-    records = set()  # those dose records (a statement partOf anything else is a therapy of its own)
+    records = dose_records(items, index, mapping)  # statements partOf a read therapy of their drug
+    parents = records.parents  # (a dose record not read - entered-in-error, local - leaves its parent unquiet)
     recorded: dict[str, list[DoseStep]] = {}  # a therapy's dose records' steps, by the therapy
-    unknown: list[tuple[str, date | None, date | None]] = []  # its spans of unknown dose, known only by records
-    for item in items:
-        part_of = item.resource.get("partOf")
-        target = index.resolve_item(reference(part_of[0]) or "") if isinstance(part_of, list) and part_of else None
-        if (
-            item.kind == "MedicationStatement"
-            and target is not None
-            and item.resource.get("status") in _STATEMENT_USED
-            and _dose_record(item, target, index, mapping)
-        ):
-            parents.add(target.ref)  # a dose record not read (entered-in-error, local) leaves its parent unquiet
-            records.add(item.ref)
+    # a therapy's spans of unknown dose, known only by its records; whether it ended (an end unknown)
+    unknown: list[tuple[str, date | None, date | None, bool]] = []
+    folds: list[tuple[str, Item, MedInfo, list[DoseStep]]] = []  # dose records by their therapy
     for item in items:
         res = item.resource
         status = res.get("status")
@@ -165,13 +156,12 @@ def map_medications(
         steps = dose_steps(item, info, mapping, rb, need_dose=gc, quiet=item.ref in parents)
         if gc:
             factor = mapping.prednisone_equivalents[info.agent]
-            if item.ref in parents and not (status in ENDED and not any(s.end for s in steps)):
-                # the dose records say the dose on their days; on the order's other days it is unknown (an
-                # ended order without an end: the records are all that is known of it)
+            if item.ref in parents:
+                # the dose records say the dose on their days; on the order's other days it is unknown
                 spans = (
                     [(s.start, s.end) for s in steps if s.mg_per_day is None] if steps else [resource_period(item)]
                 )
-                unknown += [(item.ref, start, end) for start, end in spans]
+                unknown += [(item.ref, start, end, status in ENDED) for start, end in spans]
             if item.ref not in parents and (not steps or any(s.mg_per_day is None for s in steps)):
                 rb.incomplete("glucocorticoid_doses", item.ref)  # taken, at a dose the file will not hold
             for s in steps:
@@ -191,33 +181,40 @@ def map_medications(
                 rb.convert(
                     item.ref, "glucocorticoid_doses", f"{info.agent} mg × {factor:g} → prednisone-equivalent mg"
                 )
-        part_of = res.get("partOf")
-        parent = reference(part_of[0]) if isinstance(part_of, list) and part_of else None
-        if item.kind == "MedicationStatement" and parent is not None:
-            target = index.resolve_item(parent)
-            if target is None:
-                out.problems.append(MappingProblem(item, f"partOf {quoted(parent[:80])} is not in the input"))
-                rb.used(item.kind, item.ref)
-                continue
-            if item.ref in records:
-                if gc and target.ref in parents:  # what was taken, on its days, instead of the order's plan
-                    # (a step refused, ended without an end: none)
-                    recorded.setdefault(target.ref, []).extend(kept)
-                rb.used(item.kind, item.ref)  # a dose record of its parent therapy, not a therapy of its own
-                continue
-            rb.warn(
-                item.ref,
-                "therapies",
-                f"partOf {target.ref[:80]}, not a dose record of it (not a therapy of this drug):"
-                " read as a therapy of its own",
-            )
+        root = records.root.get(item.ref)
+        if root is not None:  # a dose record of the therapy at the root of its partOf chain
+            if gc:  # what was taken, on its days, instead of the order's plan (a step refused: none)
+                recorded.setdefault(root.ref, []).extend(kept)
+            folds.append((root.ref, item, info, steps))
+            rb.used(item.kind, item.ref)
+            continue
+        if (not_one := records.why_not.get(item.ref)) is not None:
+            rb.warn(item.ref, "therapies", f"{not_one}: read as a therapy of its own")
         therapy = _therapy(item, info, steps, mapping, rb)
         if therapy is not None:
             therapies.append(therapy)
             rb.used(item.kind, item.ref)
+    mapped = {t["source"]: t for t, _ in therapies}
+    roots_mapped = set(mapped)  # (a therapy not mapped is its records' days: those fold into the first)
+    for root_ref, item, info, steps in folds:
+        if root_ref in mapped:
+            # the record's days and outcome are the therapy's; a glucocorticoid record's days are its doses
+            # (glucocorticoid_doses), and the order's dates stay the therapy's
+            if info.agent not in mapping.glucocorticoids or root_ref not in roots_mapped:
+                fold_span(mapped[root_ref], item, steps, _outcome(item.resource, mapping, rb, item.ref))
+        elif (therapy := _therapy(item, info, steps, mapping, rb)) is not None:
+            therapies.append(therapy)  # a therapy not mapped (no start, ended without an end): its records'
+            mapped[root_ref] = therapy[0]  # days are one therapy
     out.therapies = _merge(therapies, rb)
-    for order, start, end in unknown:
-        if uncovered(start, end, recorded.get(order, []), as_of):
+    for order, start, end, ended in unknown:
+        known = recorded.get(order, [])
+        if start is None:  # no start written: the therapy ran from its first record at least
+            start = min((r.start for r in known), default=None)
+        if end is None and ended:  # ended, when unknown: at least to its last record (a gap between is unknown)
+            if not known:
+                continue
+            end = None if any(r.end is None for r in known) else max(r.end for r in known if r.end is not None)
+        if uncovered(start, end, known, as_of):
             rb.warn(order, "glucocorticoid_doses", _PART_RECORDED)
             rb.incomplete("glucocorticoid_doses", order)
     if recorded:
@@ -253,22 +250,6 @@ _PART_RECORDED = (
     "its dose records (statements partOf it) cover only part of its period: the dose on the other days is"
     " unknown, not mapped"
 )
-
-
-def _dose_record(item: Item, parent: Item, index: Index, mapping: FhirMapping) -> bool:
-    """Whether a statement ``partOf`` a therapy is read as its dose record: a glucocorticoid of a
-    glucocorticoid therapy (doses add up as prednisone-equivalent: a prednisone record of a prednisolone
-    course), else the same agent; not acting locally; not itself. A record of another drug, or of one not
-    recognised, holds none of the therapy's doses."""
-    if parent is item:
-        return False
-    try:
-        info, of_parent = identify(item, index, mapping), identify(parent, index, mapping)
-    except MappingProblem:
-        return False
-    steroids = mapping.glucocorticoids
-    same = info.agent == of_parent.agent or (info.agent in steroids and of_parent.agent in steroids)
-    return info.agent is not None and same and local_use(item, info, index, mapping) is None
 
 
 def _maybe_given(item: Item, index: Index, mapping: FhirMapping, rb: ReportBuilder) -> tuple[Item, MedInfo] | None:
@@ -395,18 +376,20 @@ def _therapy(
             f"status {res.get('status')} without an end date: when it stopped is unknown, not mapped",
         )
         return None
-    said = res.get("statusReason")
     changes = sorted({s.start for s in steps if s.start > start and (stop is None or s.start <= stop)})
     therapy = {
         "agent": info.agent,
         "start": start.isoformat(),
         "stop": stop.isoformat() if stop else None,
-        "outcome": outcome_of(
-            said if isinstance(said, list) else [said], res.get("reasonCode") or [], mapping, rb, item.ref
-        ),
+        "outcome": _outcome(res, mapping, rb, item.ref),
         "source": item.ref,
     }
     return therapy, changes
+
+
+def _outcome(res: Any, mapping: FhirMapping, rb: ReportBuilder, ref: str) -> str:
+    said = res.get("statusReason")
+    return outcome_of(said if isinstance(said, list) else [said], res.get("reasonCode") or [], mapping, rb, ref)
 
 
 def _merge(therapies: list[tuple[dict[str, Any], list[date]]], rb: ReportBuilder) -> list[dict[str, Any]]:
