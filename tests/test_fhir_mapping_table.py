@@ -19,7 +19,7 @@ RULES = Path(__file__).resolve().parents[1] / "rules" / "fhir"
 
 def test_the_default_table_covers_the_patient_file() -> None:
     m = load_mapping()
-    assert m.version == "1.4.0"
+    assert m.version == "1.5.0"
     # the packaged copy (a wheel's ivig_cds/_rules) or the repository's own file
     assert default_mapping_path().read_bytes() == (RULES / "mapping.yaml").read_bytes()
     assert set(m.labs) == {t.value for t in LabTest}
@@ -113,6 +113,8 @@ def test_a_site_adds_a_local_code(tmp_path: Path) -> None:
             "diagnosis_precedence: must list every condition",
         ),
         ("  iga_mg_dl: [{system: loinc", "  iga_mg_dI: [{system: loinc", "missing entries: labs.iga_mg_dl"),
+        ("  triamcinolone:\n", "  prednisone:\n", "other_glucocorticoids.prednisone: is an agent of 'agents'"),
+        ("  paramethasone:\n    codes:", "  paramethasone:\n    kodes:", "other_glucocorticoids.paramethasone"),
     ],
 )
 def test_a_broken_site_table_names_the_place(tmp_path: Path, edit: str, new: str, message: str) -> None:

@@ -138,6 +138,10 @@ class FhirMapping:
     agents: Mapping[str, CodeSet]
     agent_names: Mapping[str, tuple[tuple[str, ...], ...]]
     prednisone_equivalents: Mapping[str, float]
+    other_glucocorticoids: Mapping[str, CodeSet]
+    """Systemic glucocorticoids that are no patient-file agent (triamcinolone, betamethasone, cortisone, ...):
+    recognised so that a dose of one is unknown (``glucocorticoid_doses`` incomplete), never "not a steroid"."""
+    other_glucocorticoid_names: Mapping[str, tuple[tuple[str, ...], ...]]
     procedures: Mapping[str, CodeSet]
     ivig: CodeSet
     routes: Mapping[str, CodeSet]
@@ -257,6 +261,24 @@ def _build(data: Mapping[str, Any], source: str) -> FhirMapping:
     equivalents = {
         k: r.number(v, f"prednisone_equivalents.{k}") for k, v in r.section("prednisone_equivalents").items()
     }
+    others: dict[str, CodeSet] = {}
+    other_names: dict[str, tuple[tuple[str, ...], ...]] = {}
+    other_section = data.get("other_glucocorticoids") or {}  # optional: without it none is recognised
+    if not isinstance(other_section, Mapping):
+        r.fail("other_glucocorticoids", "a mapping of glucocorticoids, each with codes and names")
+    for name, spec in other_section.items():
+        where = f"other_glucocorticoids.{name}"
+        if not isinstance(spec, Mapping):
+            r.fail(where, "a mapping with codes and names")
+        if name in agents:
+            r.fail(where, "is an agent of 'agents': list it once")
+        if set(spec) - {"codes", "names"}:
+            r.fail(
+                where,
+                f"unknown key(s) {', '.join(sorted(map(str, set(spec) - {'codes', 'names'})))}: codes, names",
+            )
+        others[str(name)] = r.codes(spec.get("codes", []), f"{where}.codes")
+        other_names[str(name)] = r.names(spec.get("names", []), f"{where}.names")
     unknown_gc = set(equivalents) - set(agents)
     if unknown_gc:
         r.fail("prednisone_equivalents", f"not an agent: {', '.join(sorted(unknown_gc))}")
@@ -307,6 +329,8 @@ def _build(data: Mapping[str, Any], source: str) -> FhirMapping:
         agents=agents,
         agent_names=names,
         prednisone_equivalents=equivalents,
+        other_glucocorticoids=others,
+        other_glucocorticoid_names=other_names,
         procedures={k: r.codes(v, f"procedures.{k}") for k, v in r.section("procedures").items()},
         ivig=r.codes(r.section("ivig").get("codes", []), "ivig.codes"),
         routes={str(k): r.codes(v, f"routes.{k}") for k, v in routes.items()},

@@ -45,6 +45,7 @@ class MedInfo:
     by_name: bool = False
     conflict: list[str] = field(default_factory=list)
     subcutaneous: str | None = None
+    other_steroid: str | None = None  # a systemic glucocorticoid that is no agent (triamcinolone): dose unknown
     texts: list[str] = field(default_factory=list)
     local_form: str | None = None  # a local_forms phrase of the names (a cream, eye drops): see routes.local_use
     systemic_word: str | None = None  # a systemic_words word of the names (tablet, injection)
@@ -188,13 +189,30 @@ def _recognise(
         text = concepts[0].get("text") if concepts else None
         info.product = text if isinstance(text, str) and text.strip() and unicode_text(text) else product
         return info
-    if not hits:
-        for agent, names in mapping.agent_names.items():
-            if any(contains_words(words(t), n) for t in texts for n in names):
-                hits.setdefault(agent, Code("", ""))
-                info.by_name = True
-    if len(hits) > 1:
-        info.conflict = sorted(hits)
+    others: dict[str, Code] = {}
+    for name, codes in mapping.other_glucocorticoids.items():
+        hit = codes.match(pairs)
+        if hit is not None:
+            others[name] = hit
+    if not hits and not others:
+        said = [words(t) for t in texts]
+        by_name: tuple[tuple[Mapping[str, Any], dict[str, Code]], ...] = (
+            (mapping.agent_names, hits),
+            (mapping.other_glucocorticoid_names, others),
+        )
+        for table, named in by_name:
+            for agent, names in table.items():
+                if any(contains_words(w, n) for w in said for n in names):
+                    named.setdefault(agent, Code("", ""))
+                    info.by_name = True
+    if len(hits) + len(others) > 1:
+        info.conflict = sorted([*hits, *others])
+        return info
+    if others:
+        name, code = next(iter(others.items()))
+        info.other_steroid = name
+        info.unverified = code if code.system and not code.verified else None
+        info.local_form, info.systemic_word = form_words(texts, mapping)
         return info
     if hits:
         agent, code = next(iter(hits.items()))

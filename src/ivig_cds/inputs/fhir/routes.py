@@ -49,7 +49,7 @@ def local_use(item: Item, info: MedInfo, index: Index, mapping: FhirMapping) -> 
 
 def acts_locally(item: Item, info: MedInfo, index: Index, mapping: FhirMapping) -> bool:
     """Whether the resource acts locally without a conflict (then it is no dose the record misses)."""
-    local = local_use(item, info, index, mapping) if info.agent is not None else None
+    local = local_use(item, info, index, mapping) if info.agent is not None or info.other_steroid else None
     return local is not None and not local[1]
 
 

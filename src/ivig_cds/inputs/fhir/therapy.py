@@ -52,6 +52,9 @@ def _unrecognised(item: Item, info: MedInfo, rb: ReportBuilder, field_name: str 
         rb.warn(
             item.ref, "ivig_courses", f"{info.subcutaneous} is subcutaneous immunoglobulin, not IVIG: not mapped"
         )
+    elif info.other_steroid:  # a steroid taken: the file would show less than was given
+        rb.warn(item.ref, "glucocorticoid_doses", _OTHER_STEROID.format(info.other_steroid))
+        rb.incomplete("glucocorticoid_doses", item.ref)
     else:
         rb.warn(item.ref, field_name, "medication not recognised (no mapped code or name): not mapped")
 
@@ -114,15 +117,17 @@ def map_medications(
             continue
         if info.unverified is not None:
             rb.warn(item.ref, "therapies", f"matched the unverified default code {info.unverified.label()}")
-        if info.agent is not None and (local := local_use(item, info, index, mapping)) is not None:
+        named = info.agent or info.other_steroid
+        if named is not None and (local := local_use(item, info, index, mapping)) is not None:
             # a cream, eye drops, an inhaler: neither a systemic dose nor a trial of the agent for myositis
-            field_name = "glucocorticoid_doses" if info.agent in mapping.glucocorticoids else "therapies"
+            steroid = info.agent in mapping.glucocorticoids or info.other_steroid
+            field_name = "glucocorticoid_doses" if steroid else "therapies"
             why, conflict = local
             if conflict:  # local or systemic: which one is meant is unknown
-                rb.warn(item.ref, field_name, f"{info.agent}: {why}: local or systemic is unknown, not read")
+                rb.warn(item.ref, field_name, f"{named}: {why}: local or systemic is unknown, not read")
                 rb.incomplete(field_name, item.ref)
             else:
-                rb.warn(item.ref, field_name, f"{info.agent} acting locally ({why}): not read")
+                rb.warn(item.ref, field_name, f"{named} acting locally ({why}): not read")
             rb.ignored[item.kind] += 1
             continue
         if item.kind == "MedicationAdministration":
@@ -246,6 +251,10 @@ def map_medications(
     return out
 
 
+_OTHER_STEROID = (
+    "{}: a systemic glucocorticoid that is no patient-file agent (no prednisone equivalent in the contract):"
+    " its dose is unknown, not mapped"
+)
 _PART_RECORDED = (
     "its dose records (statements partOf it) cover only part of its period: the dose on the other days is"
     " unknown, not mapped"
@@ -270,6 +279,9 @@ def _maybe_given(item: Item, index: Index, mapping: FhirMapping, rb: ReportBuild
     elif info.agent in mapping.glucocorticoids and not acts_locally(item, info, index, mapping):
         rb.warn(item.ref, "glucocorticoid_doses", f"{info.agent} administration with {said}: not read as given")
         return item, info
+    elif info.other_steroid and not acts_locally(item, info, index, mapping):
+        rb.warn(item.ref, "glucocorticoid_doses", _OTHER_STEROID.format(info.other_steroid))
+        rb.incomplete("glucocorticoid_doses", item.ref)
     return None
 
 
@@ -298,6 +310,8 @@ def _status_not_read(
                 pulses.append((item, info))
             else:
                 rb.incomplete("glucocorticoid_doses", item.ref)
+        elif info.other_steroid and not acts_locally(item, info, index, mapping):
+            rb.incomplete("glucocorticoid_doses", item.ref)
     return pulses
 
 
