@@ -212,3 +212,110 @@ def test_the_first_part_of_that_is_a_therapy_of_its_drug_holds_the_record() -> N
     p, report = patient_from_resources([*base(), procedure, order, rec], as_of=AS_OF)
     assert _doses(p) == [("2020-01-01", 10.0), ("2020-02-01", 20.0)]  # not 30: the record replaces the plan
     assert report.incomplete == {}
+
+
+_FAILED = [{"text": "treatment failure"}]
+
+
+def test_a_therapy_made_of_its_records_keeps_its_own_outcome() -> None:
+    """An order stopped for failure, without an end date (not mapped), and its record January to June: the
+    trial is the record's days with the order's outcome - a lost failure made a refractory patient look not
+    refractory."""
+    order = med_request("mo", "6851", status="stopped", statusReason=_FAILED[0])
+    p, report = patient_from_resources([*base(), order, _mtx("MedicationRequest/mo")], as_of=AS_OF)
+    assert [(t.source, str(t.stop), t.outcome.value) for t in p.therapies] == [
+        ("MedicationStatement/m1", "2020-06-30", "inadequate_response")
+    ]
+    assert any(
+        c.resource == "MedicationRequest/mo" and "its dose records are the therapy" in c.message
+        for c in report.conversions
+    )
+
+
+def test_a_glucocorticoid_records_outcome_is_its_therapys() -> None:
+    order = med_request("o1", "8640", dosage(qty(40, "mg"), "2020-01-01", "2020-03-31"), status="completed")
+    rec = _record("r1", "2020-01-01", "2020-06-30", "MedicationRequest/o1", mg=40)
+    rec["statusReason"] = _FAILED
+    p, _ = patient_from_resources([*base(), order, rec], as_of=AS_OF)
+    assert [(t.source, str(t.stop), t.outcome.value) for t in p.therapies] == [
+        ("MedicationRequest/o1", "2020-03-31", "inadequate_response")  # its days are its doses (to June)
+    ]
+    assert _doses(p) == [("2020-01-01", 40.0), ("2020-07-01", 0.0)]
+
+
+def test_records_that_disagree_on_the_outcome_leave_it_unknown_in_any_order() -> None:
+    order = med_request(
+        "mo", "6851", dosage(qty(15, "mg"), "2020-01-01", "2020-01-31", unit="wk"), status="completed"
+    )
+    r1 = {**_mtx("MedicationRequest/mo"), "id": "r1", "statusReason": [{"text": "intolerance"}]}
+    r2 = {**_mtx("MedicationRequest/mo"), "id": "r2", "statusReason": _FAILED}
+    seen = set()
+    for resources in ([order, r1, r2], [r2, order, r1], [r1, r2, order]):
+        p, report = patient_from_resources([*base(), *resources], as_of=AS_OF)
+        seen.add(json.dumps(p.model_dump(mode="json"), sort_keys=True))
+        assert [t.outcome.value for t in p.therapies] == ["unknown"]
+        assert any("outcomes disagree" in w for w in warnings_of(report, "MedicationRequest/mo"))
+    assert len(seen) == 1
+
+
+def test_records_of_a_therapy_not_mapped_give_one_answer_in_any_order() -> None:
+    root = _statement("s0", "8640")  # completed, no date: not mapped
+    r1 = _record("r1", "2020-01-01", "2020-06-30", "MedicationStatement/s0")
+    r2 = {**_record("r2", "2020-07-01", None, "MedicationStatement/s0", mg=0), "status": "active"}
+    outputs = set()
+    for resources in ([root, r1, r2], [root, r2, r1], [r2, r1, root]):
+        p, _ = patient_from_resources([*base(), *resources], as_of=AS_OF)
+        outputs.add(json.dumps(p.model_dump(mode="json"), sort_keys=True))
+        assert [str(t.stop) for t in p.therapies] == ["2020-06-30"]  # 0 mg from July: stopped, not ongoing
+    assert len(outputs) == 1
+
+
+def test_a_record_of_a_record_replaces_that_records_dose_too() -> None:
+    order = med_request("op", "8640", dosage(qty(20, "mg"), "2020-01-01", "2020-12-31"))
+    x1 = _record("x1", "2020-01-01", "2020-06-30", "MedicationRequest/op", mg=15)
+    x2 = _record("x2", "2020-03-01", "2020-03-31", "MedicationStatement/x1", mg=5)
+    p, _ = patient_from_resources([*base(), order, x1, x2], as_of="2021-06-01")
+    by_day = dict(_doses(p))
+    assert by_day["2020-03-01"] == 5.0 and by_day["2020-04-01"] == 15.0 and by_day["2020-07-01"] == 20.0
+
+
+def test_a_record_without_usable_days_does_not_widen_its_therapy() -> None:
+    order = med_request(
+        "mo", "6851", dosage(qty(15, "mg"), "2020-01-01", "2020-01-31", unit="wk"), status="completed"
+    )
+    undated = _statement("r1", "6851", "on-hold", partOf=[{"reference": "MedicationRequest/mo"}])
+    p, _ = patient_from_resources([*base(), order, undated], as_of=AS_OF)
+    assert [str(t.stop) for t in p.therapies] == ["2020-01-31"]  # not ongoing
+    backwards = {**_mtx("MedicationRequest/mo"), "effectivePeriod": {"start": "2020-06-01", "end": "2019-03-01"}}
+    p, report = patient_from_resources([*base(), order, backwards], as_of=AS_OF)
+    assert [str(t.stop) for t in p.therapies] == ["2020-01-31"]
+    assert any("ends before it starts" in w for w in warnings_of(report, "MedicationStatement/m1"))
+
+
+def test_a_long_chain_of_records_is_followed_once() -> None:
+    """2,000 statements each partOf the previous: every one a record of the order (once a cubic walk)."""
+    order = med_request("o1", "8640", dosage(qty(20, "mg"), "2020-01-01"))
+    chain = [_record("r0", "2020-01-01", None, "MedicationRequest/o1")]
+    chain[0]["status"] = "active"
+    for i in range(1, 2000):
+        rec = _record(f"r{i}", "2020-01-01", None, f"MedicationStatement/r{i - 1}")
+        rec["status"] = "active"
+        chain.append(rec)
+    p, report = patient_from_resources([*base(), order, *reversed(chain)], as_of=AS_OF)
+    assert [t.source for t in p.therapies] == ["MedicationRequest/o1"]
+    assert report.incomplete == {}
+
+
+def test_a_part_of_that_is_no_reference_is_said() -> None:
+    rec = _record("r1", "2020-01-01", "2020-01-31", "MedicationRequest/o1")
+    rec["partOf"] = ["MedicationRequest/o1"]
+    _, report = patient_from_resources([*base(), rec], as_of=AS_OF)
+    assert any("no FHIR Reference" in w for w in warnings_of(report, "MedicationStatement/r1"))
+
+
+def test_a_statement_without_a_status_is_said_and_a_steroid_one_leaves_the_doses_incomplete() -> None:
+    pred = _record("s1", "2020-01-01", None, "MedicationRequest/none")
+    del pred["status"], pred["partOf"]
+    _, report = patient_from_resources([*base(), pred], as_of=AS_OF)
+    assert report.incomplete == {"glucocorticoid_doses": ["MedicationStatement/s1"]}
+    assert "no status (R4 requires one): not read" in warnings_of(report, "MedicationStatement/s1")

@@ -3,15 +3,17 @@ traced to the therapy at the root of its chain; and the reason a statement ``par
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
+from .clinical import outcome_of
 from .index import Index, Item
 from .mapping import FhirMapping
 from .medications import DoseStep, MappingProblem, MedInfo, identify, quoted, resource_period
+from .report import ReportBuilder
 from .routes import local_use
-from .values import reference
+from .values import is_obj, reference
 
 __all__ = [
     "REQUEST_INTENTS",
@@ -19,7 +21,7 @@ __all__ = [
     "STATEMENT_USED",
     "DoseRecords",
     "dose_records",
-    "fold_span",
+    "fold_records",
 ]
 
 REQUEST_INTENTS = frozenset({"order", "original-order", "reflex-order", "filler-order", "instance-order"})
@@ -33,10 +35,12 @@ class DoseRecords:
     record of an order is a record of the order); ``why_not``: a statement ``partOf`` something that is no
     read therapy of its drug -> why (it is a therapy of its own, warned)."""
 
-    __slots__ = ("root", "why_not")
+    __slots__ = ("parent", "root", "why_not")
 
     def __init__(self) -> None:
         self.root: dict[str, Item] = {}
+        self.parent: dict[str, str] = {}
+        """A dose record's ``Type/id`` -> its own therapy's (the record or order it is ``partOf``)."""
         self.why_not: dict[str, str] = {}
 
     @property
@@ -69,7 +73,9 @@ def dose_records(items: Sequence[Item], index: Index, mapping: FhirMapping) -> D
         for entry in part_of:
             ref = reference(entry)
             if ref is None:
-                continue  # a display only: nothing to follow
+                if not (is_obj(entry) and "reference" not in entry):  # (a display only: nothing to follow)
+                    reasons.append("a partOf entry is no FHIR Reference (an object with a reference)")
+                continue
             target = index.resolve_item(ref)
             if target is None:
                 reasons.append(f"partOf {quoted(ref[:80])} is not in the input")
@@ -82,27 +88,33 @@ def dose_records(items: Sequence[Item], index: Index, mapping: FhirMapping) -> D
         else:
             if reasons:
                 out.why_not[item.ref] = reasons[0]
-    for ref in list(direct):  # loops first: their statements are no records, so chains into them end there
-        if ref not in direct:  # (a statement of a loop found already)
-            continue
-        chain = [ref]
-        node = direct[ref]
-        while node.ref in direct and node.ref not in chain:
-            chain.append(node.ref)
-            node = direct[node.ref]
-        if node.ref in direct and node.ref in chain:
-            for member in chain[chain.index(node.ref) :]:
-                if member in direct:
-                    out.why_not[member] = (
-                        f"partOf {direct[member].ref[:80]}, whose partOf chain leads back to this statement"
-                    )
-                    del direct[member]
-    for ref, parent in direct.items():
-        seen = {ref}
-        while parent.ref in direct and parent.ref not in seen:
-            seen.add(parent.ref)
-            parent = direct[parent.ref]
-        out.root[ref] = parent
+    state: dict[str, bool] = {}  # a statement on the path being followed (True), or settled (False)
+    for first in list(direct):  # loops first: their statements are no records, so chains into them end there
+        path: list[str] = []
+        node = first
+        while node in direct and node not in state:
+            state[node] = True
+            path.append(node)
+            node = direct[node].ref
+        if state.get(node):  # back on this path: a loop, from ``node`` on
+            for member in path[path.index(node) :]:
+                out.why_not[member] = (
+                    f"partOf {direct[member].ref[:80]}, whose partOf chain leads back to this statement"
+                )
+                del direct[member]
+        for member in path:
+            state[member] = False
+    for ref in direct:  # each chain followed once: its statements share its root
+        path = []
+        node = ref
+        while node in direct and node not in out.root:
+            path.append(node)
+            node = direct[node].ref
+        root = out.root[node] if node in out.root else (direct[path[-1]] if path else None)
+        for member in path:
+            if root is not None:
+                out.root[member] = root
+    out.parent = {ref: item.ref for ref, item in direct.items()}
     return out
 
 
@@ -152,16 +164,91 @@ def _info(item: Item, index: Index, mapping: FhirMapping, infos: dict[int, MedIn
     return infos[key]
 
 
-def fold_span(therapy: dict[str, Any], record: Item, steps: Sequence[DoseStep], outcome: str) -> None:
-    """Widen a therapy by one of its dose records: the record's days are days of the therapy (a statement
-    partOf a January order that says methotrexate was taken to June: the trial lasted to June), and a known
-    outcome of the record is the therapy's when its own is unknown."""
+Fold = tuple[str, Item, MedInfo, list[DoseStep]]
+"""A dose record to fold into its therapy: (the root therapy's ``Type/id``, the record, its drug, its steps)."""
+MakeTherapy = Callable[[Item, MedInfo, list[DoseStep]], "tuple[dict[str, Any], list[date]] | None"]
+
+
+def fold_records(
+    folds: Sequence[Fold],
+    therapies: list[tuple[dict[str, Any], list[date]]],
+    roots: Mapping[str, Item],
+    mapping: FhirMapping,
+    rb: ReportBuilder,
+    make_therapy: MakeTherapy,
+) -> None:
+    """What dose records say of their therapies in ``therapies``: their days (not a glucocorticoid record's of
+    a mapped therapy: those days are its doses) and, when the therapy's own outcome is unknown, the outcome
+    they agree on. A therapy that is not mapped (no start, ended without an end date) is its records' days,
+    with its own outcome when it has one. Records are taken by date, then reference: the input order never
+    decides."""
+    mapped = {t["source"]: t for t, _ in therapies}
+    groups: dict[str, list[tuple[Item, MedInfo, list[DoseStep]]]] = {}
+    for root_ref, item, info, steps in folds:
+        groups.setdefault(root_ref, []).append((item, info, steps))
+    for root_ref in sorted(groups):
+        group = sorted(groups[root_ref], key=lambda g: (_span(g[0], g[2])[0] or date.max, g[0].ref))
+        therapy = mapped.get(root_ref)
+        root_mapped = therapy is not None
+        rest = group
+        if therapy is None:
+            for k, (item, info, steps) in enumerate(group):
+                made = make_therapy(item, info, steps)
+                if made is not None:
+                    therapies.append(made)
+                    therapy, rest = made[0], group[k + 1 :]
+                    rb.convert(root_ref, "therapies", f"its dose records are the therapy (from {item.ref[:80]})")
+                    break
+            if therapy is None:
+                continue
+            res = roots[root_ref].resource
+            said = res.get("statusReason")
+            therapy["outcome"] = outcome_of(
+                said if isinstance(said, list) else [said], res.get("reasonCode") or [], mapping, rb, root_ref
+            )
+        for item, info, steps in rest:
+            if not (root_mapped and info.agent in mapping.glucocorticoids):
+                _widen(therapy, item, steps, rb)
+        if therapy["outcome"] != "unknown":
+            continue
+        outcomes = set()
+        for item, _, _ in group:
+            res = item.resource
+            said = res.get("statusReason")
+            got = outcome_of(
+                said if isinstance(said, list) else [said], res.get("reasonCode") or [], mapping, rb, item.ref
+            )
+            if got != "unknown":
+                outcomes.add(got)
+        if len(outcomes) == 1:
+            therapy["outcome"] = outcomes.pop()
+        elif outcomes:
+            rb.warn(
+                root_ref,
+                "therapies.outcome",
+                f"its dose records' outcomes disagree ({', '.join(sorted(outcomes))}): unknown",
+            )
+
+
+def _span(record: Item, steps: Sequence[DoseStep]) -> tuple[date | None, date | None]:
     start, end = resource_period(record)
     if start is None and steps:
         start = min(s.start for s in steps)
     if end is None and steps and all(s.end is not None for s in steps):
         end = max(s.end for s in steps if s.end is not None)
-    if start is not None and start.isoformat() < therapy["start"]:
+    return start, end
+
+
+def _widen(therapy: dict[str, Any], record: Item, steps: Sequence[DoseStep], rb: ReportBuilder) -> None:
+    """Widen a therapy by one of its dose records: the record's days are days of the therapy (a statement
+    partOf a January order that says methotrexate was taken to June: the trial lasted to June)."""
+    start, end = _span(record, steps)
+    if start is None:  # no usable start: its days are unknown, so they say nothing of the therapy's
+        return
+    if end is not None and end < start:
+        rb.warn(record.ref, "therapies", "ends before it starts: its days are not read")
+        return
+    if start.isoformat() < therapy["start"]:
         therapy["start"] = start.isoformat()
     stop = therapy["stop"]
     if stop is not None:
@@ -173,5 +260,3 @@ def fold_span(therapy: dict[str, Any], record: Item, steps: Sequence[DoseStep], 
             therapy["stop"] = None  # still taken, the record says (not: a dose of 0 mg from a day on)
         elif end is not None and end > date.fromisoformat(stop):
             therapy["stop"] = end.isoformat()
-    if therapy["outcome"] == "unknown" and outcome != "unknown":
-        therapy["outcome"] = outcome

@@ -32,7 +32,7 @@ from .medications import (
 from .records import REQUEST_INTENTS as _REQUEST_INTENTS
 from .records import REQUEST_USED as _REQUEST_USED
 from .records import STATEMENT_USED as _STATEMENT_USED
-from .records import dose_records, fold_span
+from .records import dose_records, fold_records
 from .report import ReportBuilder
 from .routes import acts_locally, local_use
 from .values import day_of, is_obj, reference
@@ -89,9 +89,15 @@ def map_medications(
     # a therapy's spans of unknown dose, known only by its records; whether it ended (an end unknown)
     unknown: list[tuple[str, date | None, date | None, bool]] = []
     folds: list[tuple[str, Item, MedInfo, list[DoseStep]]] = []  # dose records by their therapy
+    trims: dict[str, list[DoseStep]] = {}  # a dose record's own records' steps, by the record
     for item in items:
         res = item.resource
         status = res.get("status")
+        if status is None and item.kind != "MedicationAdministration":  # (an administration: _maybe_given)
+            rb.warn(item.ref, "(status)", "no status (R4 requires one): not read")
+            rb.ignored[item.kind] += 1
+            _status_not_read([item], index, mapping, rb)  # IVIG, a steroid, a drug unknown: incomplete
+            continue
         if item.kind == "MedicationRequest" and status == "draft":
             drafts = [*drafts, item]
             continue
@@ -190,6 +196,9 @@ def map_medications(
         if root is not None:  # a dose record of the therapy at the root of its partOf chain
             if gc:  # what was taken, on its days, instead of the order's plan (a step refused: none)
                 recorded.setdefault(root.ref, []).extend(kept)
+                parent = records.parent[item.ref]
+                if parent != root.ref:  # a record of a record: instead of that record's dose too
+                    trims.setdefault(parent, []).extend(kept)
             folds.append((root.ref, item, info, steps))
             rb.used(item.kind, item.ref)
             continue
@@ -199,17 +208,8 @@ def map_medications(
         if therapy is not None:
             therapies.append(therapy)
             rb.used(item.kind, item.ref)
-    mapped = {t["source"]: t for t, _ in therapies}
-    roots_mapped = set(mapped)  # (a therapy not mapped is its records' days: those fold into the first)
-    for root_ref, item, info, steps in folds:
-        if root_ref in mapped:
-            # the record's days and outcome are the therapy's; a glucocorticoid record's days are its doses
-            # (glucocorticoid_doses), and the order's dates stay the therapy's
-            if info.agent not in mapping.glucocorticoids or root_ref not in roots_mapped:
-                fold_span(mapped[root_ref], item, steps, _outcome(item.resource, mapping, rb, item.ref))
-        elif (therapy := _therapy(item, info, steps, mapping, rb)) is not None:
-            therapies.append(therapy)  # a therapy not mapped (no start, ended without an end): its records'
-            mapped[root_ref] = therapy[0]  # days are one therapy
+    roots = {r.ref: r for r in records.root.values()}
+    fold_records(folds, therapies, roots, mapping, rb, lambda i, m, st: _therapy(i, m, st, mapping, rb))
     out.therapies = _merge(therapies, rb)
     for order, start, end, ended in unknown:
         known = recorded.get(order, [])
@@ -223,7 +223,7 @@ def map_medications(
             rb.warn(order, "glucocorticoid_doses", _PART_RECORDED)
             rb.incomplete("glucocorticoid_doses", order)
     if recorded:
-        gc_intervals = plans_without_recorded_days(gc_intervals, recorded)
+        gc_intervals = plans_without_recorded_days(gc_intervals, {**trims, **recorded})
         agent_of = {st.source: a for a, st in gc_agents}
         gc_agents = [(agent_of[st.source], st) for st, _ in gc_intervals]  # the steps the file holds
     for day, mg, source in step_function(gc_intervals, as_of, rb):
