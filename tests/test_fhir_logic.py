@@ -284,7 +284,9 @@ def test_a_stopped_ivig_order_gives_the_discontinuation_unless_a_later_one_is_ac
     restart = med_request("again", "J06BA02", system=ATC, authoredOn="2020-08-01")
     p, report = patient_from_resources([*base(), admin, stopped, restart])
     assert p.ivig_discontinued_on is None
-    assert "a later IVIG order is active: IVIG not discontinued" in [c.message for c in report.conversions]
+    assert "an IVIG order from its end on is active: IVIG not discontinued" in [
+        c.message for c in report.conversions
+    ]
 
 
 def test_absent_is_not_false_and_only_explicit_negatives_are_false() -> None:

@@ -257,8 +257,20 @@ def dosage_bounds(item: Item) -> tuple[list[date], list[date]]:
     return starts, ends
 
 
-def discontinued(requests: list[Item], rb: ReportBuilder) -> str | None:
-    """The latest end of a stopped/completed IVIG order or statement, unless a later one is active."""
+def discontinued(
+    requests: list[Item],
+    rb: ReportBuilder,
+    courses: Sequence[Mapping[str, Any]] = (),
+    *,
+    planned: bool = False,
+    as_of: date | None = None,
+    schedule_days: int = 42,
+) -> str | None:
+    """The latest end of a stopped/completed IVIG order or statement, unless IVIG goes on after it: an IVIG
+    order or statement active from that day or later, or the schedule kept - the next course (or, with
+    none after it, a draft order at ``as_of``) at most ``schedule_days`` after the course before (an order
+    per course, completed after it, is no discontinuation). A next course after a longer gap is a restart:
+    the end stays the discontinuation."""
     stops: list[tuple[date, str]] = []
     active: list[date] = []
     for item in requests:
@@ -280,11 +292,32 @@ def discontinued(requests: list[Item], rb: ReportBuilder) -> str | None:
     if not stops:
         return None
     day, ref = max(stops)
-    if any(a > day for a in active):
-        rb.convert(ref, "ivig_discontinued_on", "a later IVIG order is active: IVIG not discontinued")
+    if any(a >= day for a in active):
+        rb.convert(ref, "ivig_discontinued_on", "an IVIG order from its end on is active: IVIG not discontinued")
         return None
+    starts = sorted(date.fromisoformat(c["start"]) for c in courses)
+    before = [s for s in starts if s <= day]
+    after = [s for s in starts if s > day]
+    following = after[0] if after else (as_of if planned else None)
+    if before and following is not None and (following - before[-1]).days <= schedule_days:
+        what = f"the course of {following.isoformat()}" if after else "the draft IVIG order"
+        rb.convert(
+            ref, "ivig_discontinued_on", f"IVIG goes on to schedule after its end ({what}): not discontinued"
+        )
+        return None
+    if _status_of(requests, ref) == "completed" and not after:
+        rb.warn(
+            ref,
+            "ivig_discontinued_on",
+            "IVIG order completed, no IVIG order or course after it: read as IVIG stopped on its end (an order"
+            " per course ends too: record the next course's order)",
+        )
     rb.convert(ref, "ivig_discontinued_on", "end of the stopped IVIG order")
     return day.isoformat()
+
+
+def _status_of(items: Sequence[Item], ref: str) -> object:
+    return next((i.resource.get("status") for i in items if i.ref == ref), None)
 
 
 def draft_order(
@@ -304,6 +337,16 @@ def draft_order(
         info = identify_into(item, index, mapping, out)
         if info is None or not info.ivig:
             rb.ignored[item.kind] += 1
+            if info is not None and (info.not_ivig or info.subcutaneous):
+                why = info.not_ivig or f"{info.subcutaneous}: subcutaneous immunoglobulin"
+                rb.warn(item.ref, "ivig_order", f"draft order of {why}, not IVIG: not an IVIG order")
+            elif info is not None and info.agent is None and not info.conflict:
+                rb.warn(
+                    item.ref,
+                    "ivig_order",
+                    "draft order of a medication not recognised: not an IVIG order (an IVIG product missing"
+                    " from the product table is not recognised)",
+                )
             continue
         if not_intravenous(item, mapping, rb, "ivig_order"):
             continue

@@ -144,6 +144,14 @@ class FhirMapping:
     other_glucocorticoid_names: Mapping[str, tuple[tuple[str, ...], ...]]
     procedures: Mapping[str, CodeSet]
     ivig: CodeSet
+    ivig_names: tuple[tuple[str, ...], ...]
+    ivig_schedule_days: int
+    """The next course at most this many days after the one before keeps the schedule (not discontinued)."""
+    """IVIG brands the product table does not list (IVIG, stabiliser unknown)."""
+    not_ivig: CodeSet
+    """Immunoglobulins that are not IVIG (extravascular normal immunoglobulin, specific immunoglobulins)."""
+    subcutaneous_names: tuple[tuple[str, ...], ...]
+    specific_names: tuple[tuple[str, ...], ...]
     routes: Mapping[str, CodeSet]
     """``dosage.route`` codes by route: for IVIG ``intravenous`` is IVIG, every other listed route is not."""
     local_routes: Mapping[str, CodeSet]
@@ -333,6 +341,11 @@ def _build(data: Mapping[str, Any], source: str) -> FhirMapping:
         other_glucocorticoid_names=other_names,
         procedures={k: r.codes(v, f"procedures.{k}") for k, v in r.section("procedures").items()},
         ivig=r.codes(r.section("ivig").get("codes", []), "ivig.codes"),
+        ivig_names=r.names(r.section("ivig").get("names", []), "ivig.names"),
+        ivig_schedule_days=int(r.number(r.section("ivig").get("schedule_days", 42), "ivig.schedule_days")),
+        not_ivig=r.codes(r.section("ivig").get("not_ivig_codes", []), "ivig.not_ivig_codes"),
+        subcutaneous_names=r.names(r.section("ivig").get("subcutaneous_names", []), "ivig.subcutaneous_names"),
+        specific_names=r.names(r.section("ivig").get("specific_names", []), "ivig.specific_names"),
         routes={str(k): r.codes(v, f"routes.{k}") for k, v in routes.items()},
         local_routes=_local_routes(r, local_routes, routes),
         local_forms=r.names(data.get("local_forms", []), "local_forms"),

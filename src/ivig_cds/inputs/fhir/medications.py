@@ -45,6 +45,7 @@ class MedInfo:
     by_name: bool = False
     conflict: list[str] = field(default_factory=list)
     subcutaneous: str | None = None
+    not_ivig: str | None = None  # an immunoglobulin that is not IVIG, and why (SCIG, anti-D): reported
     other_steroid: str | None = None  # a systemic glucocorticoid that is no agent (triamcinolone): dose unknown
     texts: list[str] = field(default_factory=list)
     local_form: str | None = None  # a local_forms phrase of the names (a cream, eye drops): see routes.local_use
@@ -159,6 +160,11 @@ def identify(item: Item, index: Index, mapping: FhirMapping) -> MedInfo:
     return info
 
 
+_ROUTE_WORDS = frozenset(
+    {("subcutaneous",), ("subcut",), ("sc",), ("subq",), ("sub", "q"), ("intramuscular",), ("im",)}
+)
+
+
 def _recognise(
     pairs: list[tuple[str, str]], texts: list[str], concepts: list[Mapping[str, Any]], mapping: FhirMapping
 ) -> MedInfo:
@@ -179,10 +185,34 @@ def _recognise(
     ivig_code = mapping.ivig.match(pairs)
     product = next((t for t in texts if mapping.products.lookup(t).status in ("recognised", "ambiguous")), None)
     generic = next((t for t in texts if mapping.products.lookup(t).status == "generic"), None)
-    if ivig_code is not None or product is not None or generic is not None:
+    said = [words(t) for t in texts]
+    brand = next(
+        (t for t, w in zip(texts, said, strict=True) if any(contains_words(w, n) for n in mapping.ivig_names)),
+        None,
+    )
+    generic = generic or brand
+    other = mapping.not_ivig.match(pairs)
+    sc_brand = any(
+        contains_words(w, n) for n in mapping.subcutaneous_names if n not in _ROUTE_WORDS for w in said
+    )  # an SCIG brand alone ("HyQvia"); a route word is an immunoglobulin's only with another sign of one
+    if other is not None or sc_brand or ivig_code is not None or product is not None or generic is not None:
         looked = mapping.products.lookup(product) if product else None
         if looked is not None and looked.product is not None and looked.product.route == "subcutaneous":
             info.subcutaneous = looked.product.name
+            return info
+        sc = next(
+            (" ".join(n) for n in mapping.subcutaneous_names if any(contains_words(w, n) for w in said)), None
+        )
+        specific = next(
+            (" ".join(n) for n in mapping.specific_names if any(contains_words(w, n) for w in said)), None
+        )
+        if specific is not None:
+            info.not_ivig = f"a specific immunoglobulin ({specific!r} in its name)"
+        elif sc is not None:
+            info.not_ivig = f"an immunoglobulin for subcutaneous or intramuscular use ({sc!r} in its name)"
+        elif other is not None:
+            info.not_ivig = f"an immunoglobulin that is not IVIG ({other.label()})"
+        if info.not_ivig is not None:
             return info
         info.ivig = True
         info.unverified = ivig_code if ivig_code is not None and not ivig_code.verified else None

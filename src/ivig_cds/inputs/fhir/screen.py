@@ -88,6 +88,8 @@ def adverse_events(
             ),
             None,
         )
+        if kind is None and o.concept is not None and table.anaphylaxis.match(codings(o.concept)) is not None:
+            kind = "anaphylaxis"  # the allergy table's anaphylaxis code (SNOMED 39579001)
         severity = None
         for comp in o.item.resource.get("component") or []:
             value = comp.get("valueCodeableConcept") if is_obj(comp) else None
@@ -98,8 +100,10 @@ def adverse_events(
             rb.warn(
                 o.item.ref,
                 "ivig_courses.adverse_events",
-                "event type or severity not a local answer code: not mapped",
+                "event type or severity not a local answer code: not mapped (the course's reactions are"
+                " incomplete)",
             )
+            rb.incomplete("ivig_courses", o.item.ref)  # a reaction to IVIG (anaphylaxis?) the file would miss
             continue
         meds.ivig_courses[course].setdefault("adverse_events", []).append(
             {"type": kind, "severity": severity, "source": o.item.ref}

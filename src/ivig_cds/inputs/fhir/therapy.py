@@ -52,6 +52,8 @@ def _unrecognised(item: Item, info: MedInfo, rb: ReportBuilder, field_name: str 
         rb.warn(
             item.ref, "ivig_courses", f"{info.subcutaneous} is subcutaneous immunoglobulin, not IVIG: not mapped"
         )
+    elif info.not_ivig:
+        rb.warn(item.ref, "ivig_courses", f"{info.not_ivig}, not IVIG: not mapped")
     elif info.other_steroid:  # a steroid taken: the file would show less than was given
         rb.warn(item.ref, "glucocorticoid_doses", _OTHER_STEROID.format(info.other_steroid))
         rb.incomplete("glucocorticoid_doses", item.ref)
@@ -239,10 +241,17 @@ def map_medications(
     unheld(gc_given, gc_agents, mapping, rb)
     courses(admins, mapping, weight_at, rb, out)
     _statements_without_courses(ivig_requests, out, rb)
-    out.ivig_discontinued_on = discontinued(ivig_requests, rb)
+    out.ivig_order = draft_order(drafts, index, mapping, current_weight, rb, out)
+    out.ivig_discontinued_on = discontinued(
+        ivig_requests,
+        rb,
+        out.ivig_courses,
+        planned=out.ivig_order is not None,
+        as_of=as_of,
+        schedule_days=mapping.ivig_schedule_days,
+    )
     for item in ivig_requests:
         rb.used(item.kind, item.ref)
-    out.ivig_order = draft_order(drafts, index, mapping, current_weight, rb, out)
     for item in [*items, *drafts]:  # a Medication of the input is read when a resource read names it
         ref = reference(item.resource.get("medicationReference"))
         target = index.resolve_item(ref) if ref and not ref.startswith("#") and rb.was_used(item.ref) else None
