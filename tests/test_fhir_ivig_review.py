@@ -129,3 +129,34 @@ def test_an_anaphylaxis_coded_in_snomed_is_anaphylaxis_and_an_unreadable_reactio
     p, report = patient_from_resources([*base(), *given, odd], as_of="2020-06-01")
     assert p.ivig_courses[0].adverse_events == []
     assert report.incomplete == {"ivig_courses": ["Observation/ae1"]}
+
+
+def test_each_days_dose_is_checked_not_only_the_mean() -> None:
+    given = [ivig_admin("a0", "2020-03-02", qty(3, "g/kg")), ivig_admin("a1", "2020-03-03", qty(0.5, "g/kg"))]
+    p, report = patient_from_resources([*base(), *given], as_of="2020-06-01")  # mean 1.75: in range
+    assert p.ivig_courses == []
+    assert report.incomplete == {"ivig_courses": ["MedicationAdministration/a0", "MedicationAdministration/a1"]}
+
+
+def test_an_infusion_without_a_rate_leaves_the_courses_maximum_unknown() -> None:
+    fast = ivig_admin("a0", "2020-03-02", qty(1, "g/kg"), rateQuantity=qty(2, "mg/kg/min"))
+    unrated = ivig_admin("a1", "2020-03-03", qty(1, "g/kg"))
+    p, report = patient_from_resources([*base(), fast, unrated], as_of="2020-06-01")
+    assert p.ivig_courses[0].max_rate_mg_kg_min is None
+    assert any("has no rate" in w for w in warnings_of(report, "MedicationAdministration/a0"))
+
+
+def test_infusion_days_a_day_apart_are_two_courses_and_said() -> None:
+    given = [ivig_admin("a0", "2020-03-06", qty(1, "g/kg")), ivig_admin("a1", "2020-03-09", qty(1, "g/kg"))]
+    p, report = patient_from_resources([*base(), *given], as_of="2020-06-01")  # Friday, Monday
+    assert len(p.ivig_courses) == 2
+    assert any("read as a new course" in w for w in warnings_of(report, "MedicationAdministration/a1"))
+
+
+def test_two_products_on_a_courses_first_day_give_one_answer_in_any_order() -> None:
+    a = ivig_admin("a0", "2020-03-02", qty(35, "g"), product="Privigen")
+    b = ivig_admin("a1", "2020-03-02", qty(35, "g"), product="Octagam 10%")
+    one, _ = patient_from_resources([*base(), a, b], as_of="2020-06-01")
+    two, _ = patient_from_resources([*base(), b, a], as_of="2020-06-01")
+    assert one.model_dump() == two.model_dump()
+    assert (one.ivig_courses[0].product, one.ivig_courses[0].source) == ("Privigen", "MedicationAdministration/a0")

@@ -272,7 +272,7 @@ def _ivig(w: _Writer) -> None:
         first: str | None = None
         for day in range(course.days):
             dosage: dict[str, Any] = {"dose": _qty(course.dose_g_per_kg_per_day, "g/kg")}
-            if day == 0 and course.max_rate_mg_kg_min is not None:
+            if course.max_rate_mg_kg_min is not None:  # each day: a day without a rate leaves it unknown
                 dosage["rateQuantity"] = _qty(course.max_rate_mg_kg_min, "mg/kg/min")
             res = {
                 "resourceType": "MedicationAdministration",

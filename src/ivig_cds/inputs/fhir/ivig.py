@@ -113,12 +113,21 @@ def courses(
         if item.resource.get("status") == "stopped":
             rb.warn(item.ref, "ivig_courses", "infusion stopped early: the recorded dose is used")
         per_day.setdefault(day, []).append((item, info))
+    for group in per_day.values():  # a day's administrations by the time written, then reference: the
+        group.sort(key=lambda g: (str(_admin_time(g[0])), g[0].ref))  # input order never decides
     days = sorted(per_day)
     runs: list[list[date]] = []
     for day in days:
         if runs and day == runs[-1][-1] + timedelta(days=1):
             runs[-1].append(day)
         else:
+            if runs and (day - runs[-1][-1]).days <= _CLOSE_DAYS:
+                rb.warn(
+                    per_day[day][0][0].ref,
+                    "ivig_courses",
+                    f"{(day - runs[-1][-1]).days - 1} day(s) without infusion since the previous infusion day:"
+                    " read as a new course (one course with a pause, or a day recorded in another time zone?)",
+                )
             runs.append([day])
     for run in runs:
         first = per_day[run[0]][0][0]
@@ -132,7 +141,7 @@ def courses(
         weight = weight_at(run[0])
         daily: list[float] = []
         rates: list[float] = []
-        unusable = rate_unknown = False
+        unusable = rate_unknown = rate_absent = False
         for day in run:
             total = 0.0
             for item, _ in per_day[day]:
@@ -153,6 +162,8 @@ def courses(
                 elif is_obj(dosage) and "rateRatio" in dosage:
                     rb.warn(item.ref, _RATE_FIELD, "rate given as a ratio (e.g. mL/min): not mapped")
                     rate_unknown = True
+                else:
+                    rate_absent = True
             daily.append(total)
         if unusable:
             _not_counted(refs, rb)
@@ -163,10 +174,15 @@ def courses(
                 first.ref, _RATE_FIELD, "a rate of the course could not be read: the maximum rate is not recorded"
             )
             rates = []
+        if rate_absent and rates:  # another infusion of the course may have run faster
+            rb.warn(
+                first.ref, _RATE_FIELD, "an infusion of the course has no rate: the maximum rate is not recorded"
+            )
+            rates = []
         dose = sum(daily) / len(daily)
         if len(set(round(d, 6) for d in daily)) > 1:
             rb.warn(first.ref, "ivig_courses", "daily doses differ within the course: their mean is recorded")
-        if not 0.1 <= dose <= 2.0:
+        if not all(0.1 <= d <= 2.0 for d in daily):  # each day's: a 3 g/kg day is not hidden in a mean
             rb.warn(first.ref, "ivig_courses", "daily dose outside 0.1-2.0 g/kg: not mapped")
             _not_counted(refs, rb)
             continue
@@ -189,6 +205,16 @@ def courses(
             out.admin_course[ref] = len(out.ivig_courses)
             rb.used("MedicationAdministration", ref)
         out.ivig_courses.append(course)
+
+
+_CLOSE_DAYS = 3
+"""Infusion days this close (1-2 days without infusion between) are warned: a pause, or a time zone?"""
+
+
+def _admin_time(item: Item) -> object:
+    res = item.resource
+    period = res.get("effectivePeriod")
+    return res.get("effectiveDateTime") or (period.get("start") if is_obj(period) else None) or ""
 
 
 def _not_counted(refs: list[str], rb: ReportBuilder) -> None:
