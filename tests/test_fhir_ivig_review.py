@@ -160,3 +160,14 @@ def test_two_products_on_a_courses_first_day_give_one_answer_in_any_order() -> N
     two, _ = patient_from_resources([*base(), b, a], as_of="2020-06-01")
     assert one.model_dump() == two.model_dump()
     assert (one.ivig_courses[0].product, one.ivig_courses[0].source) == ("Privigen", "MedicationAdministration/a0")
+
+
+def test_a_reaction_whose_infusion_is_absent_is_incomplete_not_an_error() -> None:
+    given = _course("a", "2020-03-02", "2020-03-03")
+    reaction = _reaction({"system": "urn:ivig-cds:codesystem", "code": "ae-anaphylaxis"})
+    reaction["partOf"] = [{"reference": "MedicationAdministration/elsewhere"}]
+    p, report = patient_from_resources([*base(), *given, reaction], as_of="2020-06-01")
+    assert report.incomplete == {"ivig_courses": ["Observation/ae1"]}
+    reaction["partOf"] = [{"display": "the March infusion"}, {"reference": "MedicationAdministration/a1"}]
+    p, report = patient_from_resources([*base(), *given, reaction], as_of="2020-06-01")
+    assert [e.type.value for e in p.ivig_courses[0].adverse_events] == ["anaphylaxis"]  # the second partOf

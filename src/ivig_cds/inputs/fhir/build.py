@@ -305,7 +305,7 @@ def _document(
     therapies = meds.therapies + procedures(groups["Procedure"], table, rb)
     position = {i.ref: i.pos for group in (medications, groups["Procedure"]) for i in group}  # therapy sources
     therapies.sort(key=lambda t: (t["start"], position.get(t["source"], 0)))
-    adverse_events(obs.get("ivig_adverse_event", []), index, meds, table, rb, errors)
+    adverse_events(obs.get("ivig_adverse_event", []), index, meds, table, rb)
     doc: dict[str, Any] = {"schema_version": 1, "patient_id": patient.id}
     if as_of is not None:
         doc["as_of"] = as_of.isoformat()

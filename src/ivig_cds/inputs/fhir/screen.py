@@ -6,14 +6,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from ivig_cds.errors import FieldError
-
 from .clinical import _STALE, ObsValue, condition_status, outcome_of, recent, risk_votes
 from .index import Index, Item
 from .mapping import FhirMapping, contains_words, words
 from .report import ReportBuilder
 from .therapy import MedicationResult
-from .values import array, codeable_text, codings, first_date, is_obj
+from .values import array, codeable_text, codings, first_date, is_obj, reference
 
 __all__ = ["adverse_events", "procedures", "risk_factors"]
 
@@ -55,24 +53,26 @@ def adverse_events(
     meds: MedicationResult,
     table: FhirMapping,
     rb: ReportBuilder,
-    errors: list[FieldError],
 ) -> None:
+    """Each IVIG adverse-event Observation into the course of the first infusion it is ``partOf``."""
     for o in values:
         parents = o.item.resource.get("partOf") or []
-        target = parents[0].get("reference") if parents and is_obj(parents[0]) else None
         course = None
-        if isinstance(target, str):
-            admin = index.resolve_item(target)
-            if admin is None:
-                errors.append(
-                    FieldError(
-                        f"{o.item.loc} ({o.item.ref})",
-                        "partOf names a MedicationAdministration that is not in the input",
-                        "fhir_reference",
-                    )
-                )
-                continue
-            course = meds.admin_course.get(admin.ref)
+        absent = False
+        for entry in parents if isinstance(parents, list) else []:  # the first that is an infusion of a course
+            target = reference(entry)
+            admin = index.resolve_item(target) if target else None
+            absent = absent or (target is not None and admin is None)
+            if admin is not None and (course := meds.admin_course.get(admin.ref)) is not None:
+                break
+        if course is None and absent:  # its infusion is not in the input (a prefetch of another window?)
+            rb.warn(
+                o.item.ref,
+                "ivig_courses.adverse_events",
+                "partOf an administration that is not in the input: a reaction to IVIG not mapped",
+            )
+            rb.incomplete("ivig_courses", o.item.ref)
+            continue
         if course is None:
             rb.warn(
                 o.item.ref,
