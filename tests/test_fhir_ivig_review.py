@@ -171,3 +171,76 @@ def test_a_reaction_whose_infusion_is_absent_is_incomplete_not_an_error() -> Non
     reaction["partOf"] = [{"display": "the March infusion"}, {"reference": "MedicationAdministration/a1"}]
     p, report = patient_from_resources([*base(), *given, reaction], as_of="2020-06-01")
     assert [e.type.value for e in p.ivig_courses[0].adverse_events] == ["anaphylaxis"]  # the second partOf
+
+
+SNOMED = "http://snomed.info/sct"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Gamunex-C 10% IV/SC",
+        "Gammagard Liquid 10% (IV/SC)",
+        "Gammaked 10% IV/SC",
+        "Immune Globulin Infusion (Human) 10% for intravenous and subcutaneous use",
+        "Octagam 10% lot SC-0123",
+        "Privigen lot IM-4321",
+        "Privigen 10% - not for SC/IM use",
+        "IVIG (Privigen) per IM team",
+        "Privigen Hep B neg",
+        "Gammagard",
+    ],
+)
+def test_route_words_in_an_ivig_name_do_not_make_it_another_immunoglobulin(text: str) -> None:
+    """A second review: "SC" or "IM" in free text (an IV/SC product, a lot number) dropped real courses -
+    and the anaphylaxis attached to them."""
+    given = [_named("a0", text), {**_named("a1", text), "effectiveDateTime": "2020-03-03"}]
+    reaction = _reaction({"system": "urn:ivig-cds:codesystem", "code": "ae-anaphylaxis"})
+    p, report = patient_from_resources([*base(), *given, reaction], as_of="2020-06-01")
+    assert [c.days for c in p.ivig_courses] == [2], warnings_of(report, "MedicationAdministration/a0")
+    assert [e.type.value for e in p.ivig_courses[0].adverse_events] == ["anaphylaxis"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Rh0(D) Immune Globulin Intravenous (Human)", "Rh(D) immunoglobulin", "CMV-IGIV", "Hep B immune globulin"],
+)
+def test_specific_immunoglobulins_in_common_spellings_are_not_ivig(text: str) -> None:
+    p, _ = patient_from_resources([*base(), _named("s1", text)], as_of="2020-06-01")
+    assert p.ivig_courses == []
+
+
+def test_a_text_only_route_word_is_not_ivig_but_leaves_the_courses_incomplete() -> None:
+    p, report = patient_from_resources([*base(), _named("s1", "immune globulin SC 20%")], as_of="2020-06-01")
+    assert p.ivig_courses == [] and report.incomplete == {"ivig_courses": ["MedicationAdministration/s1"]}
+
+
+def test_a_short_day_keeps_its_course_and_its_reaction() -> None:
+    a0 = ivig_admin("a0", "2020-03-02", qty(70, "g"))
+    a1 = {**ivig_admin("a1", "2020-03-03", qty(5, "g")), "status": "stopped"}  # stopped early
+    reaction = _reaction({"system": "urn:ivig-cds:codesystem", "code": "ae-anaphylaxis"})
+    reaction["partOf"] = [{"reference": "MedicationAdministration/a1"}]
+    p, _ = patient_from_resources([*base(), a0, a1, reaction], as_of="2020-06-01")
+    assert [e.type.value for e in p.ivig_courses[0].adverse_events] == ["anaphylaxis"]
+
+
+def test_a_reaction_to_an_infusion_whose_course_is_not_mapped_is_incomplete() -> None:
+    bad = ivig_admin("a0", "2020-03-02", qty(100, "mL"))  # a volume: the course is not mapped
+    reaction = _reaction({"system": "urn:ivig-cds:codesystem", "code": "ae-anaphylaxis"})
+    _, report = patient_from_resources([*base(), bad, reaction], as_of="2020-06-01")
+    assert "Observation/ae1" in report.incomplete["ivig_courses"]
+
+
+def test_a_stopped_order_stays_the_stop_whatever_a_draft_says() -> None:
+    stopped = _order("o1", "2020-01-06", "2020-02-10", status="stopped")
+    given = [*_course("a", "2020-01-06", "2020-01-07"), *_course("b", "2020-02-03", "2020-02-04")]
+    draft = med_request("next", "J06BA02", dosage(qty(1, "g/kg")), system=ATC, status="draft")
+    p, _ = patient_from_resources([*base(), stopped, *given], as_of="2020-03-01", draft_orders=[draft])
+    assert str(p.ivig_discontinued_on) == "2020-02-10"
+
+
+def test_an_order_ended_before_every_course_is_no_stop() -> None:
+    stopped = _order("o1", "2019-11-01", "2019-12-20", status="stopped")
+    p, report = patient_from_resources([*base(), stopped, *_course("a", "2020-01-06")], as_of="2020-03-01")
+    assert p.ivig_discontinued_on is None
+    assert any("before the first mapped IVIG course" in w for w in warnings_of(report, "MedicationRequest/o1"))

@@ -43,6 +43,7 @@ class MedicationResult:
     ivig_discontinued_on: str | None = None
     ivig_order: dict[str, Any] | None = None
     admin_course: dict[str, int] = field(default_factory=dict)  # MedicationAdministration ref -> course index
+    ivig_given: set[str] = field(default_factory=set)  # the IVIG administrations read (a course or not)
     problems: list[MappingProblem] = field(default_factory=list)
 
 
@@ -102,6 +103,7 @@ def courses(
 ) -> None:
     """IVIG courses: administrations on consecutive days are one course; grams ÷ the weight before the course."""
     per_day: dict[date, list[tuple[Item, MedInfo]]] = {}
+    out.ivig_given.update(item.ref for item, _ in admins)
     for item, info in admins:
         if not_intravenous(item, mapping, rb, "ivig_courses"):
             continue
@@ -182,7 +184,9 @@ def courses(
         dose = sum(daily) / len(daily)
         if len(set(round(d, 6) for d in daily)) > 1:
             rb.warn(first.ref, "ivig_courses", "daily doses differ within the course: their mean is recorded")
-        if not all(0.1 <= d <= 2.0 for d in daily):  # each day's: a 3 g/kg day is not hidden in a mean
+        # the mean, and each day's upper bound: a 3 g/kg day is not hidden in a mean (a short day - an infusion
+        # stopped early - keeps its course)
+        if not 0.1 <= dose <= 2.0 or any(d > 2.0 * (1 + 1e-9) for d in daily):
             rb.warn(first.ref, "ivig_courses", "daily dose outside 0.1-2.0 g/kg: not mapped")
             _not_counted(refs, rb)
             continue
@@ -324,7 +328,12 @@ def discontinued(
     starts = sorted(date.fromisoformat(c["start"]) for c in courses)
     before = [s for s in starts if s <= day]
     after = [s for s in starts if s > day]
-    following = after[0] if after else (as_of if planned else None)
+    if after and not before:  # ended before any course: the courses are the therapy that went on
+        rb.warn(ref, "ivig_discontinued_on", "ended before the first mapped IVIG course: not read as IVIG stopped")
+        return None
+    # a draft keeps the schedule of an order completed after its course, never of one stopped (a decision)
+    completed = _status_of(requests, ref) == "completed"
+    following = after[0] if after else (as_of if planned and completed else None)
     if before and following is not None and (following - before[-1]).days <= schedule_days:
         what = f"the course of {following.isoformat()}" if after else "the draft IVIG order"
         rb.convert(

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from typing import Any, NamedTuple
 
 from .daily_dose import GC_FIELD, mg_doses, strength_of
+from .immunoglobulins import not_ivig, scig_brand
 from .index import Index, Item, unicode_text
 from .mapping import Code, CodeSet, FhirMapping, contains_words, words
 from .report import ReportBuilder
@@ -46,6 +47,7 @@ class MedInfo:
     conflict: list[str] = field(default_factory=list)
     subcutaneous: str | None = None
     not_ivig: str | None = None  # an immunoglobulin that is not IVIG, and why (SCIG, anti-D): reported
+    not_ivig_unsure: bool = False  # said by free text alone (or against the IVIG code): incomplete
     other_steroid: str | None = None  # a systemic glucocorticoid that is no agent (triamcinolone): dose unknown
     texts: list[str] = field(default_factory=list)
     local_form: str | None = None  # a local_forms phrase of the names (a cream, eye drops): see routes.local_use
@@ -160,11 +162,6 @@ def identify(item: Item, index: Index, mapping: FhirMapping) -> MedInfo:
     return info
 
 
-_ROUTE_WORDS = frozenset(
-    {("subcutaneous",), ("subcut",), ("sc",), ("subq",), ("sub", "q"), ("intramuscular",), ("im",)}
-)
-
-
 def _recognise(
     pairs: list[tuple[str, str]], texts: list[str], concepts: list[Mapping[str, Any]], mapping: FhirMapping
 ) -> MedInfo:
@@ -192,26 +189,15 @@ def _recognise(
     )
     generic = generic or brand
     other = mapping.not_ivig.match(pairs)
-    sc_brand = any(
-        contains_words(w, n) for n in mapping.subcutaneous_names if n not in _ROUTE_WORDS for w in said
-    )  # an SCIG brand alone ("HyQvia"); a route word is an immunoglobulin's only with another sign of one
+    sc_brand = scig_brand(said, mapping)  # an SCIG brand alone ("HyQvia") is an immunoglobulin; a route word
+    # is one's only with another sign of one
     if other is not None or sc_brand or ivig_code is not None or product is not None or generic is not None:
         looked = mapping.products.lookup(product) if product else None
         if looked is not None and looked.product is not None and looked.product.route == "subcutaneous":
             info.subcutaneous = looked.product.name
             return info
-        sc = next(
-            (" ".join(n) for n in mapping.subcutaneous_names if any(contains_words(w, n) for w in said)), None
-        )
-        specific = next(
-            (" ".join(n) for n in mapping.specific_names if any(contains_words(w, n) for w in said)), None
-        )
-        if specific is not None:
-            info.not_ivig = f"a specific immunoglobulin ({specific!r} in its name)"
-        elif sc is not None:
-            info.not_ivig = f"an immunoglobulin for subcutaneous or intramuscular use ({sc!r} in its name)"
-        elif other is not None:
-            info.not_ivig = f"an immunoglobulin that is not IVIG ({other.label()})"
+        iv_product = looked is not None and looked.product is not None and looked.product.route == "intravenous"
+        info.not_ivig, info.not_ivig_unsure = not_ivig(said, mapping, ivig_code, other, iv_product=iv_product)
         if info.not_ivig is not None:
             return info
         info.ivig = True

@@ -58,11 +58,12 @@ def adverse_events(
     for o in values:
         parents = o.item.resource.get("partOf") or []
         course = None
-        absent = False
+        absent = infusion = False
         for entry in parents if isinstance(parents, list) else []:  # the first that is an infusion of a course
             target = reference(entry)
             admin = index.resolve_item(target) if target else None
             absent = absent or (target is not None and admin is None)
+            infusion = infusion or (admin is not None and admin.ref in meds.ivig_given)
             if admin is not None and (course := meds.admin_course.get(admin.ref)) is not None:
                 break
         if course is None and absent:  # its infusion is not in the input (a prefetch of another window?)
@@ -79,6 +80,8 @@ def adverse_events(
                 "ivig_courses.adverse_events",
                 "not linked (partOf) to a mapped IVIG course: not mapped",
             )
+            if infusion:  # its infusion is in the input, its course not mapped: a reaction the file would miss
+                rb.incomplete("ivig_courses", o.item.ref)
             continue
         kind = next(
             (

@@ -54,6 +54,8 @@ def _unrecognised(item: Item, info: MedInfo, rb: ReportBuilder, field_name: str 
         )
     elif info.not_ivig:
         rb.warn(item.ref, "ivig_courses", f"{info.not_ivig}, not IVIG: not mapped")
+        if info.not_ivig_unsure:  # free text (or a name against the IVIG code) decided it: IVIG may be missed
+            rb.incomplete("ivig_courses", item.ref)
     elif info.other_steroid:  # a steroid taken: the file would show less than was given
         rb.warn(item.ref, "glucocorticoid_doses", _OTHER_STEROID.format(info.other_steroid))
         rb.incomplete("glucocorticoid_doses", item.ref)
