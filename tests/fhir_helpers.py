@@ -90,6 +90,19 @@ def med_request(
     return res
 
 
+def statement(
+    rid: str, code: str, status: str = "completed", system: str = RXNORM, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "resourceType": "MedicationStatement",
+        "id": rid,
+        "status": status,
+        "subject": SUBJECT,
+        "medicationCodeableConcept": {"coding": [{"system": system, "code": code}]},
+        **extra,
+    }
+
+
 def dosage(
     dose: dict[str, Any],
     start: str | None = None,

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from fhir_helpers import RXNORM, SUBJECT, base, dosage, med_request, qty, warnings_of
+from fhir_helpers import RXNORM, SUBJECT, base, dosage, med_request, qty, statement, warnings_of
 from ivig_cds import Engine
 from ivig_cds.fhir import patient_from_bundle, patient_from_resources
 
@@ -18,15 +18,7 @@ AS_OF = "2021-01-01"
 BUNDLE = Path(__file__).resolve().parents[1] / "examples" / "fhir" / "polymyositis-bundle.json"
 
 
-def _statement(rid: str, code: str, status: str = "completed", **extra: Any) -> dict[str, Any]:
-    return {
-        "resourceType": "MedicationStatement",
-        "id": rid,
-        "status": status,
-        "subject": SUBJECT,
-        "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": code}]},
-        **extra,
-    }
+_statement = statement
 
 
 def _mtx(parent: str) -> dict[str, Any]:

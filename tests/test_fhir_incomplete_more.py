@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from fhir_helpers import ATC, RXNORM, SUBJECT, base, dosage, ivig_admin, med_request, qty, warnings_of
+from fhir_helpers import ATC, RXNORM, SUBJECT, base, dosage, ivig_admin, med_request, qty, statement, warnings_of
 from ivig_cds import Engine
 from ivig_cds.fhir import map_bundle, map_prefetch, patient_from_bundle, patient_from_resources
 
@@ -19,15 +19,7 @@ BAD_STATUS = "status is not a FHIR R4 {} status code: not read"
 
 
 def _statement(rid: str, code: str, status: str = "active", system: str = RXNORM, **extra: Any) -> dict[str, Any]:
-    return {
-        "resourceType": "MedicationStatement",
-        "id": rid,
-        "status": status,
-        "subject": SUBJECT,
-        "medicationCodeableConcept": {"coding": [{"system": system, "code": code}]},
-        "effectivePeriod": {"start": "2020-01-01"},
-        **extra,
-    }
+    return statement(rid, code, status, system, **{"effectivePeriod": {"start": "2020-01-01"}, **extra})
 
 
 def _pulse(rid: str = "mp1", day: str = "2020-11-01") -> dict[str, Any]:

@@ -340,7 +340,7 @@ def discontinued(
             ref, "ivig_discontinued_on", f"IVIG goes on to schedule after its end ({what}): not discontinued"
         )
         return None
-    if _status_of(requests, ref) == "completed" and not after:
+    if completed and not after:
         rb.warn(
             ref,
             "ivig_discontinued_on",

@@ -145,9 +145,9 @@ class FhirMapping:
     procedures: Mapping[str, CodeSet]
     ivig: CodeSet
     ivig_names: tuple[tuple[str, ...], ...]
+    """IVIG brands the product table does not list (IVIG, stabiliser unknown)."""
     ivig_schedule_days: int
     """The next course at most this many days after the one before keeps the schedule (not discontinued)."""
-    """IVIG brands the product table does not list (IVIG, stabiliser unknown)."""
     not_ivig: CodeSet
     """Immunoglobulins that are not IVIG (extravascular normal immunoglobulin, specific immunoglobulins)."""
     subcutaneous_names: tuple[tuple[str, ...], ...]

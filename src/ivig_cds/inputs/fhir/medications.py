@@ -224,15 +224,12 @@ def _recognise(
     if len(hits) + len(others) > 1:
         info.conflict = sorted([*hits, *others])
         return info
-    if others:
-        name, code = next(iter(others.items()))
-        info.other_steroid = name
-        info.unverified = code if code.system and not code.verified else None
-        info.local_form, info.systemic_word = form_words(texts, mapping)
-        return info
-    if hits:
-        agent, code = next(iter(hits.items()))
-        info.agent = agent
+    if hits or others:  # one agent, or one glucocorticoid the file has no agent for
+        name, code = next(iter((hits or others).items()))
+        if hits:
+            info.agent = name
+        else:
+            info.other_steroid = name
         info.unverified = code if code.system and not code.verified else None
         info.local_form, info.systemic_word = form_words(texts, mapping)
     return info

@@ -22,6 +22,7 @@ __all__ = [
     "DoseRecords",
     "dose_records",
     "fold_records",
+    "resource_outcome",
 ]
 
 REQUEST_INTENTS = frozenset({"order", "original-order", "reflex-order", "filler-order", "instance-order"})
@@ -110,10 +111,11 @@ def dose_records(items: Sequence[Item], index: Index, mapping: FhirMapping) -> D
         while node in direct and node not in out.root:
             path.append(node)
             node = direct[node].ref
-        root = out.root[node] if node in out.root else (direct[path[-1]] if path else None)
+        if not path:  # (its root found already, from a statement further down its chain)
+            continue
+        root = out.root[node] if node in out.root else direct[path[-1]]
         for member in path:
-            if root is not None:
-                out.root[member] = root
+            out.root[member] = root
     out.parent = {ref: item.ref for ref, item in direct.items()}
     return out
 
@@ -201,25 +203,13 @@ def fold_records(
                     break
             if therapy is None:
                 continue
-            res = roots[root_ref].resource
-            said = res.get("statusReason")
-            therapy["outcome"] = outcome_of(
-                said if isinstance(said, list) else [said], res.get("reasonCode") or [], mapping, rb, root_ref
-            )
+            therapy["outcome"] = resource_outcome(roots[root_ref].resource, mapping, rb, root_ref)
         for item, info, steps in rest:
             if not (root_mapped and info.agent in mapping.glucocorticoids):
                 _widen(therapy, item, steps, rb)
         if therapy["outcome"] != "unknown":
             continue
-        outcomes = set()
-        for item, _, _ in group:
-            res = item.resource
-            said = res.get("statusReason")
-            got = outcome_of(
-                said if isinstance(said, list) else [said], res.get("reasonCode") or [], mapping, rb, item.ref
-            )
-            if got != "unknown":
-                outcomes.add(got)
+        outcomes = {resource_outcome(item.resource, mapping, rb, item.ref) for item, _, _ in group} - {"unknown"}
         if len(outcomes) == 1:
             therapy["outcome"] = outcomes.pop()
         elif outcomes:
@@ -228,6 +218,12 @@ def fold_records(
                 "therapies.outcome",
                 f"its dose records' outcomes disagree ({', '.join(sorted(outcomes))}): unknown",
             )
+
+
+def resource_outcome(res: Mapping[str, Any], mapping: FhirMapping, rb: ReportBuilder, ref: str) -> str:
+    """A therapy resource's outcome, from its ``statusReason`` and ``reasonCode`` (:func:`outcome_of`)."""
+    said = res.get("statusReason")
+    return outcome_of(said if isinstance(said, list) else [said], res.get("reasonCode") or [], mapping, rb, ref)
 
 
 def _span(record: Item, steps: Sequence[DoseStep]) -> tuple[date | None, date | None]:

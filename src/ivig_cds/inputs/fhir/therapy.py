@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from .clinical import outcome_of
 from .held import plans_without_recorded_days, uncovered, unheld
 from .index import Index, Item
 from .ivig import (
@@ -32,7 +31,7 @@ from .medications import (
 from .records import REQUEST_INTENTS as _REQUEST_INTENTS
 from .records import REQUEST_USED as _REQUEST_USED
 from .records import STATEMENT_USED as _STATEMENT_USED
-from .records import dose_records, fold_records
+from .records import dose_records, fold_records, resource_outcome
 from .report import ReportBuilder
 from .routes import acts_locally, local_use
 from .values import day_of, is_obj, reference
@@ -406,15 +405,10 @@ def _therapy(
         "agent": info.agent,
         "start": start.isoformat(),
         "stop": stop.isoformat() if stop else None,
-        "outcome": _outcome(res, mapping, rb, item.ref),
+        "outcome": resource_outcome(res, mapping, rb, item.ref),
         "source": item.ref,
     }
     return therapy, changes
-
-
-def _outcome(res: Any, mapping: FhirMapping, rb: ReportBuilder, ref: str) -> str:
-    said = res.get("statusReason")
-    return outcome_of(said if isinstance(said, list) else [said], res.get("reasonCode") or [], mapping, rb, ref)
 
 
 def _merge(therapies: list[tuple[dict[str, Any], list[date]]], rb: ReportBuilder) -> list[dict[str, Any]]:
