@@ -248,6 +248,9 @@ def _relapse_line(ev: Evaluation) -> Line:
         return Line(
             "Relapse?", f"{lead} — {outcome} (IVIG stopped {p.discontinued_on})", "good" if good else "neutral"
         )
+    if _stop_unmapped(ev):  # the record says stopped, on a day the adapter could not read
+        text = "unknown: IVIG stopped per the record on a day not mapped (see Incomplete)"
+        return Line("Relapse?", text, "warn")
     if s.outcome == "ivig_dependent":
         return Line("Relapse?", "not applicable: IVIG not stopped — IVIG-dependent (weaning failed)", "warn")
     why = "IVIG not stopped" if p.courses_given else _none_yet(ev, "no IVIG yet")
@@ -258,6 +261,11 @@ def _ivig_unmapped(ev: Evaluation) -> bool:
     block = (ev.mapping or {}).get("incomplete")
     # therapies: a medication whose drug cannot be known may be IVIG
     return isinstance(block, dict) and ("ivig_courses" in block or "therapies" in block)
+
+
+def _stop_unmapped(ev: Evaluation) -> bool:
+    block = (ev.mapping or {}).get("incomplete")
+    return isinstance(block, dict) and "ivig_discontinued_on" in block
 
 
 def _none_yet(ev: Evaluation, text: str) -> str:

@@ -159,6 +159,10 @@ INCOMPLETE_CONSEQUENCES = {
         "a medication of the record could not be identified (its Medication is not in the input, or names no"
         " drug): the therapy history, glucocorticoid doses and IVIG courses may all miss it"
     ),
+    "ivig_discontinued_on": (
+        "IVIG was stopped per the record on a day that could not be read: the file reads IVIG as not"
+        " discontinued, and the outcome and relapse-after-stopping findings do not count the stop"
+    ),
     "glucocorticoid_doses": (
         "glucocorticoid doses taken per the record are missing: the steroid dose, taper and"
         " high-dose findings do not count them"

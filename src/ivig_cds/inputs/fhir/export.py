@@ -299,10 +299,12 @@ def _ivig(w: _Writer) -> None:
             )
     if p.ivig_discontinued_on is not None:
         start = min((c.start for c in p.ivig_courses), default=p.ivig_discontinued_on)
+        # a stop after as_of is not known at as_of (the evaluation ignores it): an active order, its end planned
+        later = p.as_of is not None and p.ivig_discontinued_on > p.as_of
         w.add(
             {
                 "resourceType": "MedicationRequest",
-                "status": "stopped",
+                "status": "active" if later else "stopped",
                 "intent": "order",
                 "medicationCodeableConcept": _ivig_concept(m, None),
                 "authoredOn": start.isoformat(),

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from .index import Index, Item
+from .infusions import one_record_each
 from .mapping import FhirMapping
 from .medications import MappingProblem, MedInfo, dosages_of, identify, resource_period
 from .report import ReportBuilder
@@ -115,8 +116,14 @@ def courses(
         if item.resource.get("status") == "stopped":
             rb.warn(item.ref, "ivig_courses", "infusion stopped early: the recorded dose is used")
         per_day.setdefault(day, []).append((item, info))
-    for group in per_day.values():  # a day's administrations by the time written, then reference: the
+    repeats: dict[date, list[str]] = {}  # a day's records of an infusion read already
+    doubtful: set[date] = set()  # days whose dose is unknown (records that may be one infusion)
+    for day, group in per_day.items():  # a day's administrations by the time written, then reference: the
         group.sort(key=lambda g: (str(_admin_time(g[0])), g[0].ref))  # input order never decides
+        if len(group) > 1:
+            per_day[day], repeats[day], unknown = one_record_each(group, rb)
+            if unknown:
+                doubtful.add(day)
     days = sorted(per_day)
     runs: list[list[date]] = []
     for day in days:
@@ -133,7 +140,10 @@ def courses(
             runs.append([day])
     for run in runs:
         first = per_day[run[0]][0][0]
-        refs = [i.ref for d in run for i, _ in per_day[d]]
+        refs = [i.ref for d in run for i, _ in per_day[d]] + [r for d in run for r in repeats.get(d, ())]
+        if any(d in doubtful for d in run):
+            _not_counted(refs, rb)
+            continue
         if len(run) > _MAX_COURSE_DAYS:
             rb.warn(
                 first.ref, "ivig_courses", f"{len(run)} consecutive infusion days (a course holds 1-5): not mapped"
@@ -303,22 +313,36 @@ def discontinued(
     the end stays the discontinuation."""
     stops: list[tuple[date, str]] = []
     active: list[date] = []
+    unknown: list[str] = []  # stopped on a day not read: no end, or an end after as_of (a plan, not the stop)
     for item in requests:
         start, end = resource_period(item)
         bounds = dosage_bounds(item)[1]
         end = end or (max(bounds) if bounds else None)
         status = item.resource.get("status")
         if status in ENDED:
-            if end is None:
+            if end is not None and as_of is not None and end > as_of:
+                rb.warn(
+                    item.ref,
+                    "ivig_discontinued_on",
+                    f"IVIG {item.kind} {status} with its end after as_of (the planned end, not the day it"
+                    " stopped): the day IVIG stopped is unknown, ivig_discontinued_on not recorded",
+                )
+                unknown.append(item.ref)
+            elif end is None:
                 rb.warn(
                     item.ref,
                     "ivig_discontinued_on",
                     f"IVIG {item.kind} {status} without an end date: ivig_discontinued_on not recorded",
                 )
+                if status == "stopped":  # said stopped (a completed order may be one order per course)
+                    unknown.append(item.ref)
             else:
                 stops.append((end, item.ref))
         elif status == "active" and start is not None:
             active.append(start)
+    if unknown and not active and not stops:
+        for ref in unknown:  # IVIG stopped per the record: the file would read "never discontinued"
+            rb.incomplete("ivig_discontinued_on", ref)
     if not stops:
         return None
     day, ref = max(stops)

@@ -44,8 +44,9 @@ class MappingReport(BaseModel):
         description=(
             "Patient-file fields the record holds more of than the file: resources recognised as IVIG given or"
             " a glucocorticoid dose but not mapped, or medication records whose drug cannot be known (therapies:"
-            " a Medication reference not in the input, a medication that names no drug), each also a warning,"
-            " by field. The evaluation does not"
+            " a Medication reference not in the input, a medication that names no drug; ivig_discontinued_on: an"
+            " IVIG order stopped on a day the record does not hold), each also a warning, by field. The"
+            " evaluation does not"
             " count them: with ivig_courses here a patient can look IVIG-naive or earlier in treatment than"
             " they are."
         ),
