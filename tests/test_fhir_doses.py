@@ -193,8 +193,8 @@ def test_warnings_name_elements_not_values() -> None:
 
 UNREAD_DURATION = (
     GC,
-    "timing.repeat.boundsDuration not read (days or weeks from a boundsPeriod.start only):"
-    " the step holds until the next one or the end",
+    "timing.repeat.boundsDuration not read (days or weeks from a boundsPeriod.start, or from the end of the"
+    " sequence step before, only): the step holds until the next one or the end",
 )
 
 

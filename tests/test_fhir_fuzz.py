@@ -450,10 +450,22 @@ def test_a_dose_no_float_can_multiply_is_named_as_the_dose() -> None:
     )
 
 
-def test_a_dose_count_is_said_to_be_unread_not_silently_open_ended() -> None:
+def test_a_dose_count_ends_its_step_and_a_bounds_range_is_not_silently_open_ended() -> None:
     counted = dosage(qty(10, "mg"), "2023-01-01")
     counted["timing"]["repeat"]["count"] = 3
     result = map_resources([*base(), med_request("gc", "8640", counted)])
-    assert "timing.repeat.count/boundsRange not read: the step holds until the next one or the end" in warnings_of(
+    assert result.patient is not None
+    assert [(str(d.date), d.prednisone_mg_per_day) for d in result.patient.glucocorticoid_doses] == [
+        ("2023-01-01", 10.0),
+        ("2023-01-04", 0),
+    ]
+    ranged = dosage(qty(10, "mg"), "2023-01-01")
+    ranged["timing"]["repeat"]["boundsRange"] = {
+        "low": {"value": 3, "unit": "d"},
+        "high": {"value": 5, "unit": "d"},
+    }
+    result = map_resources([*base(), med_request("gc", "8640", ranged)])
+    assert "timing.repeat.count/boundsRange not read: the step is not mapped" in warnings_of(
         result.report, "MedicationRequest/gc"
     )
+    assert result.report.incomplete == {"glucocorticoid_doses": ["MedicationRequest/gc"]}

@@ -24,6 +24,7 @@ __all__ = [
     "Verdict",
     "courses_given",
     "eligibility_groups",
+    "medications_unmapped",
     "plan_note",
     "verdict",
 ]
@@ -170,7 +171,12 @@ def _ivig_line(ev: Evaluation, eligible_from: str | None) -> Line:
             when = change.facts.get("therapy_change.date")
             text = f"not yet: background therapy changed {when}; eligible from {eligible_from}"
             return Line("IVIG", text + tail, "warn")
-        return Line("IVIG", "not eligible — " + "; ".join(groups.get("not_eligible", [])) + tail, "bad")
+        reasons = "; ".join(groups.get("not_eligible", []))
+        if medications_unmapped(ev) and any(r.startswith("REFRACTORY") for r in _concluded(ev, "not_eligible")):
+            # "no steroid-sparing agent failed" may be the record's medications the adapter could not map
+            text = f"not eligible on the mapped record — {reasons}{tail}; medications in the record are not mapped"
+            return Line("IVIG", text + " (see Incomplete)", "warn")
+        return Line("IVIG", "not eligible — " + reasons + tail, "bad")
     if stop is not None:
         return Line("IVIG", "stop IVIG — " + precaution(stop, glossary()["stop_rules"]), "bad")
     if s.eligibility == Eligibility.SCREEN_INCOMPLETE:
@@ -261,6 +267,13 @@ def _ivig_unmapped(ev: Evaluation) -> bool:
     block = (ev.mapping or {}).get("incomplete")
     # therapies: a medication whose drug cannot be known may be IVIG
     return isinstance(block, dict) and ("ivig_courses" in block or "therapies" in block)
+
+
+def medications_unmapped(ev: Evaluation) -> bool:
+    """Whether the FHIR record holds therapies or glucocorticoid doses the adapter could not map: a "not
+    refractory" may be theirs."""
+    block = (ev.mapping or {}).get("incomplete")
+    return isinstance(block, dict) and ("therapies" in block or "glucocorticoid_doses" in block)
 
 
 def _stop_unmapped(ev: Evaluation) -> bool:

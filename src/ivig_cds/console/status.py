@@ -17,7 +17,7 @@ from ivig_cds.console.theme import ELIGIBILITY_STYLE, OUTCOME_STYLE, RESPONSE_ST
 from ivig_cds.glossary import level_word, status_word
 from ivig_cds.model.evaluation import Eligibility, Evaluation
 from ivig_cds.model.format import format_value, plural, typeset
-from ivig_cds.verdict import Verdict, courses_given, eligibility_groups, plan_note, verdict
+from ivig_cds.verdict import Verdict, courses_given, eligibility_groups, medications_unmapped, plan_note, verdict
 
 __all__ = ["dose_panel", "header_panel", "status_panel", "status_rows"]
 
@@ -65,12 +65,10 @@ def status_rows(ev: Evaluation, v: Verdict | None = None) -> list[tuple[str, Tex
     for level, reasons in eligibility_groups(ev):
         rows.append((f"  {level_word(level)}", safe("; ".join(reasons), "dim" if level != s.eligibility else "")))
     refractory = "unknown (no therapy history)" if s.refractory is None else _v(s.refractory)
-    rows.append(
-        (
-            "Refractory",
-            Text(refractory, style=_NEUTRAL if s.refractory is None else (_GOOD if s.refractory else _BAD)),
-        )
-    )
+    style = _NEUTRAL if s.refractory is None else (_GOOD if s.refractory else _BAD)
+    if s.refractory is False and medications_unmapped(ev):
+        refractory, style = f"{refractory} on the mapped record (medications not mapped: see Incomplete)", _WARN
+    rows.append(("Refractory", Text(refractory, style=style)))
     response = status_word("response", s.response)
     if s.response_level:
         response += f" · {status_word('response_level', s.response_level)}"

@@ -320,14 +320,19 @@ def discontinued(
         end = end or (max(bounds) if bounds else None)
         status = item.resource.get("status")
         if status in ENDED:
-            if end is not None and as_of is not None and end > as_of:
+            if end is not None and as_of is not None and end > as_of and status == "stopped":
                 rb.warn(
                     item.ref,
                     "ivig_discontinued_on",
-                    f"IVIG {item.kind} {status} with its end after as_of (the planned end, not the day it"
+                    f"IVIG {item.kind} stopped with its end after as_of (the planned end, not the day it"
                     " stopped): the day IVIG stopped is unknown, ivig_discontinued_on not recorded",
                 )
                 unknown.append(item.ref)
+            elif end is not None and as_of is not None and end > as_of:  # completed later: going on at as_of
+                rb.convert(
+                    item.ref, "ivig_discontinued_on", "IVIG order completed after as_of: not stopped at as_of"
+                )
+                active.append(as_of)
             elif end is None:
                 rb.warn(
                     item.ref,

@@ -16,8 +16,8 @@ from .immunoglobulins import not_ivig, scig_brand
 from .index import Index, Item, unicode_text
 from .mapping import Code, CodeSet, FhirMapping, contains_words, words
 from .report import ReportBuilder
-from .values import LATEST as _LATEST
-from .values import array, codeable_text, codings, day_of, is_obj, quantity, reference
+from .step_timing import bounds, chain, count_days, span_end
+from .values import array, codeable_text, codings, day_of, is_obj, reference
 
 __all__ = ["DoseStep", "MedInfo", "dose_steps", "identify", "step_function"]
 
@@ -313,28 +313,31 @@ def dose_steps(
         quiet: A step without a dose is expected (the doses are in statements that are ``partOf`` it).
     """
     ref = item.ref
+    field_name = _GC_FIELD if need_dose else "therapies"
     own_start, own_end = resource_period(item)
+    given = dosages_of(item)
+    placed = chain(given, [bounds(d) for d in given])  # a sequence step without a start follows the one before
     bounded = []
-    for d in dosages_of(item):
-        start, end, unread = _bounds(d)
-        bounded.append((d, (start, end)))
-        if unread:
+    for d, b in zip(given, placed, strict=True):
+        bounded.append((d, (b.start, b.end)))
+        if b.unread or (b.span is not None and b.start is None):
             rb.warn(
                 ref,
-                _GC_FIELD if need_dose else "therapies",
-                "timing.repeat.boundsDuration not read (days or weeks from a boundsPeriod.start only):"
-                " the step holds until the next one or the end",
+                field_name,
+                "timing.repeat.boundsDuration not read (days or weeks from a boundsPeriod.start, or from the end"
+                " of the sequence step before, only): the step holds until the next one or the end",
             )
     timed = [(d, b) for d, b in bounded if b[0] is not None]
     if len(bounded) > 1 and len(timed) < len(bounded):
         rb.warn(
             ref,
-            _GC_FIELD if need_dose else "therapies",
-            "dose steps without timing.repeat.boundsPeriod.start"
-            " cannot be placed in time: the steps are not mapped",
+            field_name,
+            "dose steps without timing.repeat.boundsPeriod.start (nor a sequence step before them that ends)"
+            " cannot be placed in time: those steps are not mapped",
         )
+        if need_dose and not quiet:  # the steps kept would read as the whole course: a taper's later doses lost
+            rb.incomplete(_GC_FIELD, ref)
         bounded = timed
-    dosages = [d for d, _ in bounded]
     raw: list[tuple[date, date | None, float | None, float | None]] = []
     for d, (start, end) in bounded:
         start = start or own_start
@@ -346,14 +349,24 @@ def dose_steps(
         timing = d.get("timing")
         repeat = timing.get("repeat") if is_obj(timing) else None
         if end is None and is_obj(repeat) and ("count" in repeat or "boundsRange" in repeat):
-            rb.warn(
-                ref,
-                _GC_FIELD if need_dose else "therapies",
-                "timing.repeat.count/boundsRange not read: the step holds until the next one or the end",
-            )
+            days = count_days(repeat, mapping) if need_dose and "boundsRange" not in repeat else None
+            if days is not None:  # a pulse of 3 doses is 3 days, not a dose held until the next step
+                end = span_end(start, days)
+                rb.convert(ref, _GC_FIELD, f"timing.repeat.count at its frequency: the step lasts {days} day(s)")
+            elif need_dose:  # held open, a 1 g pulse would read as 1 g a day to this day
+                rb.warn(ref, _GC_FIELD, "timing.repeat.count/boundsRange not read: the step is not mapped")
+                if not quiet:
+                    rb.incomplete(_GC_FIELD, ref)
+                continue
+            else:
+                rb.warn(
+                    ref,
+                    "therapies",
+                    "timing.repeat.count/boundsRange not read: the step holds until the next one or the end",
+                )
         per_dose, per_day = mg_doses(d, info.strength, mapping, rb, ref, quiet) if need_dose else (None, None)
         raw.append((start, end, per_day, per_dose))
-    if need_dose and not quiet and not dosages and own_start is not None:
+    if need_dose and not quiet and not given and own_start is not None:
         rb.warn(ref, _GC_FIELD, "no dosage: the glucocorticoid dose is not recorded")
     raw.sort(key=lambda s: (s[0], s[1] or date.max))
     starts = [s for s, _, _, _ in raw]
@@ -365,32 +378,6 @@ def dose_steps(
             end = later - timedelta(days=1) if later is not None else own_end
         steps.append(DoseStep(start, end, mg, ref, per_dose))
     return steps
-
-
-def _bounds(dosage: Mapping[str, Any]) -> tuple[date | None, date | None, bool]:
-    """A step's start and end from ``timing.repeat.bounds[x]``, and whether a ``boundsDuration`` went unread."""
-    timing = dosage.get("timing")
-    if not is_obj(timing):
-        return None, None, False
-    repeat = timing.get("repeat") or {}
-    if not is_obj(repeat):
-        return None, None, False
-    period = repeat.get("boundsPeriod")
-    if is_obj(period):
-        start, end = day_of(period.get("start")), day_of(period.get("end"))
-    else:
-        start = end = None
-    if "boundsDuration" not in repeat or end is not None:
-        return start, end, False
-    duration = quantity(repeat["boundsDuration"])
-    if start is not None and duration is not None and not isinstance(duration, str) and not duration.comparator:
-        days = {"d": 1, "wk": 7}.get(duration.unit or "")
-        if days is not None and duration.value >= 1:
-            span = duration.value * days - 1
-            # a duration past the last date read (2200-12-31) holds like an open step: no end to place
-            end = start + timedelta(days=int(span)) if span < (_LATEST - start).days else None
-            return start, end, False
-    return start, end, True  # no start to count from (R4 bounds[x] is one of them), or not days/weeks
 
 
 _MORE_OVERLAPS = "more overlapping glucocorticoid doses than the notes name: all are added"

@@ -178,12 +178,13 @@ def fold_records(
     mapping: FhirMapping,
     rb: ReportBuilder,
     make_therapy: MakeTherapy,
-) -> None:
+) -> set[str]:
     """What dose records say of their therapies in ``therapies``: their days (not a glucocorticoid record's of
     a mapped therapy: those days are its doses) and, when the therapy's own outcome is unknown, the outcome
     they agree on. A therapy that is not mapped (no start, ended without an end date) is its records' days,
     with its own outcome when it has one. Records are taken by date, then reference: the input order never
     decides."""
+    made_for: set[str] = set()  # the therapies not mapped that their records made
     mapped = {t["source"]: t for t, _ in therapies}
     groups: dict[str, list[tuple[Item, MedInfo, list[DoseStep]]]] = {}
     for root_ref, item, info, steps in folds:
@@ -200,6 +201,7 @@ def fold_records(
                     therapies.append(made)
                     therapy, rest = made[0], group[k + 1 :]
                     rb.convert(root_ref, "therapies", f"its dose records are the therapy (from {item.ref[:80]})")
+                    made_for.add(root_ref)
                     break
             if therapy is None:
                 continue
@@ -218,6 +220,7 @@ def fold_records(
                 "therapies.outcome",
                 f"its dose records' outcomes disagree ({', '.join(sorted(outcomes))}): unknown",
             )
+    return made_for
 
 
 def resource_outcome(res: Mapping[str, Any], mapping: FhirMapping, rb: ReportBuilder, ref: str) -> str:

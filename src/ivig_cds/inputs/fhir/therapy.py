@@ -91,6 +91,7 @@ def map_medications(
     recorded: dict[str, list[DoseStep]] = {}  # a therapy's dose records' steps, by the therapy
     # a therapy's spans of unknown dose, known only by its records; whether it ended (an end unknown)
     unknown: list[tuple[str, date | None, date | None, bool]] = []
+    unknown_stop: list[str] = []  # ended therapies whose stop day is unknown (not mapped)
     folds: list[tuple[str, Item, MedInfo, list[DoseStep]]] = []  # dose records by their therapy
     trims: dict[str, list[DoseStep]] = {}  # a dose record's own records' steps, by the record
     for item in items:
@@ -179,13 +180,15 @@ def map_medications(
             if item.ref not in parents and (not steps or any(s.mg_per_day is None for s in steps)):
                 rb.incomplete("glucocorticoid_doses", item.ref)  # taken, at a dose the file will not hold
             for s in steps:
-                if s.mg_per_day is not None and s.end is None and status in ENDED:
-                    # a stopped order without an end would read as a dose held to this day
-                    rb.warn(
-                        item.ref,
-                        "glucocorticoid_doses",
-                        f"status {status} without an end date: its dose is not mapped",
-                    )
+                if (
+                    s.mg_per_day is not None
+                    and status in ENDED
+                    and (s.end is None or _stopped_after(s.end, status, as_of))
+                ):
+                    # a stopped order without an end (or with the end it was planned to have) would read as a
+                    # dose held to this day
+                    when = "without an end date" if s.end is None else "with its end after as_of (a planned end)"
+                    rb.warn(item.ref, "glucocorticoid_doses", f"status {status} {when}: its dose is not mapped")
                     rb.incomplete("glucocorticoid_doses", item.ref)
                 elif s.mg_per_day is not None:
                     gc_intervals.append((s, s.mg_per_day * factor))
@@ -207,12 +210,17 @@ def map_medications(
             continue
         if (not_one := records.why_not.get(item.ref)) is not None:
             rb.warn(item.ref, "therapies", f"{not_one}: read as a therapy of its own")
-        therapy = _therapy(item, info, steps, mapping, rb)
+        therapy = _therapy(item, info, steps, mapping, rb, as_of, unknown_stop)
         if therapy is not None:
             therapies.append(therapy)
             rb.used(item.kind, item.ref)
     roots = {r.ref: r for r in records.root.values()}
-    fold_records(folds, therapies, roots, mapping, rb, lambda i, m, st: _therapy(i, m, st, mapping, rb))
+    made = fold_records(
+        folds, therapies, roots, mapping, rb, lambda i, m, st: _therapy(i, m, st, mapping, rb, as_of)
+    )
+    for stopped in unknown_stop:  # a trial that ended on a day the record does not hold (and no records tell)
+        if stopped not in made:
+            rb.incomplete("therapies", stopped)
     out.therapies = _merge(therapies, rb)
     for order, start, end, ended in unknown:
         known = recorded.get(order, [])
@@ -377,9 +385,23 @@ def _gc_source(intervals: list[tuple[DoseStep, float]], day: date) -> str:
     return sorted(s.source for s in ended)[0] if ended else intervals[0][0].source
 
 
+def _stopped_after(day: date, status: object, as_of: date | None) -> bool:
+    """A *stopped* order's end after ``as_of``: the end it was planned to have, not the day it stopped (which
+    may be before ``as_of``). A *completed* order ran to its end: after ``as_of``, it was going on then."""
+    return status == "stopped" and as_of is not None and day > as_of
+
+
 def _therapy(
-    item: Item, info: MedInfo, steps: list[DoseStep], mapping: FhirMapping, rb: ReportBuilder
+    item: Item,
+    info: MedInfo,
+    steps: list[DoseStep],
+    mapping: FhirMapping,
+    rb: ReportBuilder,
+    as_of: date | None,
+    unknown_stop: list[str] | None = None,
 ) -> tuple[dict[str, Any], list[date]] | None:
+    """The therapy of a request or statement, or ``None`` (warned); an ended one whose stop day is unknown is
+    added to ``unknown_stop``."""
     res = item.resource
     own_start, own_end = resource_period(item)
     start = own_start if item.kind == "MedicationStatement" and own_start else None
@@ -393,12 +415,14 @@ def _therapy(
     stop = own_end
     if stop is None and steps and all(s.end is not None for s in steps):
         stop = max(s.end for s in steps if s.end is not None)
-    if stop is None and res.get("status") in ENDED:
+    if res.get("status") in ENDED and (stop is None or _stopped_after(stop, res.get("status"), as_of)):
+        # a trial that ended on a day the record does not hold: its length, and so its failure, is unknown
+        when = "without an end date" if stop is None else "with its end after as_of (a planned end)"
         rb.warn(
-            item.ref,
-            "therapies",
-            f"status {res.get('status')} without an end date: when it stopped is unknown, not mapped",
+            item.ref, "therapies", f"status {res.get('status')} {when}: when it stopped is unknown, not mapped"
         )
+        if unknown_stop is not None:
+            unknown_stop.append(item.ref)
         return None
     changes = sorted({s.start for s in steps if s.start > start and (stop is None or s.start <= stop)})
     therapy = {
