@@ -59,7 +59,7 @@ def test_the_console_shows_the_mapping_panel_and_unmapped_medications(tmp_path: 
     out = io.StringIO()
     render_evaluation(evaluation, Console(file=out, width=120, color_system=None))
     text = out.getvalue()
-    assert "FHIR mapping 1.5.0 · 1 warning(s)" in text
+    assert "FHIR mapping 1.6.0 · 1 warning(s)" in text
     assert (
         "WARNING MedicationRequest/mystery · therapies: medication not recognised (no mapped code or name): not"
         in text
@@ -75,7 +75,7 @@ def test_fhir_map_prints_a_valid_patient_file(
     doc = json.loads(captured.out)
     assert load_patient(doc).patient_id == "ex-relapse"
     assert doc["therapies"][0]["source"].startswith("MedicationStatement/")
-    assert captured.err.startswith("mapping 1.5.0 (default): read ")
+    assert captured.err.startswith("mapping 1.6.0 (default): read ")
     assert json.loads(report_path.read_text(encoding="utf-8"))["warnings"] == []
 
 
@@ -139,7 +139,7 @@ def test_a_junk_first_line_does_not_turn_a_bulk_file_into_patient_files(
 def test_a_site_mapping_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     table = (ROOT / "rules" / "fhir" / "mapping.yaml").read_text(encoding="utf-8")
     site = tmp_path / "site.yaml"
-    site.write_text(table.replace('version: "1.5.0"', 'version: "site-7"', 1), encoding="utf-8")
+    site.write_text(table.replace('version: "1.6.0"', 'version: "site-7"', 1), encoding="utf-8")
     bundle = tmp_path / "b.json"
     bundle.write_text(json.dumps(bundle_from_patient(load_patient(RELAPSE))), encoding="utf-8")
     assert (

@@ -22,6 +22,9 @@ from ivig_cds.outputs.text import render_markdown
 AS_OF = "2021-01-01"
 
 
+_NO_WEIGHT = "dose in grams but no body weight on or before the course (within 365 days before it): not mapped"
+
+
 def _grams_before_any_weight() -> list[dict]:
     """A course of 2 x 70 g given in 2019; the only weight is from 2020 (base): it cannot be per kg."""
     return [*base(), ivig_admin("g1", "2019-06-01", qty(70, "g")), ivig_admin("g2", "2019-06-02", qty(70, "g"))]
@@ -42,8 +45,9 @@ def test_an_unmappable_ivig_course_makes_the_file_incomplete() -> None:
     p, report = patient_from_resources(_grams_before_any_weight(), as_of=AS_OF)
     assert p.ivig_courses == []
     assert report.incomplete == {"ivig_courses": ["MedicationAdministration/g1", "MedicationAdministration/g2"]}
-    assert "dose in grams but no body weight on or before the course: not mapped" in warnings_of(
-        report, "MedicationAdministration/g1"
+    assert (
+        "dose in grams but no body weight on or before the course (within 365 days before it): not mapped"
+        in warnings_of(report, "MedicationAdministration/g1")
     )
 
 

@@ -26,7 +26,11 @@ def test_orders_per_course_completed_after_it_are_no_discontinuation() -> None:
     given = [*_course("a", "2020-03-02", "2020-03-03"), *_course("b", "2020-04-01", "2020-04-02")]
     orders = [_order("o1", "2020-03-02", "2020-03-03"), _order("o2", "2020-04-01", "2020-04-02")]
     p, report = patient_from_resources([*base(), *given, *orders], as_of="2020-04-20")
-    # the last order ended with the last course and nothing after: read as stopped, and said
+    # the last order ended with the last course, the next course not yet due: IVIG goes on (monitoring stays on)
+    assert p.ivig_discontinued_on is None
+    assert any("not read as stopped" in c.message for c in report.conversions)
+    p, report = patient_from_resources([*base(), *given, *orders], as_of="2020-06-01")
+    # past the schedule with nothing after: read as stopped on the last order's end, and said
     assert str(p.ivig_discontinued_on) == "2020-04-02"
     assert any("order per course" in w for w in warnings_of(report, "MedicationRequest/o2"))
     draft = med_request("next", "J06BA02", dosage(qty(1, "g/kg")), system=ATC, status="draft")

@@ -27,6 +27,8 @@ from fhir_helpers import (
 )
 from ivig_cds.fhir import map_resources, patient_from_resources
 
+_NO_WEIGHT = "dose in grams but no body weight on or before the course (within 365 days before it): not mapped"
+
 
 def doses(resources: list[dict[str, Any]]) -> list[tuple[str, float]]:
     p, _ = patient_from_resources(resources)
@@ -212,8 +214,9 @@ def test_course_problems_are_reported() -> None:
     assert "daily doses differ within the course: their mean is recorded" in warnings_of(
         report, "MedicationAdministration/m1"
     )
-    assert "dose in grams but no body weight on or before the course: not mapped" in warnings_of(
-        report, "MedicationAdministration/n1"
+    assert (
+        "dose in grams but no body weight on or before the course (within 365 days before it): not mapped"
+        in warnings_of(report, "MedicationAdministration/n1")
     )
 
 

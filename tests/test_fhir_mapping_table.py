@@ -19,7 +19,7 @@ RULES = Path(__file__).resolve().parents[1] / "rules" / "fhir"
 
 def test_the_default_table_covers_the_patient_file() -> None:
     m = load_mapping()
-    assert m.version == "1.5.0"
+    assert m.version == "1.6.0"
     # the packaged copy (a wheel's ivig_cds/_rules) or the repository's own file
     assert default_mapping_path().read_bytes() == (RULES / "mapping.yaml").read_bytes()
     assert set(m.labs) == {t.value for t in LabTest}

@@ -98,7 +98,7 @@ def test_fhir_map_prints_the_report_and_the_reason(synthea_dir: Path, capsys: py
     captured = capsys.readouterr()
     assert captured.out == ""
     # two creatinines at one moment (13:11:44, 2.7 and 1.04 mg/dL): neither is read, both named
-    assert "mapping 1.5.0 (default): read 44 Observation, 1 Patient" in captured.err
+    assert "mapping 1.6.0 (default): read 44 Observation, 1 Patient" in captured.err
     assert "another value at the same date and time" in captured.err
     assert "warning: MedicationRequest/" in captured.err
     assert "  diagnosis: no myositis Condition" in captured.err

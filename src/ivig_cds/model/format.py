@@ -164,6 +164,11 @@ INCOMPLETE_CONSEQUENCES = {
         "IVIG was stopped per the record on a day that could not be read: the file reads IVIG as not"
         " discontinued, and the outcome and relapse-after-stopping findings do not count the stop"
     ),
+    "labs": (
+        "the latest result of a lab test could not be read (a value with < or >, a unit not converted): an"
+        " older result of the test is evaluated as the current one (an IgA deficiency, a creatinine rise may"
+        " be missed)"
+    ),
     "glucocorticoid_doses": (
         "glucocorticoid doses taken per the record are missing: the steroid dose, taper and"
         " high-dose findings do not count them"

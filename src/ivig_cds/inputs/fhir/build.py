@@ -294,8 +294,10 @@ def _document(
     days = [d for d, _, _ in weights]
 
     def weight_at(day: date) -> tuple[float, str] | None:
-        k = bisect.bisect_right(days, day)  # the latest weight on or before the day
-        return (weights[k - 1][1], weights[k - 1][2]) if k else None
+        k = bisect.bisect_right(days, day)  # the latest weight on or before the day, if recent: a weight years
+        if not k or (day - days[k - 1]).days > table.course_weight_days:  # old would make grams a wrong g/kg
+            return None
+        return weights[k - 1][1], weights[k - 1][2]
 
     current = (weights[-1][1], weights[-1][2]) if weights else None
     conditions = groups["Condition"]

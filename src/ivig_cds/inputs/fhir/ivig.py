@@ -12,7 +12,7 @@ from .infusions import one_record_each
 from .mapping import FhirMapping
 from .medications import MappingProblem, MedInfo, dosages_of, identify, resource_period
 from .report import ReportBuilder
-from .values import array, codings, first_date, is_obj, quantity
+from .values import codings, first_date, is_obj, quantity
 
 __all__ = [
     "ENDED",
@@ -21,7 +21,6 @@ __all__ = [
     "courses",
     "discontinued",
     "dosage_bounds",
-    "draft_order",
     "identify_into",
     "not_intravenous",
 ]
@@ -257,7 +256,12 @@ def _admin_dose(
         )
         return None
     if weight is None:
-        rb.warn(item.ref, "ivig_courses", "dose in grams but no body weight on or before the course: not mapped")
+        rb.warn(
+            item.ref,
+            "ivig_courses",
+            f"dose in grams but no body weight on or before the course (within {mapping.course_weight_days} days"
+            " before it): not mapped",
+        )
         return None
     rb.convert(item.ref, "ivig_courses", f"grams ÷ body weight of {weight[1]} → g/kg")
     return grams / weight[0]
@@ -279,10 +283,6 @@ def _rate(value: object, mapping: FhirMapping, element: str) -> tuple[float | No
     if rate <= 0:
         return None, f"{element} is not a positive rate: not mapped"
     return rate, None
-
-
-def _untyped(entry: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in entry.items() if k != "type"}
 
 
 def dosage_bounds(item: Item) -> tuple[list[date], list[date]]:
@@ -369,6 +369,15 @@ def discontinued(
             ref, "ivig_discontinued_on", f"IVIG goes on to schedule after its end ({what}): not discontinued"
         )
         return None
+    if completed and not after and as_of is not None and (as_of - max([day, *before])).days <= schedule_days:
+        # one order per course, the next not yet due: IVIG read as going on (its monitoring stays on)
+        rb.convert(
+            ref,
+            "ivig_discontinued_on",
+            f"IVIG order completed, as_of within {schedule_days} days of it (the next course may not be due):"
+            " not read as stopped",
+        )
+        return None
     if completed and not after:
         rb.warn(
             ref,
@@ -382,113 +391,3 @@ def discontinued(
 
 def _status_of(items: Sequence[Item], ref: str) -> object:
     return next((i.resource.get("status") for i in items if i.ref == ref), None)
-
-
-def draft_order(
-    drafts: Sequence[Item],
-    index: Index,
-    mapping: FhirMapping,
-    weight: tuple[float, str] | None,
-    rb: ReportBuilder,
-    out: MedicationResult,
-) -> dict[str, Any] | None:
-    """The draft IVIG MedicationRequest (CDS Hooks draftOrders) as ``ivig_order``."""
-    chosen: dict[str, Any] | None = None
-    for item in drafts:
-        if item.kind != "MedicationRequest":  # draftOrders may hold other requests: not an IVIG order
-            rb.ignored[item.kind] += 1
-            continue
-        info = identify_into(item, index, mapping, out)
-        if info is None or not info.ivig:
-            rb.ignored[item.kind] += 1
-            if info is not None and (info.not_ivig or info.subcutaneous):
-                why = info.not_ivig or f"{info.subcutaneous}: subcutaneous immunoglobulin"
-                rb.warn(item.ref, "ivig_order", f"draft order of {why}, not IVIG: not an IVIG order")
-            elif info is not None and info.agent is None and not info.conflict:
-                rb.warn(
-                    item.ref,
-                    "ivig_order",
-                    "draft order of a medication not recognised: not an IVIG order (an IVIG product missing"
-                    " from the product table is not recognised)",
-                )
-            continue
-        if not_intravenous(item, mapping, rb, "ivig_order"):
-            continue
-        rb.used(item.kind, item.ref)
-        if chosen is not None:
-            rb.warn(item.ref, "ivig_order", f"a second draft IVIG order: {chosen['source']} is used")
-            continue
-        order: dict[str, Any] = {"source": item.ref}
-        if info.product:
-            order["product"] = info.product
-        dosage = next(iter(dosages_of(item)), None)
-        if is_obj(dosage):
-            _order_dosage(item, dosage, mapping, weight, rb, order)
-        chosen = order
-    return chosen
-
-
-def _order_dosage(
-    item: Item,
-    dosage: Mapping[str, Any],
-    mapping: FhirMapping,
-    weight: tuple[float, str] | None,
-    rb: ReportBuilder,
-    order: dict[str, Any],
-) -> None:
-    entries = [e for e in array(dosage.get("doseAndRate")) if is_obj(e)]
-    if any(_untyped(e) != _untyped(entries[0]) for e in entries[1:]):
-        # ordered and calculated doses are one dose said twice: when they differ, neither is chosen
-        rb.warn(
-            item.ref,
-            "ivig_order.dose_g_per_kg_per_day",
-            "several doseAndRate entries that differ: the ordered dose and rate are not mapped (never a choice)",
-        )
-        entries = []
-    rate = entries[0] if entries else None
-    if is_obj(rate):
-        q = quantity(rate.get("doseQuantity"))
-        if not (q is None or isinstance(q, str)):
-            per_kg = mapping.unit("dose_g_per_kg").convert(q.value, q.unit)
-            grams = mapping.unit("dose_g").convert(q.value, q.unit)
-            if per_kg is None and grams is not None and weight is not None:
-                per_kg = grams / weight[0]
-                rb.convert(
-                    item.ref, "ivig_order.dose_g_per_kg_per_day", f"grams ÷ body weight of {weight[1]} → g/kg"
-                )
-            if per_kg is None:
-                rb.warn(
-                    item.ref,
-                    "ivig_order.dose_g_per_kg_per_day",
-                    "dose not in g/kg (or grams with a weight): not mapped",
-                )
-            elif not 0.1 <= per_kg <= 2.0:
-                rb.warn(
-                    item.ref, "ivig_order.dose_g_per_kg_per_day", "ordered dose outside 0.1-2.0 g/kg: not mapped"
-                )
-            else:
-                order["dose_g_per_kg_per_day"] = round(per_kg, 6)
-        max_rate, problem = _rate(rate.get("rateQuantity"), mapping, "doseAndRate.rateQuantity")
-        if max_rate is not None:
-            order["max_rate_mg_kg_min"] = max_rate
-        elif problem is not None:
-            rb.warn(item.ref, "ivig_order.max_rate_mg_kg_min", problem)
-        elif "rateRatio" in rate:
-            rb.warn(item.ref, "ivig_order.max_rate_mg_kg_min", "rate given as a ratio (e.g. mL/min): not mapped")
-    repeat = dosage.get("timing", {}).get("repeat", {}) if is_obj(dosage.get("timing")) else {}
-    if is_obj(repeat):
-        start, _, _ = first_date(repeat, "boundsPeriod.start")
-        if start is not None:
-            order["start"] = start.isoformat()
-        count = repeat.get("count")
-        if isinstance(count, int) and not isinstance(count, bool):
-            if (
-                1 <= count <= _MAX_COURSE_DAYS
-                and repeat.get("frequency", 1) == 1
-                and repeat.get("periodUnit", "d") == "d"
-            ):
-                order["days"] = count
-            else:
-                rb.warn(
-                    item.ref, "ivig_order.days", "timing.repeat.count is not 1-5 daily infusions: days not mapped"
-                )

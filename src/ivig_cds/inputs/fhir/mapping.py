@@ -176,8 +176,10 @@ class FhirMapping:
     risk_factors: Mapping[str, RiskFactorSpec]
     anaphylaxis: CodeSet
     corn_names: tuple[tuple[str, ...], ...]
+    ig_allergy_names: tuple[tuple[str, ...], ...]
     current_days: int
     weight_warn_days: int
+    course_weight_days: int
     products: ProductTable = field(compare=False)
 
     def local(self, code: str) -> dict[str, str]:
@@ -366,8 +368,11 @@ def _build(data: Mapping[str, Any], source: str) -> FhirMapping:
             allergies.get("anaphylaxis_manifestations", []), "allergies.anaphylaxis_manifestations"
         ),
         corn_names=r.names(allergies.get("corn_names", []), "allergies.corn_names"),
+        ig_allergy_names=r.names(allergies.get("immunoglobulin_names", []), "allergies.immunoglobulin_names"),
         current_days=int(days["current_risk_factor_days"]),
         weight_warn_days=int(days["weight_warn_days"]),
+        # (optional: a site table without it keeps the default year)
+        course_weight_days=int(r.number(recency.get("course_weight_days", 365), "recency.course_weight_days")),
         products=load_product_table(),
     )
 

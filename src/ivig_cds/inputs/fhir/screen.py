@@ -175,6 +175,8 @@ def _allergy(item: Item, table: FhirMapping, rb: ReportBuilder, votes: dict[str,
         table.products.lookup(t).status in ("recognised", "generic", "ambiguous") for t in texts
     )
     said = [words(t) for t in texts]  # each text split once, whatever the number of names
+    # an allergen named as any human immunoglobulin ("Immune Globulins", "gamma globulin"): IV, SC or IM alike
+    ivig = ivig or any(contains_words(w, n) for w in said for n in table.ig_allergy_names)
     corn = any(contains_words(w, n) for w in said for n in table.corn_names)
     if not ivig and not corn:
         rb.ignored[item.kind] += 1

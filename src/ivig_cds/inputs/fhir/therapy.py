@@ -15,7 +15,6 @@ from .ivig import (
     courses,
     discontinued,
     dosage_bounds,
-    draft_order,
     not_intravenous,
 )
 from .mapping import FhirMapping
@@ -28,6 +27,7 @@ from .medications import (
     resource_period,
     step_function,
 )
+from .orders import draft_order
 from .records import REQUEST_INTENTS as _REQUEST_INTENTS
 from .records import REQUEST_USED as _REQUEST_USED
 from .records import STATEMENT_USED as _STATEMENT_USED
