@@ -246,7 +246,7 @@ def test_ndjson_with_a_junk_first_line_still_reads_the_rest(tmp_path: Path) -> N
     path = tmp_path / "export.ndjson"
     path.write_text("{not json\n" + "\n".join(json.dumps(r) for r in base()) + "\n", encoding="utf-8")
     results = list(iter_bulk_patients(path))
-    assert [e.msg for r in results for e in r.errors] == ["not a JSON resource line"]
+    assert [e.msg for r in results for e in r.errors] == ["not valid JSON (a truncated or broken NDJSON line)"]
     assert [r.patient.patient_id for r in results if r.patient is not None] == ["p1"]
 
 

@@ -141,7 +141,10 @@ def test_a_value_out_of_the_contract_names_the_resource() -> None:
     resources = base()
     resources[1] = weight(kg=500)
     assert errors_of(resources) == [
-        ("demographics.weight_kg (Patient/p1)", "Input should be less than or equal to 350")
+        (
+            "demographics.weight_kg (Observation/w1)",
+            "Input should be less than or equal to 350",
+        )  # the value's Observation
     ]
 
 

@@ -117,7 +117,7 @@ def test_evaluate_a_bulk_export_directory(tmp_path: Path, capsys: pytest.Capture
     records = [json.loads(line) for line in captured.out.splitlines()]
     assert sorted(r.get("patient_id", "error") for r in records) == ["error", "ex-ivig-dependent", "ex-relapse"]
     assert "3 records: 2 evaluated, 1 invalid" in captured.err
-    assert "not a JSON resource line" in captured.err
+    assert "not valid JSON (a truncated or broken NDJSON line)" in captured.err
 
 
 def test_a_junk_first_line_does_not_turn_a_bulk_file_into_patient_files(
@@ -285,7 +285,7 @@ def test_a_pretty_printed_bundle_named_ndjson_is_one_clear_error(
     path.write_text((ROOT / "examples" / "fhir" / "polymyositis-bundle.json").read_text(encoding="utf-8"))
     assert main(["evaluate", str(path), "--backend", "reference"]) == 2
     err = capsys.readouterr().err
-    assert "not a JSON resource line" not in err
+    assert "not valid JSON (a truncated or broken NDJSON line)" not in err
     assert err.count("not NDJSON (one resource per line): the file is one JSON Bundle over several lines") == 1
     assert "1 record: 0 evaluated, 1 invalid" in err
 

@@ -115,3 +115,38 @@ def test_grams_are_divided_by_a_weight_of_the_last_year_only() -> None:
     recent = map_resources([patient(), weight(70, "2023-09-04"), polymyositis(), *course], as_of=AS_OF)
     assert recent.patient is not None
     assert [c.dose_g_per_kg_per_day for c in recent.patient.ivig_courses] == [1.0]
+
+
+def test_a_refuted_dvt_rules_out_that_dvt_not_a_history_of_thrombosis() -> None:
+    from fhir_helpers import LOCAL
+
+    refuted = condition("dvt", SNOMED, "128053003", "refuted", onsetDateTime="2012-03-01")
+    result = _map(refuted)
+    assert result.patient.risk_factors.thrombosis_history is None  # unknown: a data gap, never "no"
+    assert any("not read as absent" in w for w in warnings_of(result.report, "Condition/dvt"))
+    pe = condition("pe", SNOMED, "59282003", onsetDateTime="2021-03-01")
+    assert _map(refuted, pe).patient.risk_factors.thrombosis_history is True
+    answer = obs("rf", LOCAL, "rf-thrombosis-history", "2024-05-20", valueBoolean=False)
+    assert _map(answer).patient.risk_factors.thrombosis_history is False  # the screening answer says no
+
+
+def test_a_weight_that_cannot_be_read_is_named_with_why() -> None:
+    from fhir_helpers import patient, polymyositis
+
+    stone = obs("wt", LOINC, "29463-7", "2024-05-01", valueQuantity=qty(12, "stone"))
+    result = map_resources([patient(), stone, polymyositis()], as_of=AS_OF)
+    (error,) = [e for e in result.errors if e.loc == "demographics.weight_kg"]
+    assert "Observation/wt: unit 'stone' is not one of" in error.msg
+    huge = obs("wt", LOINC, "29463-7", "2024-05-01", valueQuantity=qty(987654, "kg"))
+    result = map_resources([patient(), huge, polymyositis()], as_of=AS_OF)
+    assert [e.loc for e in result.errors] == ["demographics.weight_kg (Observation/wt)"]  # not the Patient
+
+
+@pytest.mark.parametrize("value", ["/data/bundle.json", None, [{"resourceType": "Bundle"}]])
+def test_a_bundle_that_is_no_parsed_object_is_said_so(value: Any) -> None:
+    from ivig_cds.fhir import map_bundle
+
+    (error,) = map_bundle(value).errors
+    assert error.msg.startswith("expected a FHIR Bundle (a parsed JSON object), got ")
+    assert ("a path?" in error.msg) == isinstance(value, str)
+    assert "/data/bundle.json" not in error.msg  # the value itself is never echoed

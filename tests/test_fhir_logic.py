@@ -312,12 +312,12 @@ def test_absent_is_not_false_and_only_explicit_negatives_are_false() -> None:
 
 
 def test_a_risk_asserted_and_refuted_counts_as_present() -> None:
-    yes = condition("dvt1", SNOMED, "128053003")
-    no = condition("dvt2", SNOMED, "128053003", verification="refuted")
+    yes = condition("hf1", SNOMED, "84114007")
+    no = condition("hf2", SNOMED, "84114007", verification="refuted")
     p, report = patient_from_resources([*base(), yes, no])
-    assert p.risk_factors.thrombosis_history is True
-    assert "asserted here and refuted by Condition/dvt2: recorded as present" in warnings_of(
-        report, "Condition/dvt1"
+    assert p.risk_factors.heart_failure is True
+    assert "asserted here and refuted by Condition/hf2: recorded as present" in warnings_of(
+        report, "Condition/hf1"
     )
 
 

@@ -307,6 +307,6 @@ def _bulk_records(paths: list[Path]) -> list[Record | Failure]:
     from ivig_cds.inputs.fhir.integration import bulk_bundles
 
     return [
-        Record(source, text=text, fmt="json") if text is not None else Failure(source, errors)
+        Record(source, text=text, fmt="json") if text is not None else Failure(source, errors, what="FHIR input")
         for source, text, errors in bulk_bundles(paths)
     ]

@@ -101,9 +101,17 @@ def finding_panels(findings: Sequence[Finding], width: int) -> list[Panel]:
 
 
 def _group(path: str) -> tuple[str, str]:
+    """``labs[iga_mg_dl]`` -> ``("labs", "iga_mg_dl")``, ``assessments[].dysphagia`` -> ``("assessments",
+    "dysphagia")``, ``risk_factors.sepsis`` -> ``("risk_factors", "sepsis")``."""
     for i, ch in enumerate(path):
-        if ch in ".[":
-            return path[:i], path[i + 1 :].rstrip("]")
+        if ch == ".":
+            return path[:i], path[i + 1 :]
+        if ch == "[":
+            close = path.find("]", i)
+            if close < 0:
+                return path[:i], path[i + 1 :]
+            inner, rest = path[i + 1 : close], path[close + 1 :].lstrip(".")
+            return path[:i], ".".join(part for part in (inner, rest) if part)
     return path, ""
 
 

@@ -22,7 +22,8 @@ FIELDS: dict[str, FactField] = {
     "bmi": number("demographics.height_cm", "body-mass index, kg/m²"),
     "ideal_weight_kg": number("demographics.height_cm", "Devine ideal body weight, kg"),
     "ideal_weight_sex_assumed": flag(
-        "demographics.sex", "sex other/unknown: the ideal weight uses the women's formula (the lower dose)"
+        "demographics.height_cm, demographics.sex",
+        "sex other/unknown: the ideal weight uses the women's formula (the lower dose); unknown without a height",
     ),
     "adjusted_weight_kg": number("demographics.height_cm", "adjusted body weight, kg"),
     "weight_pct_of_ideal": number("demographics.height_cm", "actual ÷ ideal weight × 100"),

@@ -38,8 +38,14 @@ def bundle_entries(
     bundle: Mapping[str, Any], where: str = "entry"
 ) -> tuple[list[tuple[str, Mapping[str, Any], str | None]], list[FieldError]]:
     """``(location, resource, fullUrl)`` of every entry of a Bundle, and shape errors (not a Bundle, ...)."""
-    if not is_obj(bundle) or bundle.get("resourceType") != "Bundle":
-        kind = bundle.get("resourceType") if is_obj(bundle) else None
+    if not is_obj(bundle):  # a path, a list, None: the functions take the parsed JSON (Engine.evaluate a path)
+        hint = (
+            " (a path? json.load the file, or pass the path to Engine.evaluate)" if isinstance(bundle, str) else ""
+        )
+        what = f"expected a FHIR Bundle (a parsed JSON object), got {type_name(bundle)}{hint}"
+        return [], [FieldError("resourceType", what, "fhir_shape")]
+    if bundle.get("resourceType") != "Bundle":
+        kind = bundle.get("resourceType")
         return [], [
             FieldError(
                 "resourceType",

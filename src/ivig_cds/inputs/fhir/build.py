@@ -148,14 +148,16 @@ def map_entries(
         patient = Patient.model_validate(doc)
     except ValidationError as exc:
         errors = [
-            _locate(doc, e["loc"], e["msg"], e["type"])
+            _locate(doc, e["loc"], e["msg"], e["type"], rb)
             for e in exc.errors(include_url=False, include_input=False, include_context=False)
         ]
         return MappingResult(None, doc, report(), errors)
     return MappingResult(patient, doc, report(), [])
 
 
-def _locate(doc: Mapping[str, Any], loc: Sequence[str | int], msg: str, kind: str) -> FieldError:
+def _locate(
+    doc: Mapping[str, Any], loc: Sequence[str | int], msg: str, kind: str, rb: ReportBuilder
+) -> FieldError:
     """A validation error located at the patient-file field and the resource the record came from."""
     from ivig_cds.inputs.files import format_loc
 
@@ -168,6 +170,9 @@ def _locate(doc: Mapping[str, Any], loc: Sequence[str | int], msg: str, kind: st
             break
         if is_obj(node) and isinstance(node.get("source"), str):
             source = node["source"]
+    if tuple(loc[:2]) in (("demographics", "weight_kg"), ("demographics", "height_cm")):
+        read = rb.notes_on(f"demographics.{loc[1]}", conversions=True)  # the Observation the value came from
+        source = read[0][0] if read else source
     where = format_loc(loc)
     return FieldError(f"{where} ({source})" if source else where, msg, kind)
 

@@ -133,7 +133,7 @@ def iter_bulk_groups(
                 try:
                     resource = json.loads(line)
                 except (ValueError, RecursionError):
-                    yield loc, [], [FieldError(loc, "not a JSON resource line", "parse")]
+                    yield loc, [], [FieldError(loc, "not valid JSON (a truncated or broken NDJSON line)", "parse")]
                     continue
                 if not isinstance(resource, Mapping):
                     yield loc, [], [FieldError(loc, "a line must hold one JSON object", "parse")]

@@ -389,6 +389,13 @@ def risk_votes(
                 rb.warn(item.ref, f"risk_factors.{key}", f"matched the unverified default code {hit.label()}")
             if verification == "entered-in-error":
                 continue
+            if verification == "refuted" and spec.events:  # a suspected DVT ruled out in 2012 says nothing of 2021
+                rb.warn(
+                    item.ref,
+                    f"risk_factors.{key}",
+                    "refuted: rules out this event, not a history of others: not read as absent",
+                )
+                continue
             if verification == "refuted":
                 if spec.current and not recent(item.resource, ("recordedDate", "onsetDateTime"), as_of, mapping):
                     rb.warn(item.ref, f"risk_factors.{key}", _STALE.format(mapping.current_days))

@@ -355,7 +355,7 @@ def _risks(w: _Writer) -> None:
         # a current state (pregnant, sepsis, ...) is recorded as of the file's date; a history at diagnosis
         anchor = (p.as_of or p.diagnosis.diagnosed_on) if spec.current else p.diagnosis.diagnosed_on
         verified = [c for c in spec.conditions.codes if c.verified and not c.prefix]
-        if verified:
+        if verified and (value or not spec.events):  # no history of events: an answer, not a refuted event
             status = "confirmed" if value else "refuted"
             w.add(
                 {

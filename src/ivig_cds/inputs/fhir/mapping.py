@@ -122,6 +122,8 @@ class RiskFactorSpec:
     key: str
     conditions: CodeSet
     current: bool
+    events: bool = False
+    """A history of events (thrombosis): a refuted Condition rules out that event, not the history."""
 
 
 @dataclass(frozen=True)
@@ -321,7 +323,10 @@ def _build(data: Mapping[str, Any], source: str) -> FhirMapping:
         if not isinstance(spec, Mapping):
             r.fail(f"risk_factors.{key}", "a mapping")
         risks[key] = RiskFactorSpec(
-            key, r.codes(spec.get("conditions", []), f"risk_factors.{key}.conditions"), bool(spec.get("current"))
+            key,
+            r.codes(spec.get("conditions", []), f"risk_factors.{key}.conditions"),
+            bool(spec.get("current")),
+            bool(spec.get("events")),
         )
     answers = r.section("answers")
     pregnancy = answers.get("pregnancy", {})

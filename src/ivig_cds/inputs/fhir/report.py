@@ -45,7 +45,8 @@ class MappingReport(BaseModel):
             "Patient-file fields the record holds more of than the file: resources recognised as IVIG given or"
             " a glucocorticoid dose but not mapped, or medication records whose drug cannot be known (therapies:"
             " a Medication reference not in the input, a medication that names no drug; ivig_discontinued_on: an"
-            " IVIG order stopped on a day the record does not hold), each also a warning, by field. The"
+            " IVIG order stopped on a day the record does not hold; labs: a later result of a test that cannot be"
+            " read), each also a warning, by field. The"
             " evaluation does not"
             " count them: with ivig_courses here a patient can look IVIG-naive or earlier in treatment than"
             " they are."
@@ -94,6 +95,10 @@ class ReportBuilder:
     def conversions(self) -> list[MappingNote]:
         """The conversions so far, sorted and without repeats."""
         return _notes(self._conversions)
+
+    def notes_on(self, field: str, *, conversions: bool = False) -> list[tuple[str, str]]:
+        """``(resource, message)`` of the warnings (or conversions) on ``field`` so far, sorted."""
+        return sorted((r, m) for r, f, m in (self._conversions if conversions else self._warnings) if f == field)
 
     def warn(self, ref: str, field: str, message: str) -> None:
         self._warnings.add((str(ref), str(field), str(message)))

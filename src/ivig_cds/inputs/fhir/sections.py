@@ -250,10 +250,13 @@ def demographics(
                     " confirm it before dosing",
                 )
     if "weight_kg" not in out:
+        said = rb.notes_on("demographics.weight_kg")  # a weight recorded but not readable: say which, and why
+        why = f": {said[0][0]}: {said[0][1]}" if said else ""
+        more = f" (and {len(said) - 1} more: see the mapping warnings)" if len(said) > 1 else ""
         errors.append(
             FieldError(
                 "demographics.weight_kg",
-                "no usable body-weight Observation (LOINC 29463-7, at or before as_of)",
+                f"no usable body-weight Observation (LOINC 29463-7, at or before as_of){why}{more}",
                 "fhir_missing",
             )
         )
