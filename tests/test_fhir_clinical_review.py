@@ -58,9 +58,10 @@ def test_a_later_iga_that_cannot_be_read_leaves_the_older_one_flagged_as_not_cur
     old = obs("iga1", LOINC, "2458-8", "2019-05-01", valueQuantity=qty(150, "mg/dL"))
     new = obs("iga2", LOINC, "2458-8", "2024-05-01", valueQuantity=qty(7, "mg/dL", comparator="<"))
     result = _map(old, new)
-    assert [(lab.test, lab.value) for lab in result.patient.labs] == [("iga_mg_dl", 150.0)]
+    assert result.patient.labs == []  # the 150 of 2019 is not today's IgA: the IgA is not recorded
     assert result.report.incomplete == {"labs": ["Observation/iga2"]}
     assert any("evaluated as the current one" in w for w in warnings_of(result.report, "Observation/iga2"))
+    assert "SCREEN-002" in _fired(result)  # "record the IgA": with the 2019 value kept, no screen step asked
     # an unreadable result before a readable one says nothing the newer does not
     result = _map(obs("iga0", LOINC, "2458-8", "2018-05-01", valueQuantity=qty(7, "mg/dL", comparator="<")), old)
     assert result.report.incomplete == {}

@@ -165,9 +165,8 @@ INCOMPLETE_CONSEQUENCES = {
         " discontinued, and the outcome and relapse-after-stopping findings do not count the stop"
     ),
     "labs": (
-        "the latest result of a lab test could not be read (a value with < or >, a unit not converted): an"
-        " older result of the test is evaluated as the current one (an IgA deficiency, a creatinine rise may"
-        " be missed)"
+        "the latest result of a lab test could not be read (a value with < or >, a unit not converted): the"
+        " test's older results are left out too, so it reads as not recorded (never an old value as today's)"
     ),
     "glucocorticoid_doses": (
         "glucocorticoid doses taken per the record are missing: the steroid dose, taper and"

@@ -446,26 +446,30 @@ def assessments(obs: dict[str, list[ObsValue]], table: FhirMapping, rb: ReportBu
 
 
 _OLDER_AS_CURRENT = (
-    "a later result than the ones mapped, not read: the older result would be evaluated as the current one"
+    "the test's latest result, not read: its older results are not mapped either (they would be evaluated as"
+    " the current one)"
 )
 
 
 def labs(obs: dict[str, list[ObsValue]], table: FhirMapping, rb: ReportBuilder) -> list[dict[str, Any]]:
     out: list[tuple[tuple[date, str, int], dict[str, Any]]] = []
     for test in table.labs:
-        newest: tuple[date, str, int] | None = None  # of the test's usable results
+        rows: list[tuple[tuple[date, str, int], dict[str, Any]]] = []
         unusable: list[ObsValue] = []
         for o in obs.get(f"lab:{test}", []):
             value = convert(o, test, table, rb)
             if value is not None:
                 row = {"date": o.day.isoformat(), "test": test, "value": round(value, 6), "source": o.item.ref}
-                out.append((_when(o), row))
-                newest = max(newest, _when(o)) if newest is not None else _when(o)
+                rows.append((_when(o), row))
             else:
                 unusable.append(o)
-        for o in unusable:  # "IgA <7 mg/dL" today, 150 five years ago: the 150 would be read as today's
-            if newest is not None and _when(o) > newest:
-                rb.warn(o.item.ref, field_of(o.kind), _OLDER_AS_CURRENT)
-                rb.incomplete("labs", o.item.ref)
+        latest = max(unusable, key=_when, default=None)
+        if rows and latest is not None and _when(latest) > max(when for when, _ in rows):
+            # "IgA <7 mg/dL" today, 150 five years ago: the 150 would be read as today's IgA - the test is
+            # left unrecorded instead (a data gap, never an old value posing as the current one)
+            rb.warn(latest.item.ref, field_of(latest.kind), _OLDER_AS_CURRENT)
+            rb.incomplete("labs", latest.item.ref)
+            rows = []
+        out += rows
     # in time order: of two labs of one day, the later (by the time written) is last, and is the one used
     return [row for _, row in sorted(out, key=lambda r: r[0])]
