@@ -201,7 +201,8 @@ UNREAD_DURATION = (
 def test_a_bounds_duration_that_cannot_be_placed_is_said() -> None:
     alone = dosage(qty(10, "mg"))
     alone["timing"]["repeat"]["boundsDuration"] = {"value": 10, "unit": "d", "code": "d"}
-    assert mapped(alone) == ([("2020-01-01", 10)], [UNREAD_DURATION])
+    # no boundsPeriod.start: counted from the order's own start (as a count is), not held open to as_of
+    assert mapped(alone) == ([("2020-01-01", 10), ("2020-01-11", 0)], [])
     months = dosage(qty(10, "mg"), "2020-01-01")
     months["timing"]["repeat"]["boundsDuration"] = {"value": 3, "unit": "mo", "code": "mo"}
     assert mapped(months) == ([("2020-01-01", 10)], [UNREAD_DURATION])

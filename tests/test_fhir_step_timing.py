@@ -92,7 +92,7 @@ def test_a_steroid_stopped_before_its_planned_end_is_not_held_to_as_of() -> None
     assert result.patient.glucocorticoid_doses == [] and result.patient.therapies == []
     assert result.report.incomplete == {
         "glucocorticoid_doses": ["MedicationRequest/p2"],
-        "therapies": ["MedicationRequest/p2"],
+        "therapies.stop": ["MedicationRequest/p2"],
     }
     # a completed order ran to its end: after as_of, it was going on then
     completed = dict(stopped, status="completed")
@@ -110,7 +110,7 @@ def test_failed_immunosuppressants_without_an_end_date_make_not_refractory_a_pro
     ]
     result = _map(pred, *stopped)
     assert [t.agent for t in result.patient.therapies] == ["prednisone"]
-    assert result.report.incomplete == {"therapies": ["MedicationRequest/aza", "MedicationRequest/mtx"]}
+    assert result.report.incomplete == {"therapies.stop": ["MedicationRequest/aza", "MedicationRequest/mtx"]}
     bundle = {"resourceType": "Bundle", "type": "collection"}
     bundle["entry"] = [{"resource": r} for r in [*base(), pred, *stopped]]
     evaluation = Engine().evaluate(bundle, as_of=AS_OF)

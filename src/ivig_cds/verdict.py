@@ -273,7 +273,9 @@ def medications_unmapped(ev: Evaluation) -> bool:
     """Whether the FHIR record holds therapies or glucocorticoid doses the adapter could not map: a "not
     refractory" may be theirs."""
     block = (ev.mapping or {}).get("incomplete")
-    return isinstance(block, dict) and ("therapies" in block or "glucocorticoid_doses" in block)
+    return isinstance(block, dict) and any(
+        k in block for k in ("therapies", "therapies.stop", "glucocorticoid_doses")
+    )
 
 
 def _stop_unmapped(ev: Evaluation) -> bool:

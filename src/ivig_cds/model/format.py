@@ -156,9 +156,12 @@ INCOMPLETE_CONSEQUENCES = {
         " response and relapse findings do not count it"
     ),
     "therapies": (
-        "a medication record could not be mapped (its drug cannot be known, or a therapy ended on a day the"
-        " record does not hold): the therapy history and refractory status, glucocorticoid doses and IVIG"
-        " courses may all miss it"
+        "a medication of the record could not be identified (its Medication is not in the input, or names no"
+        " drug): the therapy history, glucocorticoid doses and IVIG courses may all miss it"
+    ),
+    "therapies.stop": (
+        "a therapy of the record ended on a day the record does not hold: its trial is not counted, so the"
+        " refractory status may miss a failed agent"
     ),
     "ivig_discontinued_on": (
         "IVIG was stopped per the record on a day that could not be read: the file reads IVIG as not"

@@ -18,10 +18,11 @@ from ivig_cds.inputs.files import check_patient_id
 from ivig_cds.model.patient import Patient
 
 from .index import READ_TYPES, STATUSES, Index, Item
+from .labs import labs
 from .mapping import FhirMapping, load_mapping
 from .report import MappingReport, ReportBuilder
 from .screen import adverse_events, procedures, risk_factors
-from .sections import assessments, convert, demographics, diagnosis, labs, observations, preventive_care
+from .sections import assessments, convert, demographics, diagnosis, observations, preventive_care
 from .therapy import map_medications
 from .values import is_obj, reference
 
@@ -304,7 +305,8 @@ def _document(
             return None
         return weights[k - 1][1], weights[k - 1][2]
 
-    current = (weights[-1][1], weights[-1][2]) if weights else None
+    # the weight a draft order's grams are divided by: the latest, and with as_of one of the year before it
+    current = weight_at(as_of) if as_of is not None else (weights[-1][1], weights[-1][2]) if weights else None
     conditions = groups["Condition"]
     dx = diagnosis(conditions, obs, table, rb, errors)
     meds = map_medications(index, medications, drafts, table, weight_at, current, as_of, rb, unread)

@@ -5,6 +5,7 @@ that no identifier tells apart may be one - read as neither (summing them double
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from .index import Item
@@ -29,16 +30,36 @@ def _identifiers(res: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
+def _numbered_apart(mine: dict[str, str], theirs: dict[str, str]) -> bool:
+    """Whether a system both records name gives them different values (two MAR rows of one order)."""
+    return any(system in theirs and theirs[system] != value for system, value in mine.items())
+
+
 def _dose(res: Mapping[str, Any]) -> object:
+    """The dose as a comparable value: (value, UCUM code or unit), whatever the key order or extra keys."""
     dosage = res.get("dosage")
-    return dosage.get("dose") if is_obj(dosage) else None
+    dose = dosage.get("dose") if is_obj(dosage) else None
+    if not is_obj(dose):
+        return repr(dose)
+    unit = dose.get("code") or dose.get("unit")
+    return (dose.get("value"), _UNITS.get(str(unit).lower(), str(unit)))
 
 
-def _start(res: Mapping[str, Any]) -> str | None:
-    """The start as written when it has a time of day (two records of one day without times say nothing)."""
+_UNITS = {"gram": "g", "grams": "g", "gm": "g", "g": "g"}
+
+
+def _start(res: Mapping[str, Any]) -> object:
+    """The start as an instant when it has a time of day (in UTC when it has a zone: 10:00-05:00 is 15:00Z);
+    two records of one day without times say nothing."""
     period = res.get("effectivePeriod")
     moment = res.get("effectiveDateTime") or (period.get("start") if is_obj(period) else None)
-    return moment if type(moment) is str and "T" in moment else None
+    if type(moment) is not str or "T" not in moment:
+        return None
+    try:
+        when = datetime.fromisoformat(moment)
+    except ValueError:
+        return moment
+    return when.astimezone(UTC).replace(tzinfo=None) if when.tzinfo else when
 
 
 def one_record_each(group: list[Given], rb: ReportBuilder) -> tuple[list[Given], list[str], bool]:
@@ -55,6 +76,8 @@ def one_record_each(group: list[Given], rb: ReportBuilder) -> tuple[list[Given],
     for item, info in group:
         ids = _identifiers(item.resource)
         twin = next((named[key] for key in ids.items() if key in named), None)
+        if twin is not None and _numbered_apart(ids, _identifiers(twin.resource)):
+            twin = None  # bags under one order number, each its own MAR row: two infusions
         if twin is None:
             for key in ids.items():
                 named[key] = item
@@ -71,19 +94,18 @@ def one_record_each(group: list[Given], rb: ReportBuilder) -> tuple[list[Given],
                 " the course is not mapped",
             )
             unknown = True
-    timed: dict[tuple[str, str], Item] = {}  # (start, dose) -> the first record
+    timed: dict[tuple[object, object], Item] = {}  # (start, dose) -> the first record
     for item, _ in kept:
         start = _start(item.resource)
         if start is None:
             continue
-        key = (start, repr(_dose(item.resource)))
-        twin = timed.get(key)
+        said = (start, _dose(item.resource))
+        twin = timed.get(said)
         if twin is None:
-            timed[key] = item
+            timed[said] = item
             continue
-        mine, theirs = _identifiers(item.resource), _identifiers(twin.resource)
-        if any(system in theirs for system in mine):  # one system numbers them apart: two infusions
-            continue
+        if _numbered_apart(_identifiers(item.resource), _identifiers(twin.resource)):
+            continue  # one system numbers them apart: two infusions
         rb.warn(
             item.ref,
             _FIELD,

@@ -313,7 +313,8 @@ def discontinued(
     the end stays the discontinuation."""
     stops: list[tuple[date, str]] = []
     active: list[date] = []
-    unknown: list[str] = []  # stopped on a day not read: no end, or an end after as_of (a plan, not the stop)
+    unknown: list[tuple[date | None, str]] = []  # (start, ref) of orders stopped on a day not read: no end,
+    # or an end after as_of (a plan, not the stop)
     for item in requests:
         start, end = resource_period(item)
         bounds = dosage_bounds(item)[1]
@@ -327,7 +328,7 @@ def discontinued(
                     f"IVIG {item.kind} stopped with its end after as_of (the planned end, not the day it"
                     " stopped): the day IVIG stopped is unknown, ivig_discontinued_on not recorded",
                 )
-                unknown.append(item.ref)
+                unknown.append((start, item.ref))
             elif end is not None and as_of is not None and end > as_of:  # completed later: going on at as_of
                 rb.convert(
                     item.ref, "ivig_discontinued_on", "IVIG order completed after as_of: not stopped at as_of"
@@ -340,14 +341,20 @@ def discontinued(
                     f"IVIG {item.kind} {status} without an end date: ivig_discontinued_on not recorded",
                 )
                 if status == "stopped":  # said stopped (a completed order may be one order per course)
-                    unknown.append(item.ref)
+                    unknown.append((start, item.ref))
             else:
                 stops.append((end, item.ref))
         elif status == "active" and start is not None:
             active.append(start)
-    if unknown and not active and not stops:
-        for ref in unknown:  # IVIG stopped per the record: the file would read "never discontinued"
+    latest = max(stops)[0] if stops else None
+    # stopped after every stop with a day (or with none): the file would read "never discontinued", or an
+    # earlier stop - unless an IVIG order active from then on goes on
+    late = [(b, ref) for b, ref in unknown if latest is None or b is None or b >= latest]
+    if late and not any(b is None or a >= b for a in active for b, _ in late):
+        for _, ref in late:
             rb.incomplete("ivig_discontinued_on", ref)
+        if stops:
+            return None
     if not stops:
         return None
     day, ref = max(stops)

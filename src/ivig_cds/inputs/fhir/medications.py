@@ -320,7 +320,7 @@ def dose_steps(
     bounded = []
     for d, b in zip(given, placed, strict=True):
         bounded.append((d, (b.start, b.end)))
-        if b.unread or (b.span is not None and b.start is None):
+        if b.unread or (b.span is not None and b.start is None and (len(given) > 1 or own_start is None)):
             rb.warn(
                 ref,
                 field_name,
@@ -339,8 +339,14 @@ def dose_steps(
             rb.incomplete(_GC_FIELD, ref)
         bounded = timed
     raw: list[tuple[date, date | None, float | None, float | None]] = []
+    spans = {id(d): b.span for d, b in zip(given, placed, strict=True)}
     for d, (start, end) in bounded:
-        start = start or own_start
+        if start is None and own_start is not None:  # the order's own start, as for a count: a 5-day burst
+            start = own_start  # written with a boundsDuration alone ends after 5 days, not at as_of
+            span = spans.get(id(d))
+            if end is None and span is not None:
+                end = span_end(start, span)
+                rb.convert(ref, field_name, "timing.repeat.boundsDuration counted from the order's own start")
         if start is None:
             continue
         if end is not None and end < start:

@@ -44,7 +44,8 @@ class MappingReport(BaseModel):
         description=(
             "Patient-file fields the record holds more of than the file: resources recognised as IVIG given or"
             " a glucocorticoid dose but not mapped, or medication records whose drug cannot be known (therapies:"
-            " a Medication reference not in the input, a medication that names no drug; ivig_discontinued_on: an"
+            " a Medication reference not in the input, a medication that names no drug; therapies.stop: a therapy"
+            " ended on a day the record does not hold; ivig_discontinued_on: an"
             " IVIG order stopped on a day the record does not hold; labs: a later result of a test that cannot be"
             " read), each also a warning, by field. The"
             " evaluation does not"

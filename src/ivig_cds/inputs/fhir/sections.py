@@ -23,7 +23,7 @@ from .mapping import FhirMapping
 from .report import ReportBuilder
 from .values import codings, fhir_date, first_date, is_obj
 
-__all__ = ["assessments", "convert", "demographics", "diagnosis", "labs", "observations", "preventive_care"]
+__all__ = ["assessments", "convert", "demographics", "diagnosis", "observations", "preventive_care"]
 
 _SEX = {"female": "female", "male": "male", "other": "other", "unknown": "unknown"}
 _ASSESSMENT_FIELDS = {
@@ -93,7 +93,7 @@ def observations(items: list[Item], table: FhirMapping, rb: ReportBuilder) -> di
         if len(values) > 1 and any(a.day >= b.day for a, b in pairwise(values)):
             values.sort(key=_when)
             if kind not in _ALL_KEPT and not kind.startswith("rf:"):
-                out[kind] = _without_conflicts(values, rb)
+                out[kind] = _without_conflicts(values, rb, _units_of(kind, table))
     return out
 
 
@@ -107,13 +107,35 @@ def _when(o: ObsValue) -> tuple[date, str, int]:
     return o.day, str(o.item.resource.get("effectiveDateTime", "")), o.item.pos
 
 
-def _said(o: ObsValue) -> tuple[Any, ...]:
+def _units_of(kind: str, table: FhirMapping) -> Any:
+    """The unit table of a kind's values (``None``: compared as written)."""
+    key = kind[4:] if kind.startswith("lab:") else {"weight": "weight_kg", "height": "height_cm"}.get(kind)
+    return table.units.get(key) if key is not None else None
+
+
+def _said(o: ObsValue, units: Any = None) -> tuple[Any, ...]:
+    """What a value says, for comparing two at one moment: a quantity in the field's unit is compared by
+    value (:func:`_apart`: 186 µmol/L and 2.1 mg/dL of creatinine are one result), the rest as written."""
     q = o.quantity
     concept = (tuple(codings(o.concept)), str(o.concept.get("text"))) if o.concept is not None else None
-    return (q.value, q.unit, q.comparator) if q else None, concept, o.boolean, o.text, o.moment
+    amount: Any = (q.value, q.unit, q.comparator) if q else None
+    if _converted(o, units) is not None:  # compared by value apart (_apart)
+        amount = "quantity"
+    return amount, concept, o.boolean, o.text, o.moment
 
 
-def _without_conflicts(values: list[ObsValue], rb: ReportBuilder) -> list[ObsValue]:
+def _converted(o: ObsValue, units: Any) -> float | None:
+    q = o.quantity
+    return units.convert(q.value, q.unit) if q is not None and units is not None and not q.comparator else None
+
+
+def _apart(values: list[ObsValue], units: Any) -> bool:
+    """Whether quantities said at one moment differ by more than 2 % in the field's unit (a unit's rounding)."""
+    amounts = [v for o in values if (v := _converted(o, units)) is not None]
+    return bool(amounts) and max(amounts) > min(amounts) * 1.02 + 1e-9
+
+
+def _without_conflicts(values: list[ObsValue], rb: ReportBuilder, units: Any = None) -> list[ObsValue]:
     """``values`` (sorted) without those that disagree with another at the same date and time: which of two
     creatinines or weights recorded at one moment is right is unknown, and the input order must not decide."""
     moments = [_when(o)[:2] for o in values]
@@ -128,8 +150,11 @@ def _without_conflicts(values: list[ObsValue], rb: ReportBuilder) -> list[ObsVal
         run = values[i:j]
         # a value with a comparator is never read (its reader says so): it conflicts with nothing
         usable = [o for o in run if not (o.quantity and o.quantity.comparator)]
-        if len(usable) > 1 and len({_said(o) for o in usable}) > 1:
+        if len(usable) > 1 and (len({_said(o, units) for o in usable}) > 1 or _apart(usable, units)):
             kept += [o for o in run if all(o is not u for u in usable)]
+            if j == len(values) and values[0].kind.startswith("lab:"):  # the latest result is unknown: the
+                rb.incomplete("labs", run[0].item.ref)  # older ones are left out too (never read as today's)
+                kept = [o for o in run if all(o is not u for u in usable)]
             for o in usable:
                 others = sorted({x.item.ref for x in usable if x.item.ref != o.item.ref})
                 where = ", ".join(others[:2]) + (", ..." if len(others) > 2 else "")
@@ -443,33 +468,3 @@ def assessments(obs: dict[str, list[ObsValue]], table: FhirMapping, rb: ReportBu
                         "referenceRange.high unusable: the default ULN applies",
                     )
     return [by_day[d] for d in sorted(by_day)]
-
-
-_OLDER_AS_CURRENT = (
-    "the test's latest result, not read: its older results are not mapped either (they would be evaluated as"
-    " the current one)"
-)
-
-
-def labs(obs: dict[str, list[ObsValue]], table: FhirMapping, rb: ReportBuilder) -> list[dict[str, Any]]:
-    out: list[tuple[tuple[date, str, int], dict[str, Any]]] = []
-    for test in table.labs:
-        rows: list[tuple[tuple[date, str, int], dict[str, Any]]] = []
-        unusable: list[ObsValue] = []
-        for o in obs.get(f"lab:{test}", []):
-            value = convert(o, test, table, rb)
-            if value is not None:
-                row = {"date": o.day.isoformat(), "test": test, "value": round(value, 6), "source": o.item.ref}
-                rows.append((_when(o), row))
-            else:
-                unusable.append(o)
-        latest = max(unusable, key=_when, default=None)
-        if rows and latest is not None and _when(latest) > max(when for when, _ in rows):
-            # "IgA <7 mg/dL" today, 150 five years ago: the 150 would be read as today's IgA - the test is
-            # left unrecorded instead (a data gap, never an old value posing as the current one)
-            rb.warn(latest.item.ref, field_of(latest.kind), _OLDER_AS_CURRENT)
-            rb.incomplete("labs", latest.item.ref)
-            rows = []
-        out += rows
-    # in time order: of two labs of one day, the later (by the time written) is last, and is the one used
-    return [row for _, row in sorted(out, key=lambda r: r[0])]

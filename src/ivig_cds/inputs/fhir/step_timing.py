@@ -27,6 +27,8 @@ class Bounds(NamedTuple):
 
 
 _NONE = Bounds(None, None, None, False)
+_MAX_SPAN = 200 * 366
+"""Days beyond any date read (the adapter reads dates up to 2200): a longer span holds like an open step."""
 
 
 def _repeat(dosage: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -47,8 +49,10 @@ def bounds(dosage: Mapping[str, Any]) -> Bounds:
     duration = quantity(repeat["boundsDuration"])
     if duration is not None and not isinstance(duration, str) and not duration.comparator:
         days = {"d": 1, "wk": 7}.get(duration.unit or "")
-        if days is not None and duration.value >= 1 and math.isfinite(duration.value):
-            return Bounds(start, None, math.floor(duration.value * days), False)
+        span = duration.value * (days or 0)
+        if days is not None and duration.value >= 1 and math.isfinite(span):
+            # a span past the last date read holds like an open step (span_end): capped, never an overflow
+            return Bounds(start, None, math.floor(min(span, _MAX_SPAN)), False)
     return Bounds(start, None, None, True)
 
 
@@ -100,5 +104,7 @@ def count_days(repeat: Mapping[str, Any], mapping: FhirMapping) -> int | None:
     days = mapping.unit("period_days").convert(1.0, unit) if isinstance(unit, str) else None
     if frequency is None or frequency <= 0 or period is None or period <= 0 or days is None:
         return None
-    per_day = frequency / (period * days)
-    return max(1, math.ceil(count / per_day - 1e-9))
+    spanned = count * period * days / frequency  # days from the first dose to the end of the last period
+    if not math.isfinite(spanned):
+        return None
+    return max(1, math.ceil(min(spanned, _MAX_SPAN) - 1e-9))

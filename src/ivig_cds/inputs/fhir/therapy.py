@@ -220,7 +220,7 @@ def map_medications(
     )
     for stopped in unknown_stop:  # a trial that ended on a day the record does not hold (and no records tell)
         if stopped not in made:
-            rb.incomplete("therapies", stopped)
+            rb.incomplete("therapies.stop", stopped)  # a known drug: not "IVIG may be unmapped"
     out.therapies = _merge(therapies, rb)
     for order, start, end, ended in unknown:
         known = recorded.get(order, [])
