@@ -154,3 +154,13 @@ def test_absurd_timings_are_mapped_or_warned_never_a_crash(repeat: dict[str, Any
     d["timing"]["repeat"].update(repeat)
     result = map_resources([*base(), med_request("gc", "8640", d)], as_of=AS_OF)
     assert result.patient is not None, result.errors
+
+
+def test_a_gender_that_is_no_r4_code_is_said_so_without_its_value() -> None:
+    from fhir_helpers import patient, polymyositis, weight
+
+    result = map_resources([patient(gender="fem"), weight(), polymyositis()], as_of=AS_OF)
+    assert result.patient is not None and result.patient.demographics.sex.value == "unknown"
+    notes = warnings_of(result.report, "Patient/p1")
+    assert "Patient.gender not an R4 code (male, female, other, unknown): sex 'unknown'" in notes
+    assert not any("fem" in n.replace("female", "") for n in notes)

@@ -16,21 +16,25 @@ __all__ = ["mapping_panel"]
 _MAX_LINES = 12  # beyond this the panel says how many more; `ivig-cds fhir map` lists them all
 
 
+def _counts(by_type: object) -> str:
+    """``3 Observation, 1 Medication`` (the counts by type, types with none left out)."""
+    if not isinstance(by_type, dict):
+        return ""
+    return ", ".join(f"{n} {k}" for k, n in by_type.items() if n)
+
+
 def mapping_panel(mapping: dict[str, Any] | None) -> Panel | None:
     """A short panel for an evaluation's ``mapping`` block; ``None`` for a patient-file input."""
     if mapping is None:
         return None
-    read = ", ".join(f"{n} {k}" for k, n in mapping.get("resources_read", {}).items()) or "nothing"
-    ignored = sum(mapping.get("resources_ignored", {}).values())
-    later = sum(mapping.get("ignored_after_as_of", {}).values())
-    lines: list[RenderableType] = [Text(f"Read: {read}")]
+    lines: list[RenderableType] = [Text(f"Read: {_counts(mapping.get('resources_read')) or 'nothing'}")]
     extra = []
-    if ignored:
-        extra.append(f"{ignored} not used")
-    if later:
-        extra.append(f"{later} dated after as_of")
+    if ignored := _counts(mapping.get("resources_ignored")):
+        extra.append(f"not used {ignored}")
+    if later := _counts(mapping.get("ignored_after_as_of")):
+        extra.append(f"dated after as_of {later}")
     if extra:
-        lines.append(Text("Ignored: " + ", ".join(extra), style="dim"))
+        lines.append(Text("Ignored: " + "; ".join(extra), style="dim"))
     for line in incomplete_lines(mapping):  # the record holds more than was evaluated: said first, in red
         lines.append(Text(line, style="bold red"))
     warnings = mapping.get("warnings", [])
