@@ -256,8 +256,8 @@ def demographics(
     gender = res.get("gender")
     out["sex"] = _SEX.get(gender, "unknown") if isinstance(gender, str) else "unknown"
     if gender not in _SEX:
-        said = "absent" if gender is None else "not an R4 code (male, female, other, unknown)"  # never echoed
-        rb.warn(ref, "demographics.sex", f"Patient.gender {said}: sex 'unknown'")
+        how = "absent" if gender is None else "not an R4 code (male, female, other, unknown)"  # never echoed
+        rb.warn(ref, "demographics.sex", f"Patient.gender {how}: sex 'unknown'")
     for kind, key, unit in (("weight", "weight_kg", "weight_kg"), ("height", "height_cm", "height_cm")):
         values = [(o, v) for o in obs.get(kind, []) if (v := convert(o, unit, table, rb)) is not None]
         if values:
