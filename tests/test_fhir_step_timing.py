@@ -128,3 +128,23 @@ def test_an_ivig_order_completed_after_as_of_was_going_on_then() -> None:
     given = [ivig_admin(f"a{i}", day, qty(1, "g/kg")) for i, day in enumerate(("2024-05-06", "2024-05-07"))]
     result = _map(order, *given)
     assert result.patient.ivig_discontinued_on is None and result.report.incomplete == {}
+
+
+def test_a_sequence_taper_in_counted_doses_places_each_step_after_the_one_before() -> None:
+    def counted(mg: float, sequence: int, count: int | None, start: str | None = None) -> dict[str, Any]:
+        step = _step(mg, sequence, start=start)
+        if count is not None:
+            step["timing"]["repeat"]["count"] = count
+        return step
+
+    taper = med_request(
+        "pred",
+        "8640",
+        counted(40, 1, 14, "2024-03-01"),
+        counted(30, 2, 14),
+        counted(20, 3, None),
+        authoredOn="2024-03-01",
+    )
+    result = _map(taper)
+    assert _doses(result) == [("2024-03-01", 40.0), ("2024-03-15", 30.0), ("2024-03-29", 20.0)]
+    assert result.report.incomplete == {}

@@ -316,7 +316,8 @@ def dose_steps(
     field_name = _GC_FIELD if need_dose else "therapies"
     own_start, own_end = resource_period(item)
     given = dosages_of(item)
-    placed = chain(given, [bounds(d) for d in given])  # a sequence step without a start follows the one before
+    # a sequence step without a start follows the one before (its end from a duration or, for doses, a count)
+    placed = chain(given, [bounds(d) for d in given], mapping if need_dose else None)
     bounded = []
     for d, b in zip(given, placed, strict=True):
         bounded.append((d, (b.start, b.end)))

@@ -61,10 +61,14 @@ def span_end(start: date, span: int) -> date | None:
     return start + timedelta(days=span - 1) if span - 1 < (LATEST - start).days else None
 
 
-def chain(dosages: list[Mapping[str, Any]], found: list[Bounds]) -> list[Bounds]:
-    """Bounds with each step's end from its duration, and - when every dosage has its own integer ``sequence``
-    (R4: the order of the instructions) - a step without a start placed the day after the step before it ends.
-    The first step is never placed from the resource's date: a chain starts at a ``boundsPeriod.start``."""
+def chain(
+    dosages: list[Mapping[str, Any]], found: list[Bounds], mapping: FhirMapping | None = None
+) -> list[Bounds]:
+    """Bounds with each step's end from its duration (with ``mapping``, of a sequence step, or from its
+    ``count`` of doses: a taper of 14 daily doses of 40 mg, then 14 of 30), and - when every dosage has its own
+    integer ``sequence`` (R4: the order of the instructions) - a step without a start placed the day after the
+    step before it ends. The first step is never placed from the resource's date: a chain starts at a
+    ``boundsPeriod.start``."""
     order = list(range(len(found)))
     numbers = [d.get("sequence") for d in dosages]
     sequential = len(found) > 1 and all(type(n) is int for n in numbers) and len(set(numbers)) == len(numbers)
@@ -77,9 +81,12 @@ def chain(dosages: list[Mapping[str, Any]], found: list[Bounds]) -> list[Bounds]
         start = b.start
         if start is None and sequential and previous_end is not None:
             start = previous_end + timedelta(days=1)
-        end = b.end
-        if end is None and start is not None and b.span is not None:
-            end = span_end(start, b.span)
+        end, span = b.end, b.span
+        repeat = _repeat(dosages[i]) if mapping is not None and sequential else None
+        if span is None and repeat is not None and "count" in repeat and "boundsRange" not in repeat:
+            span = count_days(repeat, mapping)  # type: ignore[arg-type]  # (mapping checked above)
+        if end is None and start is not None and span is not None:
+            end = span_end(start, span)
         out[i] = Bounds(start, end, b.span, b.unread)
         previous_end = end
     return out
