@@ -123,7 +123,9 @@ def gap_panel(gaps: Sequence[Finding], width: int) -> Panel:
         rid = str(f.facts.get("rule", ""))
         title = f.summary.split(f" ({rid})", 1)[0] if rid else f.summary
         groups: dict[str, list[str]] = {}
-        for src in f.sources:  # risk_factors.sepsis, labs[iga_mg_dl] -> "risk_factors: sepsis", "labs: iga_mg_dl"
+        # risk_factors.sepsis, labs[iga_mg_dl] -> "risk_factors: sepsis", "labs: iga_mg_dl" (a source may name
+        # several fields: "demographics.height_cm, demographics.sex")
+        for src in (part.strip() for whole in f.sources for part in whole.split(", ")):
             head, tail = _group(src)
             groups.setdefault(head, []).append(tail)
         body = safe(typeset(title))
