@@ -59,6 +59,11 @@ def test_bags_charted_under_one_order_are_each_an_infusion() -> None:
     result = _map(*bags)
     assert [(c.days, c.dose_g_per_kg_per_day) for c in result.patient.ivig_courses] == [(2, 1.0)]
     assert not any("read once" in w for w in warnings_of(result.report))
+    # the first bag resent after the second: still a repeat of the first, not a third bag
+    again = _given("a2", "2020-02-01T09:00:00Z", ("urn:order", "ORD1"), ("urn:mar", "0"))
+    result = _map(*bags, again)
+    assert [(c.days, c.dose_g_per_kg_per_day) for c in result.patient.ivig_courses] == [(2, 1.0)]
+    assert any("read once" in w for w in warnings_of(result.report, "MedicationAdministration/a2"))
 
 
 def test_one_infusion_in_two_time_zones_or_units_is_not_summed() -> None:

@@ -72,15 +72,23 @@ def one_record_each(group: list[Given], rb: ReportBuilder) -> tuple[list[Given],
     kept: list[Given] = []
     repeats: list[str] = []
     unknown = False
-    named: dict[tuple[str, str], Item] = {}  # (system, value) -> the first record with it
+    named: dict[tuple[str, str], list[Item]] = {}  # (system, value) -> the records kept with it
     for item, info in group:
         ids = _identifiers(item.resource)
-        twin = next((named[key] for key in ids.items() if key in named), None)
-        if twin is not None and _numbered_apart(ids, _identifiers(twin.resource)):
-            twin = None  # bags under one order number, each its own MAR row: two infusions
+        # a record sharing an identifier that no shared system numbers apart (bags under one order number,
+        # each its own MAR row, are two infusions)
+        twin = next(
+            (
+                other
+                for key in ids.items()
+                for other in named.get(key, ())
+                if not _numbered_apart(ids, _identifiers(other.resource))
+            ),
+            None,
+        )
         if twin is None:
             for key in ids.items():
-                named[key] = item
+                named.setdefault(key, []).append(item)
             kept.append((item, info))
             continue
         repeats.append(item.ref)

@@ -376,7 +376,7 @@ def discontinued(
             ref, "ivig_discontinued_on", f"IVIG goes on to schedule after its end ({what}): not discontinued"
         )
         return None
-    if completed and not after and as_of is not None and (as_of - max([day, *before])).days <= schedule_days:
+    if completed and not after and as_of is not None and (as_of - day).days <= schedule_days:
         # one order per course, the next not yet due: IVIG read as going on (its monitoring stays on)
         rb.convert(
             ref,
