@@ -263,24 +263,25 @@ def _relapse_line(ev: Evaluation) -> Line:
     return Line("Relapse?", f"not applicable: {why}", "neutral")
 
 
-def _ivig_unmapped(ev: Evaluation) -> bool:
+def _unmapped(ev: Evaluation) -> frozenset[str]:
+    """The fields of the FHIR mapping's ``incomplete`` block (none for a patient file)."""
     block = (ev.mapping or {}).get("incomplete")
+    return frozenset(block) if isinstance(block, dict) else frozenset()
+
+
+def _ivig_unmapped(ev: Evaluation) -> bool:
     # therapies: a medication whose drug cannot be known may be IVIG
-    return isinstance(block, dict) and ("ivig_courses" in block or "therapies" in block)
+    return bool(_unmapped(ev) & {"ivig_courses", "therapies"})
 
 
 def medications_unmapped(ev: Evaluation) -> bool:
     """Whether the FHIR record holds therapies or glucocorticoid doses the adapter could not map: a "not
     refractory" may be theirs."""
-    block = (ev.mapping or {}).get("incomplete")
-    return isinstance(block, dict) and any(
-        k in block for k in ("therapies", "therapies.stop", "glucocorticoid_doses")
-    )
+    return bool(_unmapped(ev) & {"therapies", "therapies.stop", "glucocorticoid_doses"})
 
 
 def _stop_unmapped(ev: Evaluation) -> bool:
-    block = (ev.mapping or {}).get("incomplete")
-    return isinstance(block, dict) and "ivig_discontinued_on" in block
+    return "ivig_discontinued_on" in _unmapped(ev)
 
 
 def _none_yet(ev: Evaluation, text: str) -> str:

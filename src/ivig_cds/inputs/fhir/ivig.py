@@ -10,7 +10,7 @@ from typing import Any
 from .index import Index, Item
 from .infusions import one_record_each
 from .mapping import FhirMapping
-from .medications import MappingProblem, MedInfo, dosages_of, identify, resource_period
+from .medications import MappingProblem, MedInfo, dosages_of, identify, resource_period, stopped_after
 from .report import ReportBuilder
 from .values import codings, first_date, is_obj, quantity
 
@@ -321,7 +321,7 @@ def discontinued(
         end = end or (max(bounds) if bounds else None)
         status = item.resource.get("status")
         if status in ENDED:
-            if end is not None and as_of is not None and end > as_of and status == "stopped":
+            if end is not None and stopped_after(end, status, as_of):
                 rb.warn(
                     item.ref,
                     "ivig_discontinued_on",

@@ -9,7 +9,7 @@ from typing import Any
 from .clinical import ObsValue, field_of
 from .mapping import FhirMapping
 from .report import ReportBuilder
-from .sections import _when, convert
+from .sections import convert, moment_key
 
 __all__ = ["labs"]
 
@@ -48,12 +48,12 @@ def labs(obs: dict[str, list[ObsValue]], table: FhirMapping, rb: ReportBuilder) 
             value = convert(o, test, table, rb)
             if value is not None:
                 row = {"date": o.day.isoformat(), "test": test, "value": round(value, 6), "source": o.item.ref}
-                rows.append((_when(o), row))
+                rows.append((moment_key(o), row))
             else:
                 unusable.append(o)
-        latest = max(unusable, key=_when, default=None)
+        latest = max(unusable, key=moment_key, default=None)
         newest = max(rows, key=lambda r: r[0], default=None)
-        if newest is not None and latest is not None and _when(latest)[:2] > newest[0][:2]:  # a later moment
+        if newest is not None and latest is not None and moment_key(latest)[:2] > newest[0][:2]:  # a later moment
             if _within(latest, newest[1]["value"], test, table):  # ">60" now, 75 before: the 75 says no more
                 rb.warn(latest.item.ref, field_of(latest.kind), _WITHIN.format(newest[1]["source"]))
             else:

@@ -19,7 +19,7 @@ from .report import ReportBuilder
 from .step_timing import bounds, chain, count_days, span_end
 from .values import array, codeable_text, codings, day_of, is_obj, reference
 
-__all__ = ["DoseStep", "MedInfo", "dose_steps", "identify", "step_function"]
+__all__ = ["DoseStep", "MedInfo", "dose_steps", "identify", "step_function", "stopped_after"]
 
 _GC_FIELD = GC_FIELD
 
@@ -291,6 +291,12 @@ def dosages_of(item: Item) -> list[Mapping[str, Any]]:
     return [d for d in value if is_obj(d)] if isinstance(value, list) else []
 
 
+def stopped_after(day: date, status: object, as_of: date | None) -> bool:
+    """A *stopped* order's end after ``as_of``: the end it was planned to have, not the day it stopped (which
+    may be before ``as_of``). A *completed* order ran to its end: after ``as_of``, it was going on then."""
+    return status == "stopped" and as_of is not None and day > as_of
+
+
 def resource_period(item: Item) -> tuple[date | None, date | None]:
     """The start and end a MedicationRequest/Statement states for itself (before its dose steps)."""
     res = item.resource
@@ -317,10 +323,10 @@ def dose_steps(
     own_start, own_end = resource_period(item)
     given = dosages_of(item)
     # a sequence step without a start follows the one before (its end from a duration or, for doses, a count)
-    placed = chain(given, [bounds(d) for d in given], mapping if need_dose else None)
-    bounded = []
-    for d, b in zip(given, placed, strict=True):
-        bounded.append((d, (b.start, b.end)))
+    bounded = list(
+        zip(given, chain(given, [bounds(d) for d in given], mapping if need_dose else None), strict=True)
+    )
+    for _, b in bounded:
         if b.unread or (b.span is not None and b.start is None and (len(given) > 1 or own_start is None)):
             rb.warn(
                 ref,
@@ -328,7 +334,7 @@ def dose_steps(
                 "timing.repeat.boundsDuration not read (days or weeks from a boundsPeriod.start, or from the end"
                 " of the sequence step before, only): the step holds until the next one or the end",
             )
-    timed = [(d, b) for d, b in bounded if b[0] is not None]
+    timed = [(d, b) for d, b in bounded if b.start is not None]
     if len(bounded) > 1 and len(timed) < len(bounded):
         rb.warn(
             ref,
@@ -340,18 +346,17 @@ def dose_steps(
             rb.incomplete(_GC_FIELD, ref)
         bounded = timed
     raw: list[tuple[date, date | None, float | None, float | None]] = []
-    spans = {id(d): b.span for d, b in zip(given, placed, strict=True)}
-    for d, (start, end) in bounded:
+    for d, b in bounded:
+        start, end = b.start, b.end
         if start is None and own_start is not None:  # the order's own start, as for a count: a 5-day burst
             start = own_start  # written with a boundsDuration alone ends after 5 days, not at as_of
-            span = spans.get(id(d))
-            if end is None and span is not None:
-                end = span_end(start, span)
+            if end is None and b.span is not None:
+                end = span_end(start, b.span)
                 rb.convert(ref, field_name, "timing.repeat.boundsDuration counted from the order's own start")
         if start is None:
             continue
         if end is not None and end < start:
-            rb.warn(ref, _GC_FIELD if need_dose else "therapies", "a dose step ends before it starts: not mapped")
+            rb.warn(ref, field_name, "a dose step ends before it starts: not mapped")
             continue
         timing = d.get("timing")
         repeat = timing.get("repeat") if is_obj(timing) else None

@@ -23,7 +23,7 @@ from .mapping import FhirMapping
 from .report import ReportBuilder
 from .values import codings, fhir_date, first_date, is_obj
 
-__all__ = ["assessments", "convert", "demographics", "diagnosis", "observations", "preventive_care"]
+__all__ = ["assessments", "convert", "demographics", "diagnosis", "moment_key", "observations", "preventive_care"]
 
 _SEX = {"female": "female", "male": "male", "other": "other", "unknown": "unknown"}
 _ASSESSMENT_FIELDS = {
@@ -91,7 +91,7 @@ def observations(items: list[Item], table: FhirMapping, rb: ReportBuilder) -> di
     for kind, values in out.items():
         # values on strictly later days, in input order (the usual record): already in order, none at one moment
         if len(values) > 1 and any(a.day >= b.day for a, b in pairwise(values)):
-            values.sort(key=_when)
+            values.sort(key=moment_key)
             if kind not in _ALL_KEPT and not kind.startswith("rf:"):
                 out[kind] = _without_conflicts(values, rb, _units_of(kind, table))
     return out
@@ -102,7 +102,7 @@ _ALL_KEPT = frozenset({"ivig_adverse_event", "live_vaccine"})
 vaccine by its own date. (Risk-factor answers vote: a yes and a no at once is "present", warned.)"""
 
 
-def _when(o: ObsValue) -> tuple[date, str, int]:
+def moment_key(o: ObsValue) -> tuple[date, str, int]:
     """The order of a kind's values: date, then the time as written, then input position."""
     return o.day, str(o.item.resource.get("effectiveDateTime", "")), o.item.pos
 
@@ -138,7 +138,7 @@ def _apart(values: list[ObsValue], units: Any) -> bool:
 def _without_conflicts(values: list[ObsValue], rb: ReportBuilder, units: Any = None) -> list[ObsValue]:
     """``values`` (sorted) without those that disagree with another at the same date and time: which of two
     creatinines or weights recorded at one moment is right is unknown, and the input order must not decide."""
-    moments = [_when(o)[:2] for o in values]
+    moments = [moment_key(o)[:2] for o in values]
     if len(set(moments)) == len(moments):  # the usual case: no two at one moment
         return values
     kept: list[ObsValue] = []

@@ -26,6 +26,7 @@ from .medications import (
     identify,
     resource_period,
     step_function,
+    stopped_after,
 )
 from .orders import draft_order
 from .records import REQUEST_INTENTS as _REQUEST_INTENTS
@@ -183,7 +184,7 @@ def map_medications(
                 if (
                     s.mg_per_day is not None
                     and status in ENDED
-                    and (s.end is None or _stopped_after(s.end, status, as_of))
+                    and (s.end is None or stopped_after(s.end, status, as_of))
                 ):
                     # a stopped order without an end (or with the end it was planned to have) would read as a
                     # dose held to this day
@@ -385,12 +386,6 @@ def _gc_source(intervals: list[tuple[DoseStep, float]], day: date) -> str:
     return sorted(s.source for s in ended)[0] if ended else intervals[0][0].source
 
 
-def _stopped_after(day: date, status: object, as_of: date | None) -> bool:
-    """A *stopped* order's end after ``as_of``: the end it was planned to have, not the day it stopped (which
-    may be before ``as_of``). A *completed* order ran to its end: after ``as_of``, it was going on then."""
-    return status == "stopped" and as_of is not None and day > as_of
-
-
 def _therapy(
     item: Item,
     info: MedInfo,
@@ -415,7 +410,7 @@ def _therapy(
     stop = own_end
     if stop is None and steps and all(s.end is not None for s in steps):
         stop = max(s.end for s in steps if s.end is not None)
-    if res.get("status") in ENDED and (stop is None or _stopped_after(stop, res.get("status"), as_of)):
+    if res.get("status") in ENDED and (stop is None or stopped_after(stop, res.get("status"), as_of)):
         # a trial that ended on a day the record does not hold: its length, and so its failure, is unknown
         when = "without an end date" if stop is None else "with its end after as_of (a planned end)"
         rb.warn(
